@@ -1,0 +1,67 @@
+//! # wide-valleys
+//!
+//! Optimizers that seek wide, flat valleys of a loss instead of sharp minima.
+//!
+//! Every method here is "the gradient of a smoothed loss" followed by "an update rule"
+//! (`shared/DESIGN.md`). The crate is a map of the papers:
+//!
+//! | module | concept | paper |
+//! |---|---|---|
+//! | [`objective`] | the user's loss: [`Cost`] (values), [`Gradient`] (gradients), minibatches drawn by the algorithm | 000 §2 |
+//! | [`objectives`] | test landscapes with closed forms (Gaussian mixture, quadratic) | DESIGN.md |
+//! | [`estimators`] | estimators of E_{q_{x,τ}}[Y]: SGLD, importance sampling, quadrature | 000 Alg. 3, Alg. 4, eq. 15 |
+//! | [`kl`] | Gaussian–KL steps: mean-seeking (moment matching) and mode-seeking (Robbins–Monro) | 000 §5, Alg. 5, eq. 17 |
+//! | [`schemes`] | the two-step schemes [`LocalEntropy`] and [`HeatRegularization`] | 000 Alg. 1, Alg. 2, eq. 12 |
+//! | [`regularized`] | estimators of F_τ and F^H_τ themselves | 000 eq. 2, §4 |
+//! | [`schedules`] | τ, γ, ρ and learning-rate schedules | 000 eq. 18, 003 §3.2.3, eq. 5.10 |
+//! | [`update`] | first-order update rules: SGD, momentum, Nesterov, Adam, weight decay | 003 §3.3.5 |
+//! | [`optimizers`] | Entropy-SGD, HEAT, HJ, Elastic-SGD, Parle, SAM, Trivialized-SGD | 004 Alg. 1; 003 ch. 2–5 |
+//! | [`nn`] | a dense MLP whose parameters are one flat vector | 000 §6.1, 004 §5.2 |
+//! | [`data`] | MNIST IDX reader, synthetic tasks, minibatches and shards | 000 §6, 003 §5.5 |
+//!
+//! ## One convention for the Gaussian's width
+//!
+//! Throughout, **τ (and the optimizers' γ) is a variance**: φ_{x,τ} = N(x, τI) and
+//! q_{x,τ}(y) ∝ exp(−f(y) − |y − x|²/(2τ)) (000 eq. 6). Seed 004 writes γ for a *coupling strength*
+//! (variance 1/γ): convert with `gamma_here = 1.0 / gamma_004`. Seed 003 already uses γ as a
+//! variance. Local entropy is *minimized*: F_τ = −log(e^{−f} ∗ φ_{0,τ}) (000), the negative of 004's F.
+//! `docs/theory.md` has the full table of conversions.
+//!
+//! ## Quick look
+//!
+//! ```
+//! use wide_valleys::{LocalEntropy, objectives::GaussianMixture};
+//! use nalgebra::dvector;
+//!
+//! let loss = GaussianMixture::<f64>::wide_and_sharp();
+//! let mut x = dvector![0.5];
+//! let mut scheme = LocalEntropy::new(0.5).seed(7);
+//! for _ in 0..50 {
+//!     scheme.step(&mut x, &loss).unwrap();
+//! }
+//! assert!(x[0] > 0.0); // local entropy prefers the wide valley at 1.5
+//! ```
+#![deny(missing_docs)]
+#![warn(clippy::all)]
+
+pub mod data;
+pub mod error;
+pub mod estimators;
+pub mod kl;
+pub mod nn;
+pub mod objective;
+pub mod objectives;
+pub mod optimizers;
+pub mod real;
+pub mod regularized;
+pub mod rng;
+pub mod schedules;
+pub mod schemes;
+pub mod update;
+
+pub use error::{Error, Result};
+pub use objective::{Batch, Cost, FnCost, FnLoss, Gradient};
+pub use real::Real;
+pub use rng::Prng;
+pub use schedules::Schedule;
+pub use schemes::{HeatRegularization, LocalEntropy};

@@ -1,0 +1,189 @@
+//! Objectives: the user's loss, kept apart from the algorithms that use it (as in argmin).
+//!
+//! Two small traits:
+//! - [`Cost`]: the value f(x). Enough for gradient-free methods: importance sampling (000 Alg. 4)
+//!   and the Monte Carlo estimate of F_τ (000 eq. 2).
+//! - [`Gradient`]: adds ∇f(x), written into a caller-owned buffer. Needed by SGLD (000 Alg. 3),
+//!   Robbins–Monro (000 Alg. 5, eq. 17) and every first-order optimizer.
+//!
+//! Stochastic (minibatch) losses take a [`Batch`]; the *algorithm* decides when a fresh minibatch is
+//! drawn by calling [`Cost::draw_batch`]: SGLD draws one per Langevin step, importance sampling
+//! evaluates all its samples on one, Entropy-SGD draws separate ones for its inner loop and its
+//! outer gradient. A deterministic loss ignores the batch and keeps the default `draw_batch`.
+
+use crate::rng::Prng;
+use crate::Real;
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// Which training examples a stochastic loss is evaluated on.
+///
+/// Drawn by the algorithm through [`Cost::draw_batch`], which reuses the `Vec`'s allocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Batch {
+    /// The whole dataset, or a deterministic loss.
+    #[default]
+    Full,
+    /// A minibatch: indices into the training set.
+    Indices(Vec<usize>),
+}
+
+impl Batch {
+    /// The minibatch indices, or `None` for the full dataset.
+    pub fn indices(&self) -> Option<&[usize]> {
+        match self {
+            Batch::Full => None,
+            Batch::Indices(v) => Some(v),
+        }
+    }
+
+    /// Turns `self` into an index batch and returns its (cleared) index buffer for refilling,
+    /// keeping the allocation of an existing index batch.
+    pub fn indices_mut(&mut self) -> &mut Vec<usize> {
+        if let Batch::Full = self {
+            *self = Batch::Indices(Vec::new());
+        }
+        match self {
+            Batch::Indices(v) => {
+                v.clear();
+                v
+            }
+            Batch::Full => unreachable!("just replaced by Indices"),
+        }
+    }
+}
+
+/// A loss value f(x) over parameters x ∈ ℝᵈ (000 §2: the training loss f).
+///
+/// `Sync` because estimators evaluate many samples in parallel (000 Alg. 4 is "easily
+/// parallelizable"). Implementations that need scratch memory keep a pool of workspaces.
+pub trait Cost<T: Real>: Sync {
+    /// The dimension d of the parameter vector.
+    fn dim(&self) -> usize;
+
+    /// f(x) on `batch`. May return NaN or ±∞; every algorithm checks and reports
+    /// [`Error::NonFinite`](crate::Error::NonFinite) instead of corrupting its iterate.
+    fn cost(&self, x: &DVector<T>, batch: &Batch) -> T;
+
+    /// Draws a fresh minibatch into `batch`. The default (a deterministic loss) sets
+    /// [`Batch::Full`] and consumes no randomness.
+    fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
+        let _ = rng;
+        *batch = Batch::Full;
+    }
+}
+
+/// A differentiable loss: adds ∇f(x) to [`Cost`].
+pub trait Gradient<T: Real>: Cost<T> {
+    /// Writes ∇f(x) on `batch` into `grad` (already of length [`Cost::dim`]).
+    fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>);
+
+    /// f(x) and ∇f(x) together; override when sharing the forward pass is cheaper.
+    fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
+        self.gradient(x, batch, grad);
+        self.cost(x, batch)
+    }
+}
+
+impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn cost(&self, x: &DVector<T>, batch: &Batch) -> T {
+        (**self).cost(x, batch)
+    }
+    fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
+        (**self).draw_batch(rng, batch)
+    }
+}
+
+impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for &G {
+    fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
+        (**self).gradient(x, batch, grad)
+    }
+    fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
+        (**self).cost_and_gradient(x, batch, grad)
+    }
+}
+
+/// A deterministic loss from a closure `|x| f(x)`: gradient-free use (importance sampling).
+///
+/// ```
+/// use wide_valleys::objective::{Cost, FnCost, Batch};
+/// let f = FnCost::new(2, |x: &nalgebra::DVector<f64>| x.norm_squared());
+/// assert_eq!(f.cost(&nalgebra::dvector![1.0, 2.0], &Batch::Full), 5.0);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct FnCost<F> {
+    dim: usize,
+    value: F,
+}
+
+impl<F> FnCost<F> {
+    /// Wraps `value` as a loss over ℝ^`dim`.
+    pub fn new(dim: usize, value: F) -> Self {
+        Self { dim, value }
+    }
+}
+
+impl<T: Real, F: Fn(&DVector<T>) -> T + Sync> Cost<T> for FnCost<F> {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn cost(&self, x: &DVector<T>, _batch: &Batch) -> T {
+        (self.value)(x)
+    }
+}
+
+/// A deterministic differentiable loss from two closures, `|x| f(x)` and `|x, g| g = ∇f(x)`.
+///
+/// ```
+/// use wide_valleys::objective::{Cost, Gradient, FnLoss, Batch};
+/// use nalgebra::{dvector, DVector};
+/// let f = FnLoss::new(2, |x: &DVector<f64>| 0.5 * x.norm_squared(), |x: &DVector<f64>, g: &mut DVector<f64>| g.copy_from(x));
+/// let mut g = DVector::zeros(2);
+/// f.gradient(&dvector![1.0, -1.0], &Batch::Full, &mut g);
+/// assert_eq!(g, dvector![1.0, -1.0]);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct FnLoss<F, G> {
+    dim: usize,
+    value: F,
+    gradient: G,
+}
+
+impl<F, G> FnLoss<F, G> {
+    /// Wraps `value` and `gradient` as a differentiable loss over ℝ^`dim`.
+    pub fn new(dim: usize, value: F, gradient: G) -> Self {
+        Self {
+            dim,
+            value,
+            gradient,
+        }
+    }
+}
+
+impl<T, F, G> Cost<T> for FnLoss<F, G>
+where
+    T: Real,
+    F: Fn(&DVector<T>) -> T + Sync,
+    G: Sync,
+{
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn cost(&self, x: &DVector<T>, _batch: &Batch) -> T {
+        (self.value)(x)
+    }
+}
+
+impl<T, F, G> Gradient<T> for FnLoss<F, G>
+where
+    T: Real,
+    F: Fn(&DVector<T>) -> T + Sync,
+    G: Fn(&DVector<T>, &mut DVector<T>) + Sync,
+{
+    fn gradient(&self, x: &DVector<T>, _batch: &Batch, grad: &mut DVector<T>) {
+        (self.gradient)(x, grad)
+    }
+}

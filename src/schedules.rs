@@ -1,0 +1,177 @@
+//! Schedules for τ, the scope γ, the coupling ρ and learning rates, indexed by one counter k that
+//! advances once per outer step (the authors' code got this wrong in two ways: Entropy-SGD's
+//! PyTorch port never advanced it, Parle's advanced it once per tensor).
+//!
+//! - 000 eq. 18: τ(k) = τ₀ / (1 + τ₁)^k — [`Schedule::eq18`];
+//! - 003 §3.2.3 scoping: γ_k = γ₀ / (1 + γ₁)^k (γ a variance, decreasing) — [`Schedule::geometric`]
+//!   with `factor = 1/(1+γ₁)`; 004's coupling γ_k = γ₀(1 + γ₁)^k is its reciprocal;
+//! - 003 eq. 5.10 (Parle): γ_k = γ₀ (1 − 1/(2B))^⌊k/L⌋, ρ_k likewise, with clipping —
+//!   [`Schedule::geometric`] plus [`Schedule::every`] and [`Schedule::clipped`].
+
+use crate::error::{check, Result};
+use crate::Real;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// A value as a function of the outer-step counter k = 0, 1, 2, ….
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub enum Schedule<T: Real> {
+    /// v_k = v.
+    Constant(T),
+    /// v_k = clamp(initial · factor^⌊k / every⌋, min, max).
+    Geometric {
+        /// v₀.
+        initial: T,
+        /// Multiplied in once per `every` steps (< 1 decays, > 1 grows).
+        factor: T,
+        /// Steps per application of `factor` (L in 003 eq. 5.10; 1 elsewhere).
+        every: usize,
+        /// Lower clip.
+        min: T,
+        /// Upper clip (may be +∞).
+        max: T,
+    },
+    /// Any closure k ↦ v_k (not serializable: a checkpoint stores only its counter).
+    #[serde(skip)]
+    Custom(Arc<dyn Fn(usize) -> T + Send + Sync>),
+}
+
+impl<T: Real> fmt::Debug for Schedule<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schedule::Constant(v) => write!(f, "Constant({v})"),
+            Schedule::Geometric {
+                initial,
+                factor,
+                every,
+                min,
+                max,
+            } => write!(
+                f,
+                "Geometric {{ initial: {initial}, factor: {factor}, every: {every}, min: {min}, max: {max} }}"
+            ),
+            Schedule::Custom(_) => write!(f, "Custom(..)"),
+        }
+    }
+}
+
+impl<T: Real> Schedule<T> {
+    /// A constant value (must be finite and > 0).
+    pub fn constant(v: T) -> Result<Self> {
+        Ok(Schedule::Constant(check::positive("value", v)?))
+    }
+
+    /// 000 eq. 18: τ(k) = τ₀ / (1 + τ₁)^k, with τ₀ > 0 and τ₁ > −1 (τ₁ < 0 makes τ grow, the
+    /// "reverse" schedule of 000 Figure 8).
+    pub fn eq18(tau0: T, tau1: T) -> Result<Self> {
+        check::positive("tau0", tau0)?;
+        let one = T::one();
+        if !(tau1.is_finite() && tau1 > -one) {
+            return Err(crate::Error::InvalidHyperParameter {
+                name: "tau1",
+                value: tau1.as_f64(),
+                reason: "must be finite and > -1",
+            });
+        }
+        Self::geometric(tau0, one / (one + tau1))
+    }
+
+    /// v_k = initial · factor^k (unclipped; add [`Schedule::clipped`] and [`Schedule::every`]).
+    pub fn geometric(initial: T, factor: T) -> Result<Self> {
+        check::positive("initial", initial)?;
+        check::positive("factor", factor)?;
+        Ok(Schedule::Geometric {
+            initial,
+            factor,
+            every: 1,
+            min: T::zero(),
+            max: T::lit(f64::INFINITY),
+        })
+    }
+
+    /// Clips a geometric schedule to [min, max] (003 eq. 5.10 clips γ and ρ). No effect on others.
+    pub fn clipped(self, min: T, max: T) -> Result<Self> {
+        check::non_negative("min", min)?;
+        if max.as_f64().is_nan() || max < min {
+            return Err(crate::Error::InvalidHyperParameter {
+                name: "max",
+                value: max.as_f64(),
+                reason: "must be >= min",
+            });
+        }
+        Ok(match self {
+            Schedule::Geometric {
+                initial,
+                factor,
+                every,
+                ..
+            } => Schedule::Geometric {
+                initial,
+                factor,
+                every,
+                min,
+                max,
+            },
+            other => other,
+        })
+    }
+
+    /// Applies a geometric schedule's factor once every `every` steps (⌊k/L⌋ in 003 eq. 5.10).
+    pub fn every(self, every: usize) -> Result<Self> {
+        check::count("every", every)?;
+        Ok(match self {
+            Schedule::Geometric {
+                initial,
+                factor,
+                min,
+                max,
+                ..
+            } => Schedule::Geometric {
+                initial,
+                factor,
+                every,
+                min,
+                max,
+            },
+            other => other,
+        })
+    }
+
+    /// Any closure k ↦ v_k. Its values are checked when used.
+    pub fn from_fn(f: impl Fn(usize) -> T + Send + Sync + 'static) -> Self {
+        Schedule::Custom(Arc::new(f))
+    }
+
+    /// The value at outer step `k`.
+    pub fn at(&self, k: usize) -> T {
+        match self {
+            Schedule::Constant(v) => *v,
+            Schedule::Geometric {
+                initial,
+                factor,
+                every,
+                min,
+                max,
+            } => {
+                let e = (k / *every) as i32;
+                let v = *initial * factor.powi(e);
+                v.clamp(*min, *max)
+            }
+            Schedule::Custom(f) => f(k),
+        }
+    }
+
+    /// The value at step `k`, checked to be finite and > 0 (custom closures can return anything).
+    pub fn positive_at(&self, name: &'static str, k: usize) -> Result<T> {
+        check::positive(name, self.at(k))
+    }
+}
+
+impl<T: Real> From<T> for Schedule<T> {
+    /// A constant schedule (validated when used through [`Schedule::positive_at`]).
+    fn from(v: T) -> Self {
+        Schedule::Constant(v)
+    }
+}

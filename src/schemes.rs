@@ -1,0 +1,6 @@
+//! (placeholder: being written)
+
+/// Placeholder.
+pub struct LocalEntropy;
+/// Placeholder.
+pub struct HeatRegularization;
