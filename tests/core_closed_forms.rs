@@ -158,9 +158,7 @@ fn importance_sampling_matches_quadratic_mean_in_dimension_10_with_ess() {
         let g = |y: f64| 0.5 * lambdas[i] * y * y + b[i] * y;
         let ew = gauss_1d(x[i], tau, |y| (-g(y)).exp());
         let ew2 = gauss_1d(x[i], tau, |y| (-2.0 * g(y)).exp());
-        let num = gauss_1d(x[i], tau, |y| {
-            (-2.0 * g(y)).exp() * (y - exact[i]).powi(2)
-        });
+        let num = gauss_1d(x[i], tau, |y| (-2.0 * g(y)).exp() * (y - exact[i]).powi(2));
         ratios[i] = ew2 / (ew * ew);
         per[i] = num / (ew * ew);
     }
@@ -232,8 +230,8 @@ fn sgld_average_law(
     let rj = rho.powi(j as i32);
     let mean = mu + (y0 - mu) * rho.powi(burn as i32 + 1) * (1.0 - rj) / (jf * (1.0 - rho));
     let s2 = eps / (1.0 - rho * rho);
-    let var = s2 / jf
-        * ((1.0 + rho) / (1.0 - rho) - 2.0 * rho * (1.0 - rj) / (jf * (1.0 - rho).powi(2)));
+    let var =
+        s2 / jf * ((1.0 + rho) / (1.0 - rho) - 2.0 * rho * (1.0 - rj) / (jf * (1.0 - rho).powi(2)));
     (mean, var.sqrt())
 }
 
@@ -315,7 +313,15 @@ fn sgld_paper_settings_warm_start_track_the_mixture_mean() {
 /// Exact law of Robbins–Monro (000 eq. 17) on a diagonal quadratic, coordinate with curvature λ:
 /// e' = (1 − a_j(1+τλ)) e − a_j τ^{3/2} λ ξ̄, ξ̄ ~ N(0, 1/M), e = x − x*, e⁰ = x_k − x*.
 /// Returns (mean of e after `iters` steps, its sd).
-fn rm_law(lambda: f64, tau: f64, e0: f64, c: f64, alpha: f64, m: usize, iters: usize) -> (f64, f64) {
+fn rm_law(
+    lambda: f64,
+    tau: f64,
+    e0: f64,
+    c: f64,
+    alpha: f64,
+    m: usize,
+    iters: usize,
+) -> (f64, f64) {
     let (mut mean, mut var) = (e0, 0.0);
     for j in 1..=iters {
         let a = c * (j as f64).powf(-alpha);
@@ -383,7 +389,10 @@ fn robbins_monro_matches_the_mode_seeking_closed_form_1d_and_10d() {
         m: 30,
         iters: 30,
     };
-    check_rm_on_quadratic(paper(&[2.0], &[1.0], DVector::from_element(1, 1.0), 0.5), false);
+    check_rm_on_quadratic(
+        paper(&[2.0], &[1.0], DVector::from_element(1, 1.0), 0.5),
+        false,
+    );
     let lambdas: Vec<f64> = (0..10).map(|i| 0.5 + 0.2 * i as f64).collect();
     let b: Vec<f64> = (0..10).map(|i| 0.1 * i as f64 - 0.4).collect();
     let x = DVector::from_fn(10, |i, _| 1.0 - 0.2 * i as f64);
@@ -480,4 +489,38 @@ fn monte_carlo_regularized_losses_match_closed_forms() {
     let est = mc.local_entropy(&x, 0.1, &mix10, &mut rng).unwrap();
     assert!((est.value - mix10.local_entropy(&x, 0.1)).abs() < 5.0 * est.standard_error);
     assert!(est.standard_error < 0.01);
+}
+
+#[test]
+fn sgld_chain_has_the_exact_stationary_spread_for_each_temperature() {
+    // One Langevin step per call with warm start: the successive chain states form the AR(1)
+    // y' = ρy + c + √(ε·T) ξ, whose stationary variance is ε·T/(1 − ρ²) (≈ T·Var_q for small ε).
+    let q = diag_quadratic(&[2.0], &[0.5]);
+    let (tau, eps, n) = (0.5, 0.05, 40_000);
+    let x = DVector::from_element(1, 0.3);
+    let rho: f64 = 1.0 - 0.5 * eps * (2.0 + 1.0 / tau);
+    for temperature in [1.0, 0.25] {
+        let mut sgld = Sgld::paper()
+            .constant_step(eps)
+            .samples(1)
+            .temperature(temperature);
+        let mut rng = seeded(8);
+        let mut m = DVector::zeros(1);
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for i in 0..n + 1000 {
+            sgld.estimate(&x, tau, &q, &mut rng, &mut m).unwrap();
+            if i >= 1000 {
+                let y = sgld.chain().unwrap()[0];
+                s1 += y;
+                s2 += y * y;
+            }
+        }
+        let var = s2 / n as f64 - (s1 / n as f64).powi(2);
+        let expected = eps * temperature / (1.0 - rho * rho);
+        let rel_sd = (2.0 * (1.0 + rho * rho) / (1.0 - rho * rho) / n as f64).sqrt();
+        assert!(
+            (var / expected - 1.0).abs() < 5.0 * rel_sd,
+            "T = {temperature}: var {var} vs {expected} (rel sd {rel_sd})"
+        );
+    }
 }

@@ -25,7 +25,10 @@ fn importance_sampling_is_bit_identical_for_one_and_two_threads() {
     let d = 50;
     let loss = GaussianMixture::new(
         vec![0.3, 0.7],
-        vec![DVector::from_element(d, 0.2), DVector::from_element(d, -0.1)],
+        vec![
+            DVector::from_element(d, 0.2),
+            DVector::from_element(d, -0.1),
+        ],
         vec![0.5, 2.0],
     );
     let x = DVector::from_fn(d, |i, _| (i as f64 * 0.37).sin());
@@ -87,8 +90,12 @@ fn same_seed_same_iterates_different_seed_different_iterates() {
     assert_eq!(hr(3), hr(3));
     assert_ne!(hr(3), hr(4));
     let mut mc = MonteCarlo::new(100);
-    let a = mc.heat(&dvector![0.0, 0.0], 0.2, &loss, &mut seeded(1)).unwrap();
-    let b = mc.heat(&dvector![0.0, 0.0], 0.2, &loss, &mut seeded(1)).unwrap();
+    let a = mc
+        .heat(&dvector![0.0, 0.0], 0.2, &loss, &mut seeded(1))
+        .unwrap();
+    let b = mc
+        .heat(&dvector![0.0, 0.0], 0.2, &loss, &mut seeded(1))
+        .unwrap();
     assert_eq!(a, b);
 }
 
@@ -98,7 +105,10 @@ fn serde_round_trip_resumes_exactly() {
     // eq. 18 with τ₁ = 1 (dyadic values survive serde_json's float parsing exactly; enable
     // serde_json's `float_roundtrip` for arbitrary values), clipped to a finite max (JSON cannot
     // store the default max = +inf).
-    let tau = Schedule::eq18(0.5, 1.0).unwrap().clipped(0.0, 10.0).unwrap();
+    let tau = Schedule::eq18(0.5, 1.0)
+        .unwrap()
+        .clipped(0.0, 10.0)
+        .unwrap();
     let mut s = LocalEntropy::new(0.5).seed(7).tau_schedule(tau);
     let mut x = dvector![0.5];
     for _ in 0..3 {
@@ -107,7 +117,10 @@ fn serde_round_trip_resumes_exactly() {
     let json = serde_json::to_string(&s).unwrap();
     let mut restored: LocalEntropy = serde_json::from_str(&json).unwrap();
     assert_eq!(restored.k(), 3);
-    assert!(restored.kl().estimator().chain().is_some(), "SGLD chain checkpointed");
+    assert!(
+        restored.kl().estimator().chain().is_some(),
+        "SGLD chain checkpointed"
+    );
     let mut x2 = x.clone();
     let r1 = s.step(&mut x, &loss).unwrap();
     let r2 = restored.step(&mut x2, &loss).unwrap();
@@ -119,7 +132,8 @@ fn serde_round_trip_resumes_exactly() {
     let q = Quadratic::new(dmatrix![1.0], dvector![0.0]);
     let mut y = dvector![1.0];
     h.step(&mut y, &q).unwrap();
-    let mut h2: HeatRegularization = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
+    let mut h2: HeatRegularization =
+        serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
     let mut y2 = y.clone();
     h.step(&mut y, &q).unwrap();
     h2.step(&mut y2, &q).unwrap();
@@ -143,12 +157,17 @@ fn f32_schemes_work_and_agree_with_f64_closed_forms() {
     let exact = GaussianMixture::<f64>::wide_and_sharp().local_entropy_mean(&dvector![0.0], 0.5);
     assert!((y[0] as f64 - exact[0]).abs() < 1e-5);
     let mut h = HeatRegularization::new(0.1f32);
-    let qd = Quadratic::new(nalgebra::DMatrix::<f32>::identity(2, 2), DVector::from_element(2, 0.0f32));
+    let qd = Quadratic::new(
+        nalgebra::DMatrix::<f32>::identity(2, 2),
+        DVector::from_element(2, 0.0f32),
+    );
     let mut z = DVector::from_element(2, 1.0f32);
     h.step(&mut z, &qd).unwrap();
     assert!(z.iter().all(|v| v.is_finite() && *v < 1.0));
     let mut is = LocalEntropy::new(0.5f32).estimator(ImportanceSampling::new(200));
-    let r = is.step(&mut DVector::from_element(1, 0.0f32), &loss).unwrap();
+    let r = is
+        .step(&mut DVector::from_element(1, 0.0f32), &loss)
+        .unwrap();
     assert!(r.diagnostics.ess.unwrap() > 10.0);
 }
 
@@ -156,11 +175,16 @@ fn f32_schemes_work_and_agree_with_f64_closed_forms() {
 fn gradient_free_importance_sampling_runs_on_a_cost_only_closure() {
     // FnCost has no gradient: only the IS / quadrature estimators accept it.
     let loss = FnCost::new(2, |y: &DVector<f64>| 0.5 * y.norm_squared());
-    let mut s = LocalEntropy::new(0.5).estimator(ImportanceSampling::new(4000)).seed(3);
+    let mut s = LocalEntropy::new(0.5)
+        .estimator(ImportanceSampling::new(4000))
+        .seed(3);
     let mut x = dvector![2.0, -2.0];
     let r = s.step(&mut x, &loss).unwrap();
     // E_q = x/(1+τ) for f = ½|y|²; IS sd per coordinate < 0.02 here.
-    assert!((x[0] - 2.0 / 1.5).abs() < 0.06 && (x[1] + 2.0 / 1.5).abs() < 0.06, "{x}");
+    assert!(
+        (x[0] - 2.0 / 1.5).abs() < 0.06 && (x[1] + 2.0 / 1.5).abs() < 0.06,
+        "{x}"
+    );
     assert_eq!(r.diagnostics.cost_evaluations, 4000);
     assert!((r.step_norm - (2.0f64 * (2.0 - 2.0 / 1.5f64).powi(2)).sqrt()).abs() < 0.1);
 }

@@ -117,7 +117,9 @@ fn zero_samples_and_iterations_are_rejected() {
     let mut m = DVector::zeros(2);
     let mut rng = seeded(0);
     assert_invalid(
-        Sgld::paper().samples(0).estimate(&x, 0.1, &loss, &mut rng, &mut m),
+        Sgld::paper()
+            .samples(0)
+            .estimate(&x, 0.1, &loss, &mut rng, &mut m),
         "samples",
     );
     assert_invalid(
@@ -255,7 +257,9 @@ fn dimension_mismatch_is_reported_for_every_scheme_and_estimator() {
     dm(MonteCarlo::new(10)
         .heat(&x, 0.1, &loss, &mut seeded(0))
         .map(|_| ()));
-    dm(Quadrature::default().local_entropy(&x, 0.1, &loss).map(|_| ()));
+    dm(Quadrature::default()
+        .local_entropy(&x, 0.1, &loss)
+        .map(|_| ()));
     assert_eq!(bits(&x), before);
 }
 
@@ -314,7 +318,11 @@ fn failure_leaves_no_trace<K>(
 fn non_finite_gradient_mid_sgld_step_leaves_x_and_chain_untouched() {
     for bad in [f64::NAN, f64::INFINITY] {
         failure_leaves_no_trace(
-            || LocalEntropy::new(0.1).seed(5).estimator(Sgld::paper().samples(100)),
+            || {
+                LocalEntropy::new(0.1)
+                    .seed(5)
+                    .estimator(Sgld::paper().samples(100))
+            },
             &Flaky::new(37, bad, true),
         );
     }
@@ -337,7 +345,10 @@ fn non_finite_loss_mid_importance_sampling_step_leaves_x_untouched() {
 #[test]
 fn non_finite_gradient_mid_robbins_monro_step_leaves_x_untouched() {
     for bad in [f64::NAN, f64::INFINITY] {
-        failure_leaves_no_trace(|| HeatRegularization::new(0.1).seed(5), &Flaky::new(200, bad, true));
+        failure_leaves_no_trace(
+            || HeatRegularization::new(0.1).seed(5),
+            &Flaky::new(200, bad, true),
+        );
         failure_leaves_no_trace(
             || {
                 HeatRegularization::new(0.1).seed(5).solver(
@@ -353,9 +364,18 @@ fn non_finite_gradient_mid_robbins_monro_step_leaves_x_untouched() {
 #[test]
 fn non_finite_loss_in_quadrature_and_monte_carlo_is_reported() {
     let x = dvector![0.1, 0.2];
-    assert_non_finite(Quadrature::new(21, 8.0).local_entropy(&x, 0.1, &Flaky::new(5, f64::NAN, false)));
+    assert_non_finite(Quadrature::new(21, 8.0).local_entropy(
+        &x,
+        0.1,
+        &Flaky::new(5, f64::NAN, false),
+    ));
     assert_non_finite(Quadrature::new(21, 8.0).heat(&x, 0.1, &Flaky::new(5, f64::INFINITY, false)));
-    assert_non_finite(MonteCarlo::new(100).heat(&x, 0.1, &Flaky::new(5, f64::NAN, false), &mut seeded(0)));
+    assert_non_finite(MonteCarlo::new(100).heat(
+        &x,
+        0.1,
+        &Flaky::new(5, f64::NAN, false),
+        &mut seeded(0),
+    ));
     assert_non_finite(MonteCarlo::new(100).local_entropy(
         &x,
         0.1,

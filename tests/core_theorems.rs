@@ -72,11 +72,7 @@ fn landscape(kind: usize, d: usize, seed: u64) -> (Box<dyn Gradient<f64>>, f64) 
                 }
             }
             let l = (1.0 / s2).max(dmax * dmax / (4.0 * s2 * s2) - 1.0 / s2);
-            let mix = GaussianMixture::new(
-                w.iter().map(|v| v / tot).collect(),
-                means,
-                vec![s2; n],
-            );
+            let mix = GaussianMixture::new(w.iter().map(|v| v / tot).collect(), means, vec![s2; n]);
             (Box::new(mix), l)
         }
         1 => {

@@ -153,7 +153,11 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
             }
             *mi = T::lit(acc / s);
         }
-        check::finite_vec("estimate of E_q[Y]", "importance sampling (000 Alg. 4)", mean)?;
+        check::finite_vec(
+            "estimate of E_q[Y]",
+            "importance sampling (000 Alg. 4)",
+            mean,
+        )?;
         Ok(Diagnostics {
             samples: j_total,
             cost_evaluations: j_total,

@@ -51,7 +51,8 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
 /// What an estimator or a KL step did: evaluation counts and sampling-quality indicators.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Diagnostics {
-    /// Samples (SGLD: averaged chain states; IS: Gaussian draws; RM: iterations × M) used.
+    /// Samples used (SGLD: averaged chain states; IS: Gaussian draws; RM: iterations × M, or
+    /// quadrature nodes × iterations).
     pub samples: usize,
     /// Number of loss evaluations f(y).
     pub cost_evaluations: usize,

@@ -117,7 +117,11 @@ impl Quadrature {
         let mut y = x.clone();
         let (mut num, mut den) = (LogSum::default(), LogSum::default());
         self.for_each_node(x, tau, &mut y, |y, lw| {
-            let f = check::finite("loss value", "quadrature of F_tau", loss.cost(y, &Batch::Full))?;
+            let f = check::finite(
+                "loss value",
+                "quadrature of F_tau",
+                loss.cost(y, &Batch::Full),
+            )?;
             num.add(lw - f.as_f64());
             den.add(lw);
             Ok(())
@@ -136,7 +140,11 @@ impl Quadrature {
         let mut y = x.clone();
         let (mut sum, mut wsum) = (0.0, 0.0);
         self.for_each_node(x, tau, &mut y, |y, lw| {
-            let f = check::finite("loss value", "quadrature of F^H_tau", loss.cost(y, &Batch::Full))?;
+            let f = check::finite(
+                "loss value",
+                "quadrature of F^H_tau",
+                loss.cost(y, &Batch::Full),
+            )?;
             let w = lw.exp();
             sum += w * f.as_f64();
             wsum += w;
@@ -194,7 +202,11 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
         let mut sy = [0.0f64; 2];
         let mut evals = 0;
         self.for_each_node(x, tau, &mut y, |y, lw| {
-            let f = check::finite("loss value", "quadrature of E_q[Y]", loss.cost(y, &Batch::Full))?;
+            let f = check::finite(
+                "loss value",
+                "quadrature of E_q[Y]",
+                loss.cost(y, &Batch::Full),
+            )?;
             let (rescale, w) = ls.add(lw - f.as_f64());
             for (s, yi) in sy.iter_mut().zip(y.iter()) {
                 *s = *s * rescale + w * yi.as_f64();

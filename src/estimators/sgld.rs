@@ -207,8 +207,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
             for i in 0..d {
                 let yi = s.state[i];
                 // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ.
-                s.state[i] = yi - drift * (s.grad[i] - (x[i] - yi) * inv_tau)
-                    + sd * T::standard_normal(rng);
+                s.state[i] =
+                    yi - drift * (s.grad[i] - (x[i] - yi) * inv_tau) + sd * T::standard_normal(rng);
             }
             if j > self.burn_in {
                 s.acc.axpy(eps, &s.state, T::one());
@@ -235,4 +235,3 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
         })
     }
 }
-

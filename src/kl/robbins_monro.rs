@@ -159,7 +159,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         let m_inv = T::one() / T::lit(self.samples as f64);
         let mut grads = 0;
         for j in 1..=self.iterations {
-            let a = check::positive("step_size", self.c * T::lit((j as f64).powf(-self.alpha.as_f64())))?;
+            let a = check::positive(
+                "step_size",
+                self.c * T::lit((j as f64).powf(-self.alpha.as_f64())),
+            )?;
             match &self.expectation {
                 GaussianExpectation::MonteCarlo => {
                     s.gsum.fill(T::zero());
@@ -188,7 +191,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         check::finite_vec("iterate", "Robbins-Monro (000 Alg. 5)", &s.xj)?;
         x_next.copy_from(&s.xj);
         Ok(Diagnostics {
-            samples: self.iterations * self.samples,
+            samples: match self.expectation {
+                GaussianExpectation::MonteCarlo => self.iterations * self.samples,
+                GaussianExpectation::Quadrature(_) => grads,
+            },
             gradient_evaluations: grads,
             ..Diagnostics::default()
         })
