@@ -144,6 +144,27 @@ fn eq12_mean_seeking_step_is_gradient_descent_on_local_entropy_with_rate_tau() {
     }
 }
 
+#[test]
+fn local_entropy_gradient_oracle_matches_the_closed_form() {
+    let mix = GaussianMixture::<f64>::wide_and_sharp();
+    let mut quad = Quadrature::new(801, 10.0);
+    let mut g = DVector::zeros(1);
+    for &x0 in &[-2.5, -1.0, 0.3, 2.0] {
+        let x = DVector::from_element(1, x0);
+        wide_valleys::estimators::local_entropy_gradient(
+            &mut quad,
+            &x,
+            0.4,
+            &mix,
+            &mut seeded(0),
+            &mut g,
+        )
+        .unwrap();
+        let exact = mix.local_entropy_gradient(&x, 0.4);
+        assert!((g[0] - exact[0]).abs() < 1e-8 * (1.0 + exact[0].abs()));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 

@@ -116,3 +116,22 @@ impl LogSum {
         self.m + self.s.ln()
     }
 }
+
+/// ∇F_τ(x) = (x − E_{q_{x,τ}}[Y]) / τ (000 eq. 12), with E_q from any [`MeanEstimator`]: the
+/// local-entropy gradient oracle that Entropy-SGD (004 Alg. 1) and Parle (003 eq. 5.8) feed to an
+/// update rule. Writes into `grad` (length d); on error `grad` may hold garbage.
+pub fn local_entropy_gradient<T: Real, O: ?Sized, E: MeanEstimator<T, O>>(
+    estimator: &mut E,
+    x: &DVector<T>,
+    tau: T,
+    loss: &O,
+    rng: &mut Prng,
+    grad: &mut DVector<T>,
+) -> Result<Diagnostics> {
+    let diagnostics = estimator.estimate(x, tau, loss, rng, grad)?;
+    // grad holds E_q; turn it into (x − E_q)/τ in place (no allocation).
+    for (g, xi) in grad.iter_mut().zip(x.iter()) {
+        *g = (*xi - *g) / tau;
+    }
+    Ok(diagnostics)
+}
