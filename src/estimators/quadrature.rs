@@ -161,15 +161,28 @@ impl Quadrature {
         loss: &O,
         out: &mut DVector<T>,
     ) -> Result<usize> {
+        let (mut y, mut g) = (x.clone(), x.clone());
+        self.gaussian_mean_gradient_with(x, tau, loss, out, &mut y, &mut g)
+    }
+
+    /// [`Self::gaussian_mean_gradient`] with caller-owned scratch `y`, `g` (length d): no
+    /// allocation, for use inside Robbins–Monro's iterations.
+    pub(crate) fn gaussian_mean_gradient_with<T: Real, O: Gradient<T> + ?Sized>(
+        &self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        out: &mut DVector<T>,
+        y: &mut DVector<T>,
+        g: &mut DVector<T>,
+    ) -> Result<usize> {
         check::dim(loss.dim(), x.len())?;
-        let mut y = x.clone();
-        let mut g = x.clone();
         let mut acc = [0.0f64; 2];
         let mut wsum = 0.0;
         let mut evals = 0;
-        self.for_each_node(x, tau, &mut y, |y, lw| {
-            loss.gradient(y, &Batch::Full, &mut g);
-            check::finite_vec("gradient", "quadrature of E_phi[grad f]", &g)?;
+        self.for_each_node(x, tau, y, |y, lw| {
+            loss.gradient(y, &Batch::Full, g);
+            check::finite_vec("gradient", "quadrature of E_phi[grad f]", g)?;
             let w = lw.exp();
             for (a, gi) in acc.iter_mut().zip(g.iter()) {
                 *a += w * gi.as_f64();

@@ -179,7 +179,14 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                     grads += self.samples;
                 }
                 GaussianExpectation::Quadrature(q) => {
-                    grads += q.gaussian_mean_gradient(&s.xj, tau, loss, &mut s.gsum)?;
+                    grads += q.gaussian_mean_gradient_with(
+                        &s.xj,
+                        tau,
+                        loss,
+                        &mut s.gsum,
+                        &mut s.z,
+                        &mut s.g,
+                    )?;
                 }
             }
             // x^{j+1} = x^j − a_j (x^j − x_k + τ ḡ)   (000 eq. 17)
