@@ -166,7 +166,7 @@ fn local_entropy_gradient_oracle_matches_the_closed_form() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
     fn theorem2_local_entropy_decreases_with_mm_margin_and_stops_only_at_critical_points(
