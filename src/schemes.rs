@@ -27,7 +27,7 @@ use crate::{Real, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
-/// Minimization of local entropy F_τ (000 eq. 2) by 000 Alg. 1: x_{k+1} = E_{q_{x_k,τ}}[Y],
+/// Minimization of local entropy F_τ (000 eq. 2) by 000 Alg. 1: x_{k+1} = E_{q_{x_k,τ}}\[Y\],
 /// estimated by `E` (default SGLD, 000 Alg. 3). Equivalently gradient descent on F_τ with learning
 /// rate τ (000 eq. 12); F_τ decreases monotonically with exact expectations (000 Thm 2).
 pub type LocalEntropy<T = f64, E = Sgld<T>> = TwoStep<T, MeanSeeking<E>>;
@@ -104,7 +104,7 @@ impl<T: Real> TwoStep<T, ModeSeeking<RobbinsMonro<T>>> {
 }
 
 impl<T: Real, E> TwoStep<T, MeanSeeking<E>> {
-    /// Replaces the estimator of E_q[Y] (SGLD, importance sampling, quadrature; 000 §5.1).
+    /// Replaces the estimator of E_q\[Y\] (SGLD, importance sampling, quadrature; 000 §5.1).
     pub fn estimator<E2>(self, estimator: E2) -> TwoStep<T, MeanSeeking<E2>> {
         self.kl_step(MeanSeeking::new(estimator))
     }

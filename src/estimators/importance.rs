@@ -1,4 +1,4 @@
-//! Self-normalised importance sampling of E_{q_{x,τ}}[Y] with proposal φ_{x,τ} (000 Alg. 4,
+//! Self-normalised importance sampling of E_{q_{x,τ}}\[Y\] with proposal φ_{x,τ} (000 Alg. 4,
 //! eq. 16): gradient-free, parallel over samples, bit-identical for any number of threads.
 
 use super::{Diagnostics, LogSum, MeanEstimator};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 const DEFAULT_CHUNKS: usize = 16;
 
 /// Importance sampling estimator (000 Alg. 4): y_j ~ φ_{x,τ}, w_j = e^{−f(y_j)},
-/// E_q[Y] ≈ Σ w_j y_j / Σ w_j (eq. 16).
+/// E_q\[Y\] ≈ Σ w_j y_j / Σ w_j (eq. 16).
 ///
 /// - Weights are accumulated in log space with a running maximum, so the estimate stays exact when
 ///   f is of order 10⁴ (where e^{−f} underflows).

@@ -1,5 +1,5 @@
 //! Estimators of the mean of q_{x,τ} (000 eq. 15), the one expectation a mean-seeking Gaussian–KL
-//! step needs: x_{k+1} = E_{q_{x_k,τ}}[Y] (000 Alg. 1, step 2).
+//! step needs: x_{k+1} = E_{q_{x_k,τ}}\[Y\] (000 Alg. 1, step 2).
 //!
 //! q_{x,τ}(y) ∝ exp(−f(y) − |y − x|²/(2τ)) (000 eq. 6), τ a variance.
 //!
@@ -25,7 +25,7 @@ use crate::{Real, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
-/// An estimator of E_{q_{x,τ}}[Y] (000 eq. 15), the minimizer of x ↦ KL(q_{x_k,τ} ‖ φ_{x,τ})
+/// An estimator of E_{q_{x,τ}}\[Y\] (000 eq. 15), the minimizer of x ↦ KL(q_{x_k,τ} ‖ φ_{x,τ})
 /// (000 §5.1).
 ///
 /// `O` is the objective type; each implementation bounds it by what it needs (`Cost<T>` for
@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 /// Contract: on `Err`, the estimator's persistent state (e.g. SGLD's warm-start chain) is unchanged
 /// and `mean` may hold garbage (callers write into a scratch buffer).
 pub trait MeanEstimator<T: Real, O: ?Sized> {
-    /// Writes an estimate of E_{q_{x,τ}}[Y] into `mean` (length d) and returns diagnostics.
+    /// Writes an estimate of E_{q_{x,τ}}\[Y\] into `mean` (length d) and returns diagnostics.
     ///
     /// Errors: invalid hyper-parameters, `x.len() != loss.dim()`, a non-finite loss, gradient or
     /// estimate ([`Error::NonFinite`](crate::Error::NonFinite)).
@@ -117,7 +117,7 @@ impl LogSum {
     }
 }
 
-/// ∇F_τ(x) = (x − E_{q_{x,τ}}[Y]) / τ (000 eq. 12), with E_q from any [`MeanEstimator`]: the
+/// ∇F_τ(x) = (x − E_{q_{x,τ}}\[Y\]) / τ (000 eq. 12), with E_q from any [`MeanEstimator`]: the
 /// local-entropy gradient oracle that Entropy-SGD (004 Alg. 1) and Parle (003 eq. 5.8) feed to an
 /// update rule. Writes into `grad` (length d); on error `grad` may hold garbage.
 pub fn local_entropy_gradient<T: Real, O: ?Sized, E: MeanEstimator<T, O>>(

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 /// Tensor-grid quadrature of Gaussian expectations over φ_{x,τ} = N(x, τI) in d = 1 or 2.
 ///
-/// Provides E_{q_{x,τ}}[Y] (000 eq. 15, as a [`MeanEstimator`]), F_τ(x) (000 eq. 2),
-/// F^H_τ(x) (000 §2.2) and E_{φ_{x,τ}}[∇f] (the expectation in 000 eq. 17). The loss is evaluated
+/// Provides E_{q_{x,τ}}\[Y\] (000 eq. 15, as a [`MeanEstimator`]), F_τ(x) (000 eq. 2),
+/// F^H_τ(x) (000 §2.2) and E_{φ_{x,τ}}\[∇f\] (the expectation in 000 eq. 17). The loss is evaluated
 /// on [`Batch::Full`] (an exact expectation of a deterministic loss).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quadrature {
@@ -153,7 +153,7 @@ impl Quadrature {
         Ok(sum / wsum)
     }
 
-    /// Exact E_{φ_{x,τ}}[∇f(Y)] = ∇F^H_τ(x), the expectation in h(x) of 000 eq. 17.
+    /// Exact E_{φ_{x,τ}}\[∇f(Y)\] = ∇F^H_τ(x), the expectation in h(x) of 000 eq. 17.
     pub fn gaussian_mean_gradient<T: Real, O: Gradient<T> + ?Sized>(
         &self,
         x: &DVector<T>,
@@ -199,7 +199,7 @@ impl Quadrature {
 }
 
 impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
-    /// E_{q_{x,τ}}[Y] = ∫ y e^{−f} φ_{x,τ} / ∫ e^{−f} φ_{x,τ} on the grid, self-normalised in log
+    /// E_{q_{x,τ}}\[Y\] = ∫ y e^{−f} φ_{x,τ} / ∫ e^{−f} φ_{x,τ} on the grid, self-normalised in log
     /// space (000 eq. 15). Consumes no randomness.
     fn estimate(
         &mut self,

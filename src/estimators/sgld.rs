@@ -1,4 +1,4 @@
-//! Stochastic gradient Langevin dynamics for E_{q_{x,τ}}[Y] (000 Alg. 3; Welling & Teh 2011;
+//! Stochastic gradient Langevin dynamics for E_{q_{x,τ}}\[Y\] (000 Alg. 3; Welling & Teh 2011;
 //! the inner loop of Entropy-SGD, 004 Alg. 1).
 
 use super::{Diagnostics, MeanEstimator};
@@ -35,7 +35,7 @@ impl<T: Real> StepSizes<T> {
     }
 }
 
-/// SGLD estimator of E_{q_{x,τ}}[Y] (000 Alg. 3):
+/// SGLD estimator of E_{q_{x,τ}}\[Y\] (000 Alg. 3):
 ///
 /// x^{j+1} = x^j − (ε_j/2)(∇f(x^j) − (x − x^j)/τ) + η_j,  η_j ~ N(0, ε_j·temperature·I),
 ///

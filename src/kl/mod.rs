@@ -2,7 +2,7 @@
 //!
 //! The two schemes of 000 differ only in which argument of the Kullback–Leibler divergence the
 //! step minimizes over the Gaussian mean x:
-//! - [`MeanSeeking`]: x_{k+1} = argmin_x KL(q_{x_k,τ} ‖ φ_{x,τ}) = E_{q_{x_k,τ}}[Y]
+//! - [`MeanSeeking`]: x_{k+1} = argmin_x KL(q_{x_k,τ} ‖ φ_{x,τ}) = E_{q_{x_k,τ}}\[Y\]
 //!   (000 Alg. 1 step 2, §5.1, moment matching), the expectation supplied by a
 //!   [`MeanEstimator`];
 //! - [`ModeSeeking`]: a minimizer of x ↦ KL(φ_{x,τ} ‖ q_{x_k,τ}) (000 Alg. 2 step 2, §5.2),
@@ -47,7 +47,7 @@ pub trait ModeSeekingSolver<T: Real, O: ?Sized> {
     ) -> Result<Diagnostics>;
 }
 
-/// Mean-seeking step x_{k+1} = E_{q_{x_k,τ}}[Y] = argmin_x KL(q_{x_k,τ} ‖ φ_{x,τ})
+/// Mean-seeking step x_{k+1} = E_{q_{x_k,τ}}\[Y\] = argmin_x KL(q_{x_k,τ} ‖ φ_{x,τ})
 /// (000 Alg. 1, §5.1). By 000 eq. 12 this is gradient descent on F_τ with learning rate τ.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MeanSeeking<E> {
@@ -55,7 +55,7 @@ pub struct MeanSeeking<E> {
 }
 
 impl<E> MeanSeeking<E> {
-    /// Mean-seeking with the given estimator of E_q[Y] (SGLD, importance sampling, quadrature).
+    /// Mean-seeking with the given estimator of E_q\[Y\] (SGLD, importance sampling, quadrature).
     pub fn new(estimator: E) -> Self {
         Self { estimator }
     }

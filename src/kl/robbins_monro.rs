@@ -9,7 +9,7 @@ use crate::{Error, Real, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
-/// How E_{φ_{x,τ}}[∇f(Y)] in h(x) (000 eq. 17) is computed.
+/// How E_{φ_{x,τ}}\[∇f(Y)\] in h(x) (000 eq. 17) is computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum GaussianExpectation {
     /// (τ/M) Σ_m ∇f(z^(m)), z^(m) ~ φ_{x^j,τ}, as in 000 eq. 17. Each gradient sample z^(m) is
@@ -20,7 +20,7 @@ pub enum GaussianExpectation {
     Quadrature(Quadrature),
 }
 
-/// Robbins–Monro iteration for the zero of h(x) = x − x_k + τ E_{φ_{x,τ}}[∇f] (000 Alg. 5):
+/// Robbins–Monro iteration for the zero of h(x) = x − x_k + τ E_{φ_{x,τ}}\[∇f\] (000 Alg. 5):
 ///
 /// x^{j+1} = x^j − a_j (x^j − x_k + (τ/M) Σ_m ∇f(z^(m))),  z^(m) ~ φ_{x^j,τ},  x^0 = x_k,
 ///
@@ -103,7 +103,7 @@ impl<T: Real> RobbinsMonro<T> {
         self
     }
 
-    /// How E_{φ_{x,τ}}[∇f] is computed (Monte Carlo by default; quadrature in d = 1, 2).
+    /// How E_{φ_{x,τ}}\[∇f\] is computed (Monte Carlo by default; quadrature in d = 1, 2).
     pub fn expectation(mut self, expectation: GaussianExpectation) -> Self {
         self.expectation = expectation;
         self
