@@ -13,9 +13,10 @@ use crate::objective::{Batch, Cost};
 use crate::rng::{self, Prng};
 use crate::{Real, Result};
 use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
 
 /// A Monte Carlo estimate with its standard error.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// The estimate.
     pub value: f64,
@@ -27,11 +28,18 @@ pub struct Estimate {
 ///
 /// Sample j's noise comes from `rng::stream(key, j)` with a fresh key per call; one minibatch is
 /// drawn per call and all samples are evaluated on it. The scratch vector is reused.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
 pub struct MonteCarlo<T: Real> {
     samples: usize,
+    #[serde(skip, default = "empty")]
     y: DVector<T>,
+    #[serde(skip)]
     batch: Batch,
+}
+
+fn empty<T: Real>() -> DVector<T> {
+    DVector::zeros(0)
 }
 
 impl<T: Real> MonteCarlo<T> {
