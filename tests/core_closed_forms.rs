@@ -525,3 +525,39 @@ fn sgld_chain_has_the_exact_stationary_spread_for_each_temperature() {
         );
     }
 }
+
+#[test]
+fn heat_regularization_scheme_follows_the_exact_linear_law_on_a_quadratic_10d() {
+    // Through the front door with paper defaults. On f = ½Σλᵢyᵢ² + bᵢyᵢ one RM step maps
+    // x_k − m to κ(x_k − m) + noise, κ = 1/(1+τλ) + R·τλ/(1+τλ), R = Π_j(1 − a_j(1+τλ)),
+    // m = −b/λ, noise variance v_J from `rm_law`; after K steps: mean κᴷ(x₀ − m),
+    // variance v_J Σ_{i<K} κ^{2i}.
+    let d = 10;
+    let lambdas: Vec<f64> = (0..d).map(|i| 0.5 + 0.2 * i as f64).collect();
+    let b: Vec<f64> = (0..d).map(|i| 0.3 * i as f64 - 1.0).collect();
+    let q = diag_quadratic(&lambdas, &b);
+    let tau = 0.5;
+    let x0 = DVector::from_fn(d, |i, _| 2.0 - 0.3 * i as f64);
+    let mut x = x0.clone();
+    let mut scheme = wide_valleys::HeatRegularization::new(tau).seed(17);
+    let k_steps = 30;
+    for k in 0..k_steps {
+        let r = scheme.step(&mut x, &q).unwrap();
+        assert_eq!((r.k, r.diagnostics.gradient_evaluations), (k, 900));
+    }
+    for i in 0..d {
+        let l = lambdas[i];
+        let m = -b[i] / l;
+        let (r_prod, v) = rm_law(l, tau, 1.0, 0.1, 0.7, 30, 30);
+        let kappa = 1.0 / (1.0 + tau * l) + r_prod * tau * l / (1.0 + tau * l);
+        let mean = kappa.powi(k_steps as i32) * (x0[i] - m);
+        let var: f64 = (0..k_steps).map(|j| v * v * kappa.powi(2 * j as i32)).sum();
+        assert!(
+            (x[i] - m - mean).abs() < 5.0 * var.sqrt() + 1e-12,
+            "coord {i}: {} vs {} (sd {})",
+            x[i] - m,
+            mean,
+            var.sqrt()
+        );
+    }
+}
