@@ -1,0 +1,237 @@
+//! Stochastic gradient Langevin dynamics for E_{q_{x,τ}}\[Y\] (000 Alg. 3; Welling & Teh 2011;
+//! the inner loop of Entropy-SGD, 004 Alg. 1).
+
+use super::{Diagnostics, MeanEstimator};
+use crate::error::check;
+use crate::objective::{Batch, Gradient};
+use crate::rng::Prng;
+use crate::{Real, Result, Schedule};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// The Langevin step sizes ("temperatures" in 000 Alg. 3) ε_j, j = 1, 2, … within one estimate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub enum StepSizes<T: Real> {
+    /// ε_j = scale / (offset + j); 000 Fig. 4 uses scale = 1, offset = 1000, Fig. 5 offset = 2000.
+    Harmonic {
+        /// Numerator.
+        scale: T,
+        /// Offset added to j.
+        offset: T,
+    },
+    /// Any [`Schedule`], indexed by the Langevin step j (≥ 1).
+    Schedule(Schedule<T>),
+}
+
+impl<T: Real> StepSizes<T> {
+    /// ε_j, checked finite and > 0.
+    pub fn at(&self, j: usize) -> Result<T> {
+        let e = match self {
+            StepSizes::Harmonic { scale, offset } => *scale / (*offset + T::lit(j as f64)),
+            StepSizes::Schedule(s) => s.at(j),
+        };
+        check::positive("step_size", e)
+    }
+}
+
+/// SGLD estimator of E_{q_{x,τ}}\[Y\] (000 Alg. 3):
+///
+/// x^{j+1} = x^j − (ε_j/2)(∇f(x^j) − (x − x^j)/τ) + η_j,  η_j ~ N(0, ε_j·temperature·I),
+///
+/// output Σ_j ε_j x^j / Σ_j ε_j over the `samples` iterates after `burn_in` discarded steps.
+/// A fresh minibatch ([`Cost::draw_batch`](crate::Cost::draw_batch)) is drawn for every Langevin
+/// step. With `warm_start` (default, what 000 §5.1.1 did) the chain starts at its last state from
+/// the previous call instead of at x. The index j restarts at 1 on every call, so ε_j are the
+/// same at each outer step.
+///
+/// Reading of the paper's indices: x^0 is the chain's start, J updates produce x^1..x^J, and
+/// those J iterates are averaged (000 Alg. 3 loops j = 1..J−1 but averages x^1..x^J).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct Sgld<T: Real> {
+    samples: usize,
+    burn_in: usize,
+    temperature: T,
+    step_sizes: StepSizes<T>,
+    warm_start: bool,
+    chain: Option<DVector<T>>,
+    #[serde(skip)]
+    scratch: Scratch<T>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Scratch<T: Real> {
+    grad: DVector<T>,
+    acc: DVector<T>,
+    state: DVector<T>,
+    batch: Batch,
+}
+
+impl<T: Real> Default for Sgld<T> {
+    /// [`Sgld::paper`].
+    fn default() -> Self {
+        Self::paper()
+    }
+}
+
+impl<T: Real> Sgld<T> {
+    /// The setting of 000 Fig. 4: J = 1000 samples, ε_j = 1/(1000 + j), temperature 1,
+    /// warm start on, no burn-in.
+    pub fn paper() -> Self {
+        Self {
+            samples: 1000,
+            burn_in: 0,
+            temperature: T::one(),
+            step_sizes: StepSizes::Harmonic {
+                scale: T::one(),
+                offset: T::lit(1000.0),
+            },
+            warm_start: true,
+            chain: None,
+            scratch: Scratch {
+                grad: DVector::zeros(0),
+                acc: DVector::zeros(0),
+                state: DVector::zeros(0),
+                batch: Batch::Full,
+            },
+        }
+    }
+
+    /// Number J of averaged Langevin iterates (≥ 1; checked when used).
+    pub fn samples(mut self, samples: usize) -> Self {
+        self.samples = samples;
+        self
+    }
+
+    /// Langevin steps run before averaging starts (0 = the paper).
+    pub fn burn_in(mut self, burn_in: usize) -> Self {
+        self.burn_in = burn_in;
+        self
+    }
+
+    /// Noise variance multiplier: η_j ~ N(0, ε_j·temperature) (1 = 000 Alg. 3; 0 = noiseless
+    /// gradient descent on the surrogate f + |· − x|²/(2τ)). Checked finite and ≥ 0 when used.
+    pub fn temperature(mut self, temperature: T) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    /// The step sizes ε_j.
+    pub fn step_sizes(mut self, step_sizes: StepSizes<T>) -> Self {
+        self.step_sizes = step_sizes;
+        self
+    }
+
+    /// ε_j = 1/(offset + j) (000 Fig. 4: offset 1000; Fig. 5: 2000).
+    pub fn harmonic(self, offset: T) -> Self {
+        self.step_sizes(StepSizes::Harmonic {
+            scale: T::one(),
+            offset,
+        })
+    }
+
+    /// Constant ε_j = ε.
+    pub fn constant_step(self, epsilon: T) -> Self {
+        self.step_sizes(StepSizes::Schedule(Schedule::Constant(epsilon)))
+    }
+
+    /// Warm-start the chain at its previous final state (true = 000 §5.1.1) or restart at x.
+    pub fn warm_start(mut self, on: bool) -> Self {
+        self.warm_start = on;
+        if !on {
+            self.chain = None;
+        }
+        self
+    }
+
+    /// The chain's last state (None before the first call or without warm start).
+    pub fn chain(&self) -> Option<&DVector<T>> {
+        self.chain.as_ref()
+    }
+
+    /// Forgets the warm-start state.
+    pub fn reset(&mut self) {
+        self.chain = None;
+    }
+
+    /// Checks the hyper-parameters: samples ≥ 1, temperature finite and ≥ 0, ε_1 > 0.
+    pub fn validate(&self) -> Result<()> {
+        check::count("samples", self.samples)?;
+        check::non_negative("temperature", self.temperature)?;
+        self.step_sizes.at(1)?;
+        Ok(())
+    }
+}
+
+impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
+    fn estimate(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        mean: &mut DVector<T>,
+    ) -> Result<Diagnostics> {
+        self.validate()?;
+        check::positive("tau", tau)?;
+        let d = x.len();
+        check::dim(loss.dim(), d)?;
+        let s = &mut self.scratch;
+        if s.state.len() != d {
+            s.grad = DVector::zeros(d);
+            s.acc = DVector::zeros(d);
+            s.state = DVector::zeros(d);
+        }
+        let warm = match (&self.chain, self.warm_start) {
+            (Some(c), true) if c.len() == d => {
+                s.state.copy_from(c);
+                true
+            }
+            _ => {
+                s.state.copy_from(x);
+                false
+            }
+        };
+        s.acc.fill(T::zero());
+        let mut eps_sum = T::zero();
+        let inv_tau = T::one() / tau;
+        let half = T::lit(0.5);
+        for j in 1..=self.burn_in + self.samples {
+            let eps = self.step_sizes.at(j)?;
+            loss.draw_batch(rng, &mut s.batch);
+            loss.gradient(&s.state, &s.batch, &mut s.grad);
+            check::finite_vec("gradient", "SGLD (000 Alg. 3)", &s.grad)?;
+            let drift = eps * half;
+            let sd = (eps * self.temperature).sqrt();
+            for i in 0..d {
+                let yi = s.state[i];
+                // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ.
+                s.state[i] =
+                    yi - drift * (s.grad[i] - (x[i] - yi) * inv_tau) + sd * T::standard_normal(rng);
+            }
+            if j > self.burn_in {
+                s.acc.axpy(eps, &s.state, T::one());
+                eps_sum += eps;
+            }
+        }
+        check::finite_vec("Langevin chain state", "SGLD (000 Alg. 3)", &s.state)?;
+        mean.copy_from(&s.acc);
+        mean.unscale_mut(eps_sum);
+        check::finite_vec("estimate of E_q[Y]", "SGLD (000 Alg. 3)", mean)?;
+        // Commit the chain only on success.
+        if self.warm_start {
+            match &mut self.chain {
+                Some(c) if c.len() == d => c.copy_from(&s.state),
+                c => *c = Some(s.state.clone()),
+            }
+        }
+        Ok(Diagnostics {
+            samples: self.samples,
+            gradient_evaluations: self.burn_in + self.samples,
+            burn_in: self.burn_in,
+            warm_started: warm,
+            ..Diagnostics::default()
+        })
+    }
+}

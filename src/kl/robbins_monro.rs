@@ -1,0 +1,209 @@
+//! Robbins–Monro for the mode-seeking Gaussian–KL step (000 Alg. 5, eq. 17).
+
+use super::ModeSeekingSolver;
+use crate::error::check;
+use crate::estimators::{Diagnostics, Quadrature};
+use crate::objective::{Batch, Gradient};
+use crate::rng::Prng;
+use crate::{Error, Real, Result};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// How E_{φ_{x,τ}}\[∇f(Y)\] in h(x) (000 eq. 17) is computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum GaussianExpectation {
+    /// (τ/M) Σ_m ∇f(z^(m)), z^(m) ~ φ_{x^j,τ}, as in 000 eq. 17. Each gradient sample z^(m) is
+    /// evaluated on its own fresh minibatch, so the M-average also averages minibatch noise.
+    #[default]
+    MonteCarlo,
+    /// Exact expectation by grid quadrature (d = 1, 2): deterministic RM, for Theorem 4 tests.
+    Quadrature(Quadrature),
+}
+
+/// Robbins–Monro iteration for the zero of h(x) = x − x_k + τ E_{φ_{x,τ}}\[∇f\] (000 Alg. 5):
+///
+/// x^{j+1} = x^j − a_j (x^j − x_k + (τ/M) Σ_m ∇f(z^(m))),  z^(m) ~ φ_{x^j,τ},  x^0 = x_k,
+///
+/// j = 1..J, output x^{J+1} after J updates. h(x)/τ is the gradient of
+/// KL(φ_{x,τ} ‖ q_{x_k,τ}) = F^H_τ(x) + |x − x_k|²/(2τ) + const, so this is spatially averaged
+/// gradient descent on a proximal objective for F^H_τ.
+///
+/// Step sizes a_j = c·j^{−α}, α ∈ (1/2, 1]. 000 §5.2 prints "a^l = c·l^α"; with α > 0 that grows
+/// and diverges, and the Robbins–Monro conditions Σa_j = ∞, Σa_j² < ∞ (which is exactly why
+/// α ∈ (1/2, 1] is required) hold for the decreasing c·j^{−α}: that is what is implemented.
+/// Defaults c = 0.1, α = 0.7, M = J = 30 (000 Fig. 4, §6.2).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct RobbinsMonro<T: Real> {
+    c: T,
+    alpha: T,
+    samples: usize,
+    iterations: usize,
+    expectation: GaussianExpectation,
+    #[serde(skip)]
+    scratch: Scratch<T>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Scratch<T: Real> {
+    xj: DVector<T>,
+    z: DVector<T>,
+    g: DVector<T>,
+    gsum: DVector<T>,
+    batch: Batch,
+}
+
+impl<T: Real> Default for RobbinsMonro<T> {
+    /// [`RobbinsMonro::paper`].
+    fn default() -> Self {
+        Self::paper()
+    }
+}
+
+impl<T: Real> RobbinsMonro<T> {
+    /// c = 0.1, α = 0.7, M = J = 30, Monte Carlo expectation (000 Fig. 4).
+    pub fn paper() -> Self {
+        Self {
+            c: T::lit(0.1),
+            alpha: T::lit(0.7),
+            samples: 30,
+            iterations: 30,
+            expectation: GaussianExpectation::MonteCarlo,
+            scratch: Scratch {
+                xj: DVector::zeros(0),
+                z: DVector::zeros(0),
+                g: DVector::zeros(0),
+                gsum: DVector::zeros(0),
+                batch: Batch::Full,
+            },
+        }
+    }
+
+    /// Step-size scale c > 0 in a_j = c·j^{−α} (checked when used).
+    pub fn c(mut self, c: T) -> Self {
+        self.c = c;
+        self
+    }
+
+    /// Step-size decay α ∈ (1/2, 1] in a_j = c·j^{−α} (checked when used).
+    pub fn alpha(mut self, alpha: T) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// M, gradient samples per iteration (≥ 1).
+    pub fn samples(mut self, samples: usize) -> Self {
+        self.samples = samples;
+        self
+    }
+
+    /// J, number of Robbins–Monro iterations (≥ 1).
+    pub fn iterations(mut self, iterations: usize) -> Self {
+        self.iterations = iterations;
+        self
+    }
+
+    /// How E_{φ_{x,τ}}\[∇f\] is computed (Monte Carlo by default; quadrature in d = 1, 2).
+    pub fn expectation(mut self, expectation: GaussianExpectation) -> Self {
+        self.expectation = expectation;
+        self
+    }
+
+    /// The step size a_j = c·j^{−α} (j ≥ 1).
+    pub fn step_size(&self, j: usize) -> T {
+        self.c * T::lit((j as f64).powf(-self.alpha.as_f64()))
+    }
+
+    /// Checks c finite and > 0, α ∈ (1/2, 1], M ≥ 1, J ≥ 1.
+    pub fn validate(&self) -> Result<()> {
+        check::positive("c", self.c)?;
+        let a = self.alpha.as_f64();
+        if !(a > 0.5 && a <= 1.0) {
+            return Err(Error::InvalidHyperParameter {
+                name: "alpha",
+                value: a,
+                reason: "must lie in (1/2, 1] (000 §5.2)",
+            });
+        }
+        check::count("samples", self.samples)?;
+        check::count("iterations", self.iterations)?;
+        if let GaussianExpectation::Quadrature(q) = &self.expectation {
+            q.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<T> {
+    fn minimize(
+        &mut self,
+        x_k: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        x_next: &mut DVector<T>,
+    ) -> Result<Diagnostics> {
+        self.validate()?;
+        check::positive("tau", tau)?;
+        let d = x_k.len();
+        check::dim(loss.dim(), d)?;
+        let s = &mut self.scratch;
+        if s.xj.len() != d {
+            s.xj = DVector::zeros(d);
+            s.z = DVector::zeros(d);
+            s.g = DVector::zeros(d);
+            s.gsum = DVector::zeros(d);
+        }
+        s.xj.copy_from(x_k);
+        let sqrt_tau = tau.sqrt();
+        let m_inv = T::one() / T::lit(self.samples as f64);
+        let mut grads = 0;
+        for j in 1..=self.iterations {
+            let a = check::positive(
+                "step_size",
+                self.c * T::lit((j as f64).powf(-self.alpha.as_f64())),
+            )?;
+            match &self.expectation {
+                GaussianExpectation::MonteCarlo => {
+                    s.gsum.fill(T::zero());
+                    for _ in 0..self.samples {
+                        for i in 0..d {
+                            s.z[i] = s.xj[i] + sqrt_tau * T::standard_normal(rng);
+                        }
+                        loss.draw_batch(rng, &mut s.batch);
+                        loss.gradient(&s.z, &s.batch, &mut s.g);
+                        check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.g)?;
+                        s.gsum += &s.g;
+                    }
+                    s.gsum *= m_inv;
+                    grads += self.samples;
+                }
+                GaussianExpectation::Quadrature(q) => {
+                    grads += q.gaussian_mean_gradient_with(
+                        &s.xj,
+                        tau,
+                        loss,
+                        &mut s.gsum,
+                        &mut s.z,
+                        &mut s.g,
+                    )?;
+                }
+            }
+            // x^{j+1} = x^j − a_j (x^j − x_k + τ ḡ)   (000 eq. 17)
+            for i in 0..d {
+                let h = s.xj[i] - x_k[i] + tau * s.gsum[i];
+                s.xj[i] -= a * h;
+            }
+        }
+        check::finite_vec("iterate", "Robbins-Monro (000 Alg. 5)", &s.xj)?;
+        x_next.copy_from(&s.xj);
+        Ok(Diagnostics {
+            samples: match self.expectation {
+                GaussianExpectation::MonteCarlo => self.iterations * self.samples,
+                GaussianExpectation::Quadrature(_) => grads,
+            },
+            gradient_evaluations: grads,
+            ..Diagnostics::default()
+        })
+    }
+}
