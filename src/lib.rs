@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | [`objective`] | the user's loss: [`Cost`] (values), [`Gradient`] (gradients), minibatches drawn by the algorithm | 000 §2 |
 //! | [`objectives`] | test landscapes with closed forms (Gaussian mixture, quadratic) | DESIGN.md |
-//! | [`estimators`] | estimators of E_{q_{x,τ}}[Y]: SGLD, importance sampling, quadrature | 000 Alg. 3, Alg. 4, eq. 15 |
+//! | [`estimators`] | estimators of E_{q_{x,τ}}\[Y\]: SGLD, importance sampling, quadrature | 000 Alg. 3, Alg. 4, eq. 15 |
 //! | [`kl`] | Gaussian–KL steps: mean-seeking (moment matching) and mode-seeking (Robbins–Monro) | 000 §5, Alg. 5, eq. 17 |
 //! | [`schemes`] | the two-step schemes [`LocalEntropy`] and [`HeatRegularization`] | 000 Alg. 1, Alg. 2, eq. 12 |
 //! | [`regularized`] | estimators of F_τ and F^H_τ themselves | 000 eq. 2, §4 |
@@ -30,16 +30,18 @@
 //! ## Quick look
 //!
 //! ```
-//! use wide_valleys::{LocalEntropy, objectives::GaussianMixture};
+//! use wide_valleys::{estimators::Quadrature, objectives::GaussianMixture, LocalEntropy};
 //! use nalgebra::dvector;
 //!
 //! let loss = GaussianMixture::<f64>::wide_and_sharp();
-//! let mut x = dvector![0.5];
-//! let mut scheme = LocalEntropy::new(0.5).seed(7);
+//! let mut x = dvector![-1.2];
+//! // τ = 2: F_τ has a single minimum, in the wide valley (the sharp one at −2 is smoothed away).
+//! // Exact quadrature for E_q[Y] in 1-D, so the iterates are those of Algorithm 1 itself.
+//! let mut scheme = LocalEntropy::new(2.0).estimator(Quadrature::default());
 //! for _ in 0..50 {
 //!     scheme.step(&mut x, &loss).unwrap();
 //! }
-//! assert!(x[0] > 0.0); // local entropy prefers the wide valley at 1.5
+//! assert!(x[0] > 0.5, "x = {}", x[0]);
 //! ```
 #![deny(missing_docs)]
 #![warn(clippy::all)]
@@ -65,3 +67,8 @@ pub use real::Real;
 pub use rng::Prng;
 pub use schedules::Schedule;
 pub use schemes::{HeatRegularization, LocalEntropy};
+
+/// The README's usage example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

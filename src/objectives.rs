@@ -4,7 +4,7 @@
 //!   of q_{x,τ} (000 eq. 6, 15) are exact, which makes it the reference for every mean-seeking
 //!   estimator and for the wide-vs-sharp experiments (a narrow deep component next to a wide one).
 //! - [`Quadratic`]: f = ½xᵀAx + bᵀx, A ≻ 0, with exact heat regularization, mode-seeking step
-//!   (000 Alg. 2), local entropy, E_q[Y] and proximal map (003 eq. 4.18).
+//!   (000 Alg. 2), local entropy, E_q\[Y\] and proximal map (003 eq. 4.18).
 
 use crate::objective::{Batch, Cost, Gradient};
 use crate::Real;
@@ -88,7 +88,7 @@ impl<T: Real> GaussianMixture<T> {
         T::lit(self.responsibilities(x, tau).1)
     }
 
-    /// Exact E_{q_{x,τ}}[Y] = Σᵢ rᵢ μᵢ, μᵢ = (mᵢ/sᵢ² + x/τ)/(1/sᵢ² + 1/τ) (000 eq. 15).
+    /// Exact E_{q_{x,τ}}\[Y\] = Σᵢ rᵢ μᵢ, μᵢ = (mᵢ/sᵢ² + x/τ)/(1/sᵢ² + 1/τ) (000 eq. 15).
     pub fn local_entropy_mean(&self, x: &DVector<T>, tau: T) -> DVector<T> {
         let (r, _) = self.responsibilities(x, tau);
         let mut out = DVector::zeros(x.len());
@@ -100,7 +100,7 @@ impl<T: Real> GaussianMixture<T> {
         out
     }
 
-    /// Exact ∇F_τ(x) = (x − E_q[Y])/τ (000 eq. 12).
+    /// Exact ∇F_τ(x) = (x − E_q\[Y\])/τ (000 eq. 12).
     pub fn local_entropy_gradient(&self, x: &DVector<T>, tau: T) -> DVector<T> {
         (x - self.local_entropy_mean(x, tau)) / tau
     }
@@ -171,7 +171,7 @@ impl<T: Real> Quadratic<T> {
         self.solve_shifted(T::one() / tau, &(x - &self.b * tau)) / tau
     }
 
-    /// Exact E_{q_{x,τ}}[Y] = (A + I/τ)⁻¹(x/τ − b) (000 eq. 15), the mean-seeking step (Alg. 1).
+    /// Exact E_{q_{x,τ}}\[Y\] = (A + I/τ)⁻¹(x/τ − b) (000 eq. 15), the mean-seeking step (Alg. 1).
     pub fn local_entropy_mean(&self, x: &DVector<T>, tau: T) -> DVector<T> {
         self.solve_shifted(T::one() / tau, &(x / tau - &self.b))
     }

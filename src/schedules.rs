@@ -30,7 +30,8 @@ pub enum Schedule<T: Real> {
         every: usize,
         /// Lower clip.
         min: T,
-        /// Upper clip (may be +∞).
+        /// Upper clip (may be +∞; stored as `null` in JSON, which has no infinity).
+        #[serde(with = "infinite_as_none")]
         max: T,
     },
     /// Any closure k ↦ v_k (not serializable: a checkpoint stores only its counter).
@@ -173,5 +174,56 @@ impl<T: Real> From<T> for Schedule<T> {
     /// A constant schedule (validated when used through [`Schedule::positive_at`]).
     fn from(v: T) -> Self {
         Schedule::Constant(v)
+    }
+}
+
+/// Serializes an upper bound that may be +∞ as `Option` (JSON has no infinity).
+mod infinite_as_none {
+    use crate::Real;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Real, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        let o: Option<T> = if v.is_finite() { Some(*v) } else { None };
+        o.serialize(s)
+    }
+
+    pub fn deserialize<'de, T: Real, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        Ok(Option::<T>::deserialize(d)?.unwrap_or_else(|| T::lit(f64::INFINITY)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometric_schedule_round_trips_through_json_with_infinite_max() {
+        let s = Schedule::<f64>::eq18(1.5, 0.01).unwrap();
+        let j = serde_json::to_string(&s).unwrap();
+        let back: Schedule<f64> = serde_json::from_str(&j).unwrap();
+        for k in [0, 1, 7, 500] {
+            assert_eq!(s.at(k).to_bits(), back.at(k).to_bits());
+        }
+        assert_eq!(back.at(3), 1.5 / 1.01f64.powi(3));
+    }
+
+    #[test]
+    fn eq18_and_clipping_and_every() {
+        let s = Schedule::<f64>::geometric(1.0, 0.5)
+            .unwrap()
+            .every(3)
+            .unwrap()
+            .clipped(0.2, 0.9)
+            .unwrap();
+        assert_eq!(s.at(0), 0.9);
+        assert_eq!(s.at(3), 0.5);
+        assert_eq!(s.at(6), 0.25);
+        assert_eq!(s.at(9), 0.2);
+        assert!(Schedule::<f64>::eq18(0.0, 0.1).is_err());
+        assert!(Schedule::<f64>::eq18(1.0, -1.0).is_err());
+        assert!(Schedule::<f64>::constant(f64::NAN).is_err());
+        assert!(Schedule::from_fn(|_| -1.0f64)
+            .positive_at("tau", 0)
+            .is_err());
     }
 }
