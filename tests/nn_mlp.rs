@@ -427,3 +427,44 @@ fn bad_input_gives_typed_errors_or_nan_never_a_panic() {
     assert_eq!(a, b);
     assert_eq!(a.examples, 20);
 }
+
+/// Shapes large enough that the matrix products are split between threads (a call from outside
+/// rayon's workers with ≥ 2 threads): the loss and gradient on 120 examples equal the mean of
+/// single-example ones, and are bit-identical to the unsplit computation (inside a 1-thread pool).
+#[test]
+fn large_products_split_between_threads_give_the_same_results() {
+    let (train, _) = task(300, 10, 120, 15);
+    let mlp = Mlp::new(&[300, 200, 10])
+        .unwrap()
+        .with_dropout(0.2)
+        .unwrap();
+    let f = MlpObjective::new(mlp.clone(), Arc::new(train), 120).unwrap();
+    let plain = MlpObjective::new(
+        Mlp::new(&[300, 200, 10]).unwrap(),
+        Arc::clone(f.data()),
+        120,
+    )
+    .unwrap();
+    let x = f.init(&mut rng::seeded(8));
+    let batch = Batch::Indices((0..120).collect());
+    let mut g = DVector::zeros(f.dim());
+    let v = plain.cost_and_gradient(&x, &batch, &mut g);
+    let (mut mean_v, mut mean_g) = (0.0, DVector::zeros(f.dim()));
+    let mut gi = DVector::zeros(f.dim());
+    for i in 0..120 {
+        mean_v += plain.cost_and_gradient(&x, &Batch::Indices(vec![i]), &mut gi) / 120.0;
+        mean_g += &gi / 120.0;
+    }
+    assert!((v - mean_v).abs() < 1e-12 * v.abs());
+    assert!((&g - &mean_g).amax() < 1e-12 * g.amax());
+    let call = || {
+        let mut g = DVector::zeros(f.dim());
+        let v = f.cost_and_gradient(&x, &batch, &mut g);
+        (v, g)
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    assert_eq!(one.install(call), call());
+}
