@@ -468,3 +468,33 @@ fn large_products_split_between_threads_give_the_same_results() {
         .unwrap();
     assert_eq!(one.install(call), call());
 }
+
+#[test]
+fn evaluate_random_is_seeded_and_agrees_with_explicit_indices() {
+    let (train, test) = task(6, 3, 50, 16);
+    let mlp = Mlp::new(&[6, 8, 3]).unwrap();
+    let f = MlpObjective::new(mlp, Arc::new(train), 5).unwrap();
+    let x = f.init(&mut rng::seeded(1));
+    let a = f
+        .evaluate_random(&x, &test, 20, &mut rng::seeded(3))
+        .unwrap();
+    let b = f
+        .evaluate_random(&x, &test, 20, &mut rng::seeded(3))
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.examples, 20);
+    let mut idx = Vec::new();
+    let all: Vec<usize> = (0..50).collect();
+    wide_valleys::data::sample_without_replacement(&mut rng::seeded(3), &all, 20, &mut idx);
+    assert_eq!(a, f.evaluate(&x, &test, Some(&idx)).unwrap());
+    // Accuracy is a fraction of correct argmaxes: a multiple of 1/20.
+    assert!(((a.accuracy * 20.0) - (a.accuracy * 20.0).round()).abs() < 1e-12);
+    let whole = f
+        .evaluate_random(&x, &test, 500, &mut rng::seeded(3))
+        .unwrap();
+    assert_eq!(whole, f.evaluate(&x, &test, None).unwrap());
+    assert!(matches!(
+        f.evaluate_random(&x, &test, 0, &mut rng::seeded(3)),
+        Err(Error::InvalidHyperParameter { .. })
+    ));
+}

@@ -208,6 +208,25 @@ impl<T: Real> MlpObjective<T> {
         r
     }
 
+    /// Loss and accuracy on `n` distinct examples of `data` drawn uniformly with `rng`, without
+    /// dropout: 000 §6.2 reports accuracy "by classifying 1000 randomly-selected images from the
+    /// held-out MNIST test set". `n ≥ data.len()` evaluates every example.
+    ///
+    /// Errors: [`Error::InvalidHyperParameter`] if `n` is 0; as [`Mlp::evaluate`].
+    pub fn evaluate_random(
+        &self,
+        x: &DVector<T>,
+        data: &Dataset<T>,
+        n: usize,
+        rng: &mut Prng,
+    ) -> Result<Evaluation> {
+        crate::error::check::count("n", n)?;
+        let all: Vec<usize> = (0..data.len()).collect();
+        let mut pick = Vec::with_capacity(n.min(all.len()));
+        batches::sample_without_replacement(rng, &all, n, &mut pick);
+        self.evaluate(x, data, Some(&pick))
+    }
+
     fn take_workspace(&self) -> Workspace<T> {
         let ws = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         ws.unwrap_or_else(|| Workspace::new(&self.mlp))

@@ -6,6 +6,11 @@
 //! are strided views, never copies). Weights are read and gradients written in place in the flat
 //! parameter and gradient vectors.
 //!
+//! Orientation: examples as columns or as rows makes no measurable difference with
+//! matrixmultiply's packed kernels (forward product of 784→200 in f32, one core, AVX2: 43 vs 47,
+//! 77 vs 76, 70 vs 71 GFLOP/s at B = 20, 128, 1000; ∇W within 3%), so columns are kept: a
+//! minibatch is then gathered with one `memcpy` per example from the column-major dataset.
+//!
 //! Large index sets (`Batch::Full`, evaluation) are processed in chunks of at most
 //! [`DEFAULT_CHUNK`] examples, which bounds a workspace's memory whatever the dataset size.
 
