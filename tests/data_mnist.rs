@@ -35,3 +35,42 @@ fn real_mnist_has_the_published_sizes_and_class_counts() {
     let mean = sum / (60_000.0 * 784.0);
     assert!((mean - 0.1307).abs() < 1e-3, "mean pixel {mean}");
 }
+
+/// End to end on real MNIST: plain SGD on 784→200→10 (minibatch 20, 000 §6.2) through the
+/// objective traits learns: accuracy on 1000 random test images rises from ≈10% to > 88% (91.4% measured) in 1000
+/// updates (learning rate 0.1). Skipped when `MNIST_DIR` is not set.
+#[test]
+fn sgd_on_real_mnist_learns() {
+    use nalgebra::DVector;
+    use std::sync::Arc;
+    use wide_valleys::nn::{Mlp, MlpObjective};
+    use wide_valleys::{rng, Batch, Cost, Gradient};
+    if std::env::var_os("MNIST_DIR").is_none() {
+        eprintln!("skipped: MNIST_DIR is not set");
+        return;
+    }
+    let m = Mnist::<f32>::from_env().unwrap();
+    let mlp = Mlp::new(&[784, 200, 10]).unwrap();
+    let f = MlpObjective::new(mlp, Arc::new(m.train), 20).unwrap();
+    let mut r = rng::seeded(1);
+    let mut x = f.init(&mut r);
+    let before = f
+        .evaluate_random(&x, &m.test, 1000, &mut rng::seeded(2))
+        .unwrap();
+    let (mut batch, mut g) = (Batch::Full, DVector::zeros(f.dim()));
+    for _ in 0..1000 {
+        f.draw_batch(&mut r, &mut batch);
+        f.gradient(&x, &batch, &mut g);
+        x.axpy(-0.1, &g, 1.0);
+    }
+    let after = f
+        .evaluate_random(&x, &m.test, 1000, &mut rng::seeded(2))
+        .unwrap();
+    eprintln!(
+        "accuracy {} -> {}, loss {} -> {}",
+        before.accuracy, after.accuracy, before.loss, after.loss
+    );
+    assert!(before.accuracy < 0.3);
+    assert!(after.accuracy > 0.88, "{after:?}");
+    assert!(after.loss < 0.45, "{after:?}");
+}
