@@ -50,9 +50,9 @@ impl<'a, T> Mat<'a, T> {
     }
 }
 
-/// Products smaller than this many FLOPs are not split between threads (≈ 50 µs of work:
+/// Products of fewer than twice this many FLOPs are not split between threads (≈ 25 µs per half:
 /// rayon's fork costs a few µs, and each piece loses some kernel efficiency).
-const PAR_MIN_FLOPS: usize = 4_000_000;
+const PAR_MIN_FLOPS: usize = 1_500_000;
 
 /// Whether this call may split its products: only from outside rayon's workers (a single
 /// gradient for SGD or Entropy-SGD's inner loop), with at least two threads. Calls already made
