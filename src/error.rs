@@ -20,9 +20,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// The parameter vector does not have the dimension the objective expects.
-    #[error(
-        "dimension mismatch: the objective has dimension {expected}, the parameters have {got}"
-    )]
+    #[error("dimension mismatch: the objective has dimension {expected}, the parameters have {got}")]
     DimensionMismatch {
         /// Dimension of the objective.
         expected: usize,

@@ -22,9 +22,7 @@ impl<T: Real> GaussianMixture<T> {
     /// Components (wᵢ, mᵢ, sᵢ²). Panics if the lists differ in length or are empty (a test fixture,
     /// not user input).
     pub fn new(weights: Vec<T>, means: Vec<DVector<T>>, variances: Vec<T>) -> Self {
-        assert!(
-            !weights.is_empty() && weights.len() == means.len() && means.len() == variances.len()
-        );
+        assert!(!weights.is_empty() && weights.len() == means.len() && means.len() == variances.len());
         let d = means[0].len();
         assert!(means.iter().all(|m| m.len() == d));
         Self {
@@ -40,10 +38,7 @@ impl<T: Real> GaussianMixture<T> {
     pub fn wide_and_sharp() -> Self {
         Self::new(
             vec![T::lit(0.3), T::lit(0.7)],
-            vec![
-                DVector::from_element(1, T::lit(-2.0)),
-                DVector::from_element(1, T::lit(1.5)),
-            ],
+            vec![DVector::from_element(1, T::lit(-2.0)), DVector::from_element(1, T::lit(1.5))],
             vec![T::lit(0.05), T::lit(1.0)],
         )
     }
@@ -67,9 +62,7 @@ impl<T: Real> GaussianMixture<T> {
             let t = a.as_f64() - b.as_f64();
             sq += t * t;
         }
-        self.weights[i].as_f64().ln()
-            - 0.5 * d * (2.0 * std::f64::consts::PI * v).ln()
-            - sq / (2.0 * v)
+        self.weights[i].as_f64().ln() - 0.5 * d * (2.0 * std::f64::consts::PI * v).ln() - sq / (2.0 * v)
     }
 
     /// Normalised responsibilities rᵢ ∝ wᵢ N(x; mᵢ, (sᵢ² + extra)I) and −log Σ (log-sum-exp).
