@@ -497,4 +497,14 @@ fn evaluate_random_is_seeded_and_agrees_with_explicit_indices() {
         f.evaluate_random(&x, &test, 0, &mut rng::seeded(3)),
         Err(Error::InvalidHyperParameter { .. })
     ));
+    let first: Vec<usize> = (0..7).collect();
+    assert_eq!(
+        f.evaluate_first(&x, &test, 7).unwrap(),
+        f.evaluate(&x, &test, Some(&first)).unwrap()
+    );
+    assert_eq!(
+        f.evaluate_first(&x, &test, 999).unwrap(),
+        f.evaluate(&x, &test, None).unwrap()
+    );
+    assert!(f.evaluate_first(&x, &test, 0).is_err());
 }

@@ -208,6 +208,21 @@ impl<T: Real> MlpObjective<T> {
         r
     }
 
+    /// Loss and accuracy on the first `n` examples of `data` (all if `n ≥ data.len()`), without
+    /// dropout — a fixed, cheap held-out check during training.
+    ///
+    /// Errors: [`Error::InvalidHyperParameter`] if `n` is 0; as [`Mlp::evaluate`].
+    pub fn evaluate_first(
+        &self,
+        x: &DVector<T>,
+        data: &Dataset<T>,
+        n: usize,
+    ) -> Result<Evaluation> {
+        crate::error::check::count("n", n)?;
+        let idx: Vec<usize> = (0..n.min(data.len())).collect();
+        self.evaluate(x, data, Some(&idx))
+    }
+
     /// Loss and accuracy on `n` distinct examples of `data` drawn uniformly with `rng`, without
     /// dropout: 000 §6.2 reports accuracy "by classifying 1000 randomly-selected images from the
     /// held-out MNIST test set". `n ≥ data.len()` evaluates every example.
