@@ -107,6 +107,10 @@ impl<T: Real> Mnist<T> {
     /// truncated, not 28×28, has a label ≥ 10, or whose label count differs from its image count.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
+        // Report a missing file before spending a second decoding the others.
+        for name in [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS] {
+            locate(dir, name)?;
+        }
         Ok(Self {
             train: load_split(dir, TRAIN_IMAGES, TRAIN_LABELS)?,
             test: load_split(dir, TEST_IMAGES, TEST_LABELS)?,
