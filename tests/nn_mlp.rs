@@ -382,6 +382,9 @@ fn bad_input_gives_typed_errors_or_nan_never_a_panic() {
     assert!(f.clone().with_indices(vec![]).is_err());
     assert!(f.clone().shard(3, 3, 0).is_err());
     assert!(f.clone().with_chunk(0).is_err());
+    assert!(f.clone().with_batch_size(0).is_err());
+    assert!(f.clone().with_batch_size(21).is_err());
+    assert_eq!(f.clone().with_batch_size(20).unwrap().batch_size(), 20);
     let x = f.init(&mut rng::seeded(0));
     // Wrong-length parameters, empty batch, out-of-range index → NaN (algorithms report
     // NonFinite).

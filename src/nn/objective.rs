@@ -150,6 +150,23 @@ impl<T: Real> MlpObjective<T> {
         self.with_indices(mine)
     }
 
+    /// Changes the minibatch size drawn by [`Cost::draw_batch`] (000 §6.2 uses 20; Entropy-SGD's
+    /// experiments 128, 004 §5).
+    ///
+    /// Errors: [`Error::InvalidHyperParameter`] if `batch_size` is 0 or exceeds the index set.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Result<Self> {
+        crate::error::check::count("batch_size", batch_size)?;
+        if batch_size > self.indices.len() {
+            return Err(Error::InvalidHyperParameter {
+                name: "batch_size",
+                value: batch_size as f64,
+                reason: "must not exceed the number of examples in the index set",
+            });
+        }
+        self.batch_size = batch_size;
+        Ok(self)
+    }
+
     /// Sets the seed of the dropout masks (default 0); two objectives with different seeds drop
     /// different units on the same minibatch.
     pub fn with_dropout_seed(mut self, seed: u64) -> Self {
