@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 ///   from [`rng::stream`]`(dropout_seed, hash(batch indices))`, so it is a fixed function of the
 ///   minibatch — the same for `cost`, `gradient` and `cost_and_gradient` on one batch, fresh for
 ///   every new batch, and independent of threads. [`MlpObjective::evaluate`] never uses dropout.
+///   Consequence: an algorithm that reuses one batch (e.g. full-batch descent with `Batch::Full`)
+///   sees one fixed mask; change [`MlpObjective::with_dropout_seed`] between steps to resample it.
 /// - `Sync`: concurrent calls (estimators evaluate samples in parallel) each take a workspace from
 ///   a pool, so calls allocate nothing once the pool holds one workspace per thread.
 /// - Bad input inside the trait methods (which cannot return errors): a parameter vector of the
