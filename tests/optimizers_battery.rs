@@ -16,7 +16,11 @@ use wide_valleys::{Error, Schedule};
 const D: usize = 10;
 
 /// Runs `steps` steps from a fixed start and returns the final iterate.
-fn run<Op: Optimizer<f64, Quadratic<f64>>>(opt: &mut Op, q: &Quadratic<f64>, steps: usize) -> DVector<f64> {
+fn run<Op: Optimizer<f64, Quadratic<f64>>>(
+    opt: &mut Op,
+    q: &Quadratic<f64>,
+    steps: usize,
+) -> DVector<f64> {
     let mut x = start(D, 11);
     for _ in 0..steps {
         opt.step(&mut x, q).unwrap();
@@ -59,7 +63,9 @@ where
     let mut x = start(D, 12);
     let mut evals = 0;
     for _ in 0..3 {
-        evals = Optimizer::<f64, Quadratic<f64>>::step(&mut opt, &mut x, &q).unwrap().gradient_evaluations;
+        evals = Optimizer::<f64, Quadratic<f64>>::step(&mut opt, &mut x, &q)
+            .unwrap()
+            .gradient_evaluations;
     }
     let snapshot = serde_json::to_string(&opt).unwrap();
     let reference = opt.clone();
@@ -70,9 +76,17 @@ where
         Err(Error::NonFinite { .. }) => {}
         other => panic!("{name}: expected NonFinite, got {other:?}"),
     }
-    assert_eq!(flaky.calls(), evals, "{name}: the failing call was not reached");
+    assert_eq!(
+        flaky.calls(),
+        evals,
+        "{name}: the failing call was not reached"
+    );
     assert_eq!(x, x_before, "{name}: x changed by a failed step");
-    assert_eq!(serde_json::to_string(&opt).unwrap(), snapshot, "{name}: state changed by a failed step");
+    assert_eq!(
+        serde_json::to_string(&opt).unwrap(),
+        snapshot,
+        "{name}: state changed by a failed step"
+    );
     let mut reference = reference;
     let mut x_ref = x_before.clone();
     for _ in 0..3 {
@@ -80,24 +94,51 @@ where
         Optimizer::<f64, Quadratic<f64>>::step(&mut reference, &mut x_ref, &q).unwrap();
     }
     assert_eq!(x, x_ref, "{name}: the run after a failed step differs");
-    assert_eq!(Optimizer::<f64, Quadratic<f64>>::steps_taken(&opt), 6, "{name}: counter");
+    assert_eq!(
+        Optimizer::<f64, Quadratic<f64>>::steps_taken(&opt),
+        6,
+        "{name}: counter"
+    );
 }
 
 #[test]
 fn gradient_descent() {
-    battery("GD", |s| GradientDescent::new(0.2).unwrap().seed(s), 300, 1e-8);
+    battery(
+        "GD",
+        |s| GradientDescent::new(0.2).unwrap().seed(s),
+        300,
+        1e-8,
+    );
 }
 
 #[test]
 fn gradient_descent_nesterov() {
-    battery("GD+Nesterov", |s| GradientDescent::new(0.05).unwrap().with_rule(Momentum::nesterov(0.9).unwrap()).seed(s), 400, 1e-8);
+    battery(
+        "GD+Nesterov",
+        |s| {
+            GradientDescent::new(0.05)
+                .unwrap()
+                .with_rule(Momentum::nesterov(0.9).unwrap())
+                .seed(s)
+        },
+        400,
+        1e-8,
+    );
 }
 
 #[test]
 fn entropy_sgd() {
     battery(
         "Entropy-SGD",
-        |s| EntropySgd::new(0.5, 20, 0.5).unwrap().langevin_step(0.05).unwrap().thermal_noise(1e-8).unwrap().seed(s),
+        |s| {
+            EntropySgd::new(0.5, 20, 0.5)
+                .unwrap()
+                .langevin_step(0.05)
+                .unwrap()
+                .thermal_noise(1e-8)
+                .unwrap()
+                .seed(s)
+        },
         400,
         1e-3,
     );
@@ -128,12 +169,19 @@ fn entropy_sgd_scaled_scoping() {
     battery(
         "Entropy-SGD (scaled, scoped)",
         |s| {
-            EntropySgd::new(Schedule::geometric(2.0, 0.99).unwrap().clipped(0.2, 2.0).unwrap(), 20, 1.0)
-                .unwrap()
-                .langevin_step(0.05)
-                .unwrap()
-                .scaled(true)
-                .seed(s)
+            EntropySgd::new(
+                Schedule::geometric(2.0, 0.99)
+                    .unwrap()
+                    .clipped(0.2, 2.0)
+                    .unwrap(),
+                20,
+                1.0,
+            )
+            .unwrap()
+            .langevin_step(0.05)
+            .unwrap()
+            .scaled(true)
+            .seed(s)
         },
         400,
         1e-3,
@@ -150,7 +198,12 @@ fn entropy_adam() {
                 .langevin_step(0.05)
                 .unwrap()
                 .with_rule(Adam::standard())
-                .learning_rate_schedule(Schedule::geometric(0.05, 0.99).unwrap().clipped(1e-4, 1.0).unwrap())
+                .learning_rate_schedule(
+                    Schedule::geometric(0.05, 0.99)
+                        .unwrap()
+                        .clipped(1e-4, 1.0)
+                        .unwrap(),
+                )
                 .seed(s)
         },
         800,
@@ -160,7 +213,18 @@ fn entropy_adam() {
 
 #[test]
 fn hamilton_jacobi() {
-    battery("HJ", |s| HamiltonJacobi::new(0.5, 10, 0.5).unwrap().inner_step(0.05).unwrap().seed(s), 300, 1e-6);
+    battery(
+        "HJ",
+        |s| {
+            HamiltonJacobi::new(0.5, 10, 0.5)
+                .unwrap()
+                .inner_step(0.05)
+                .unwrap()
+                .seed(s)
+        },
+        300,
+        1e-6,
+    );
 }
 
 #[test]
@@ -170,7 +234,12 @@ fn heat() {
         |s| {
             Heat::new(0.01, 20, 0.1)
                 .unwrap()
-                .learning_rate_schedule(Schedule::geometric(0.1, 0.99).unwrap().clipped(1e-3, 1.0).unwrap())
+                .learning_rate_schedule(
+                    Schedule::geometric(0.1, 0.99)
+                        .unwrap()
+                        .clipped(1e-3, 1.0)
+                        .unwrap(),
+                )
                 .seed(s)
         },
         800,
@@ -186,14 +255,25 @@ fn sam() {
 #[test]
 fn trivialized_sgd() {
     // n = N: the field (1 + 2τ_i/N)^{1/2} h → 0, so the minimizer is reached (003 eq. 2.20).
-    battery("Trivialized-SGD", |s| TrivializedSgd::new(0.1, 3, D, 20.0, 0.1).unwrap().seed(s), 800, 1e-4);
+    battery(
+        "Trivialized-SGD",
+        |s| TrivializedSgd::new(0.1, 3, D, 20.0, 0.1).unwrap().seed(s),
+        800,
+        1e-4,
+    );
 }
 
 #[test]
 fn parle() {
     battery(
         "Parle",
-        |s| Parle::new(3, 0.5, 1.0, 10, 0.5).unwrap().langevin_step(0.05).unwrap().seed(s),
+        |s| {
+            Parle::new(3, 0.5, 1.0, 10, 0.5)
+                .unwrap()
+                .langevin_step(0.05)
+                .unwrap()
+                .seed(s)
+        },
         300,
         1e-3,
     );
@@ -201,23 +281,43 @@ fn parle() {
 
 #[test]
 fn elastic_sgd() {
-    battery("Elastic-SGD", |s| ElasticSgd::new(3, 1.0, 0.1).unwrap().seed(s), 600, 1e-6);
+    battery(
+        "Elastic-SGD",
+        |s| ElasticSgd::new(3, 1.0, 0.1).unwrap().seed(s),
+        600,
+        1e-6,
+    );
 }
 
 #[test]
 fn generic_over_f32() {
     // The same optimizers in single precision.
     let q64 = quadratic(D, 5);
-    let q = Quadratic::<f32>::new(q64.hessian().map(|v| v as f32), (q64.hessian() * q64.minimizer()).map(|v| -v as f32));
+    let q = Quadratic::<f32>::new(
+        q64.hessian().map(|v| v as f32),
+        (q64.hessian() * q64.minimizer()).map(|v| -v as f32),
+    );
     let m = q.minimizer();
     let mut x = DVector::<f32>::from_element(D, 1.0);
-    let mut es = EntropySgd::new(0.5f32, 10, 0.5).unwrap().langevin_step(0.05).unwrap().seed(2);
+    let mut es = EntropySgd::new(0.5f32, 10, 0.5)
+        .unwrap()
+        .langevin_step(0.05)
+        .unwrap()
+        .seed(2);
     let mut xp = x.clone();
-    let mut pa = Parle::new(2, 0.5f32, 1.0, 5, 0.5).unwrap().langevin_step(0.05).unwrap().seed(2);
+    let mut pa = Parle::new(2, 0.5f32, 1.0, 5, 0.5)
+        .unwrap()
+        .langevin_step(0.05)
+        .unwrap()
+        .seed(2);
     for _ in 0..300 {
         es.step(&mut x, &q).unwrap();
         pa.step(&mut xp, &q).unwrap();
     }
-    assert!((&x - &m).norm() < 1e-2, "f32 Entropy-SGD: {}", (&x - &m).norm());
+    assert!(
+        (&x - &m).norm() < 1e-2,
+        "f32 Entropy-SGD: {}",
+        (&x - &m).norm()
+    );
     assert!((&xp - &m).norm() < 1e-2, "f32 Parle: {}", (&xp - &m).norm());
 }

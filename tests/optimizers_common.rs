@@ -37,7 +37,11 @@ impl LeastSquares {
         let rows = DMatrix::from_fn(n, d, |_, _| r.random_range(-1.0..1.0));
         let truth = DVector::from_fn(d, |_, _| r.random_range(-1.0..1.0));
         let targets = &rows * truth + DVector::from_fn(n, |_, _| 0.1 * r.random_range(-1.0..1.0));
-        Self { rows, targets, batch }
+        Self {
+            rows,
+            targets,
+            batch,
+        }
     }
     fn each<'a>(&'a self, batch: &'a Batch) -> Box<dyn Iterator<Item = usize> + 'a> {
         match batch.indices() {
@@ -93,7 +97,12 @@ pub struct Flaky<L> {
 
 impl<L> Flaky<L> {
     pub fn new(inner: L, fail_from: usize, fail_until: usize) -> Self {
-        Self { inner, calls: AtomicUsize::new(0), fail_from, fail_until }
+        Self {
+            inner,
+            calls: AtomicUsize::new(0),
+            fail_from,
+            fail_until,
+        }
     }
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)

@@ -29,8 +29,14 @@ fn constructors_reject_invalid_hyper_parameters() {
         assert_eq!(name(Heat::new(bad, 5, 0.1)), "scope");
         assert_eq!(name(EntropySgd::new(1.0, 5, bad)), "learning_rate");
         assert_eq!(name(Sam::new(bad, 0.1)), "radius");
-        assert_eq!(name(EntropySgd::new(1.0, 5, 0.1).unwrap().langevin_step(bad)), "langevin_step");
-        assert_eq!(name(HamiltonJacobi::new(1.0, 5, 0.1).unwrap().inner_step(bad)), "langevin_step");
+        assert_eq!(
+            name(EntropySgd::new(1.0, 5, 0.1).unwrap().langevin_step(bad)),
+            "langevin_step"
+        );
+        assert_eq!(
+            name(HamiltonJacobi::new(1.0, 5, 0.1).unwrap().inner_step(bad)),
+            "langevin_step"
+        );
         assert_eq!(name(Parle::new(2, bad, 1.0, 5, 0.1)), "scope");
         assert_eq!(name(Parle::new(2, 1.0, bad, 5, 0.1)), "coupling");
         assert_eq!(name(ElasticSgd::new(2, bad, 0.1)), "coupling");
@@ -49,16 +55,34 @@ fn constructors_reject_invalid_hyper_parameters() {
     assert_eq!(name(Heat::new(1.0, 0, 0.1)), "samples");
     assert_eq!(name(Parle::new(0, 1.0, 1.0, 5, 0.1)), "replicas");
     assert_eq!(name(Parle::new(2, 1.0, 1.0, 0, 0.1)), "langevin_steps");
-    assert_eq!(name(Parle::new(2, 1.0, 1.0, 1, 0.1).unwrap().threads(0)), "threads");
+    assert_eq!(
+        name(Parle::new(2, 1.0, 1.0, 1, 0.1).unwrap().threads(0)),
+        "threads"
+    );
     assert_eq!(name(TrivializedSgd::new(1.0, 1, 5, 10.0, 0.1)), "layers");
     assert_eq!(name(TrivializedSgd::new(1.0, 3, 0, 10.0, 0.1)), "neurons");
     assert_eq!(name(TrivializedSgd::new(NAN, 3, 5, 10.0, 0.1)), "coupling");
     // Temperatures, weights, averaging.
-    assert_eq!(name(EntropySgd::new(1.0, 5, 0.1).unwrap().thermal_noise(-1e-3)), "thermal_noise");
-    assert_eq!(name(EntropySgd::new(1.0, 5, 0.1).unwrap().thermal_noise(NAN)), "thermal_noise");
-    assert!(EntropySgd::new(1.0, 5, 0.1).unwrap().thermal_noise(0.0).is_ok());
-    assert_eq!(name(EntropySgd::new(1.0, 5, 0.1).unwrap().data_weight(-0.5)), "data_weight");
-    assert!(EntropySgd::new(1.0, 5, 0.1).unwrap().data_weight(0.0).is_ok());
+    assert_eq!(
+        name(EntropySgd::new(1.0, 5, 0.1).unwrap().thermal_noise(-1e-3)),
+        "thermal_noise"
+    );
+    assert_eq!(
+        name(EntropySgd::new(1.0, 5, 0.1).unwrap().thermal_noise(NAN)),
+        "thermal_noise"
+    );
+    assert!(EntropySgd::new(1.0, 5, 0.1)
+        .unwrap()
+        .thermal_noise(0.0)
+        .is_ok());
+    assert_eq!(
+        name(EntropySgd::new(1.0, 5, 0.1).unwrap().data_weight(-0.5)),
+        "data_weight"
+    );
+    assert!(EntropySgd::new(1.0, 5, 0.1)
+        .unwrap()
+        .data_weight(0.0)
+        .is_ok());
     for bad in [0.0, -0.1, 1.5, NAN] {
         assert_eq!(name(Averaging::<f64>::new_sample_weight(bad)), "alpha");
     }
@@ -71,7 +95,10 @@ fn constructors_reject_invalid_hyper_parameters() {
         assert_eq!(name(Adam::<f64>::new(bad, 0.999, 1e-8)), "beta1");
         assert_eq!(name(Adam::<f64>::new(0.9, bad, 1e-8)), "beta2");
     }
-    assert_eq!(name(WeightDecay::<f64, Sgd>::new(Sgd, -1.0)), "weight_decay");
+    assert_eq!(
+        name(WeightDecay::<f64, Sgd>::new(Sgd, -1.0)),
+        "weight_decay"
+    );
 }
 
 #[test]

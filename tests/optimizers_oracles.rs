@@ -69,7 +69,10 @@ fn local_entropy_gradient_on_the_mixture_matches_the_exact_one() {
         oracle.estimate(&x, &f, 0, &mut r, &mut g).unwrap();
         mean += g[0] / 100.0;
     }
-    assert!((mean - exact).abs() < 0.05 * exact.abs().max(0.1), "{mean} vs {exact}");
+    assert!(
+        (mean - exact).abs() < 0.05 * exact.abs().max(0.1),
+        "{mean} vs {exact}"
+    );
 }
 
 #[test]
@@ -81,9 +84,14 @@ fn hopf_lax_oracle_is_the_proximal_gradient() {
     let gamma = 0.5;
     let p = q.prox(&x, gamma);
     let exact = (&x - &p) / gamma;
-    let mut oracle = HopfLaxGradient::new(gamma, 400).unwrap().inner_step(0.1).unwrap();
+    let mut oracle = HopfLaxGradient::new(gamma, 400)
+        .unwrap()
+        .inner_step(0.1)
+        .unwrap();
     let mut g = DVector::zeros(D);
-    oracle.estimate(&x, &q, 0, &mut rng::seeded(0), &mut g).unwrap();
+    oracle
+        .estimate(&x, &q, 0, &mut rng::seeded(0), &mut g)
+        .unwrap();
     assert!((&g - &exact).norm() < 1e-10 * exact.norm());
     let mut gp = DVector::zeros(D);
     q.gradient(&p, &Batch::Full, &mut gp);
@@ -109,7 +117,10 @@ fn heat_oracle_is_unbiased_for_the_gradient_of_a_quadratic() {
         }
         mean += &g / 200.0;
     }
-    assert!(single_err > 1e-3, "no noise at all: the perturbations are not applied");
+    assert!(
+        single_err > 1e-3,
+        "no noise at all: the perturbations are not applied"
+    );
     assert!((&mean - &exact).norm() < 0.02 * exact.norm());
 }
 
@@ -122,7 +133,10 @@ fn sam_oracle_ascends_by_the_radius() {
     q.gradient(&x, &Batch::Full, &mut g0);
     let expected = &g0 + q.hessian() * &g0 * (0.3 / g0.norm());
     let mut g = DVector::zeros(D);
-    SamGradient::new(0.3).unwrap().estimate(&x, &q, 0, &mut rng::seeded(0), &mut g).unwrap();
+    SamGradient::new(0.3)
+        .unwrap()
+        .estimate(&x, &q, 0, &mut rng::seeded(0), &mut g)
+        .unwrap();
     assert!((&g - &expected).norm() < 1e-12 * expected.norm());
 }
 
@@ -160,7 +174,10 @@ fn noise_scale_conventions() {
     // Zero thermal noise draws no normals: the generator only serves minibatches.
     let q = quadratic(D, 3);
     let x = start(D, 4);
-    let mut o = LocalEntropyGradient::new(0.5, 5).unwrap().thermal_noise(0.0).unwrap();
+    let mut o = LocalEntropyGradient::new(0.5, 5)
+        .unwrap()
+        .thermal_noise(0.0)
+        .unwrap();
     let mut r = rng::seeded(1);
     let before = r.clone();
     let mut g = DVector::zeros(D);

@@ -16,7 +16,9 @@ const INF: f64 = f64::INFINITY;
 const D: usize = 6;
 
 fn shards() -> Vec<LeastSquares> {
-    (0..3).map(|a| LeastSquares::new(40, D, 5, 100 + a)).collect()
+    (0..3)
+        .map(|a| LeastSquares::new(40, D, 5, 100 + a))
+        .collect()
 }
 
 #[test]
@@ -24,7 +26,10 @@ fn parle_one_replica_infinite_coupling_is_entropy_sgd() {
     // 003 §5.3.1 (iii): n = 1, ρ = ∞ is Entropy-SGD (in the scaled form of 003 §3.2.3, which is
     // what Parle's normalisation η⁽¹⁾ = ηγ_k gives), with noise, scoping and Nesterov.
     let loss = LeastSquares::new(50, D, 8, 7);
-    let scope = Schedule::geometric(0.8, 0.97).unwrap().clipped(0.1, 1.0).unwrap();
+    let scope = Schedule::geometric(0.8, 0.97)
+        .unwrap()
+        .clipped(0.1, 1.0)
+        .unwrap();
     let mut parle = Parle::new(1, scope.clone(), INF, 7, 0.3)
         .unwrap()
         .langevin_step(0.05)
@@ -52,12 +57,22 @@ fn parle_one_replica_infinite_coupling_is_entropy_sgd() {
         assert_eq!(xp, xe, "iterates differ at step {k}");
         assert_eq!(rp.scope, re.scope);
     }
-    assert!((&xp - start(D, 1)).norm() > 0.1, "the optimizers did not move");
+    assert!(
+        (&xp - start(D, 1)).norm() > 0.1,
+        "the optimizers did not move"
+    );
 }
 
 /// Elastic-SGD written out from 003 eq. 5.4 with η′ = ρ/n (master ← mean of the replicas), each
 /// replica drawing its minibatches from stream a of the seed.
-fn elastic_reference(losses: &[LeastSquares], rho: f64, lr: f64, seed: u64, x0: &DVector<f64>, steps: usize) -> DVector<f64> {
+fn elastic_reference(
+    losses: &[LeastSquares],
+    rho: f64,
+    lr: f64,
+    seed: u64,
+    x0: &DVector<f64>,
+    steps: usize,
+) -> DVector<f64> {
     let n = losses.len();
     let mut rngs: Vec<_> = (0..n).map(|a| rng::stream(seed, a as u64)).collect();
     let mut xs = vec![x0.clone(); n];
@@ -96,7 +111,10 @@ fn parle_single_inner_step_infinite_scope_is_elastic_sgd() {
     }
     assert_eq!(xp, xe);
     let rel = (&xp - &reference).norm() / reference.norm();
-    assert!(rel < 1e-13, "Parle vs eq. 5.4 written out: relative difference {rel:e}");
+    assert!(
+        rel < 1e-13,
+        "Parle vs eq. 5.4 written out: relative difference {rel:e}"
+    );
     assert!((&xp - &x0).norm() > 0.1);
 }
 
@@ -143,7 +161,11 @@ fn one_and_two_threads_give_identical_iterates() {
             .seed(77)
             .threads(threads)
             .unwrap();
-        let mut e = ElasticSgd::new(3, 1.0, 0.1).unwrap().seed(77).threads(threads).unwrap();
+        let mut e = ElasticSgd::new(3, 1.0, 0.1)
+            .unwrap()
+            .seed(77)
+            .threads(threads)
+            .unwrap();
         let (mut xp, mut xe) = (x0.clone(), x0.clone());
         for _ in 0..25 {
             p.step_replicas(&mut xp, &losses).unwrap();
@@ -170,17 +192,27 @@ fn disjoint_shards_master_finds_minimizer_of_the_average() {
     let shards: Vec<Quadratic<f64>> = (0..4)
         .map(|s| Quadratic::new(a_mat.clone(), start(D, 50 + s)))
         .collect();
-    let mean_b = (0..4).map(|s| start(D, 50 + s)).fold(DVector::zeros(D), |acc, b| acc + b) / 4.0;
+    let mean_b = (0..4)
+        .map(|s| start(D, 50 + s))
+        .fold(DVector::zeros(D), |acc, b| acc + b)
+        / 4.0;
     let target = Quadratic::new(a_mat, mean_b).minimizer();
     let mut e = ElasticSgd::new(4, 0.5, 0.1).unwrap().seed(1);
     let mut x = start(D, 0);
     for _ in 0..800 {
         e.step_replicas(&mut x, &shards).unwrap();
     }
-    assert!((&x - &target).norm() < 1e-8, "master off by {}", (&x - &target).norm());
+    assert!(
+        (&x - &target).norm() < 1e-8,
+        "master off by {}",
+        (&x - &target).norm()
+    );
     for a in 0..4 {
         let da = (e.replica(a).unwrap() - &x).norm();
-        assert!(da > 1e-2, "replica {a} collapsed onto the master although its shard differs");
+        assert!(
+            da > 1e-2,
+            "replica {a} collapsed onto the master although its shard differs"
+        );
     }
     // Wrong number of objectives is a typed error.
     assert!(e.step_replicas(&mut x, &shards[..2]).is_err());
@@ -193,10 +225,20 @@ fn scoping_follows_eq_5_10_once_per_outer_step() {
     // once per outer step (not per inner step, not never, not per tensor).
     let b = 5.0;
     let f = 1.0 - 1.0 / (2.0 * b);
-    let gamma = Schedule::geometric(100.0, f).unwrap().clipped(1.0, INF).unwrap();
-    let rho = Schedule::geometric(1.0, f).unwrap().clipped(0.1, INF).unwrap();
+    let gamma = Schedule::geometric(100.0, f)
+        .unwrap()
+        .clipped(1.0, INF)
+        .unwrap();
+    let rho = Schedule::geometric(1.0, f)
+        .unwrap()
+        .clipped(0.1, INF)
+        .unwrap();
     let q = quadratic(3, 2);
-    let mut p = Parle::new(2, gamma, rho, 4, 0.1).unwrap().langevin_step(0.01).unwrap().seed(3);
+    let mut p = Parle::new(2, gamma, rho, 4, 0.1)
+        .unwrap()
+        .langevin_step(0.01)
+        .unwrap()
+        .seed(3);
     let mut x = DVector::from_element(3, 0.3);
     for k in 0..60 {
         let r = p.step(&mut x, &q).unwrap();
@@ -220,7 +262,9 @@ fn entropy_sgd_scoping_counter() {
     // 003 §3.2.3 with γ a variance: γ_k = γ₀/(1 + γ₁)^k (Schedule::eq18), read once per outer step
     // although every outer step runs L = 6 inner steps.
     let q = quadratic(3, 2);
-    let mut es = EntropySgd::new(Schedule::eq18(2.0, 0.05).unwrap(), 6, 0.1).unwrap().seed(1);
+    let mut es = EntropySgd::new(Schedule::eq18(2.0, 0.05).unwrap(), 6, 0.1)
+        .unwrap()
+        .seed(1);
     let mut x = DVector::from_element(3, 0.3);
     for k in 0..50 {
         let r = es.step(&mut x, &q).unwrap();

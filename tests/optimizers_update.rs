@@ -70,7 +70,10 @@ fn weight_decay_adds_lambda_x() {
 fn entropy_adam_is_adam_on_the_local_entropy_gradient() {
     // 003 §3.3.5: Entropy-Adam = Adam fed with the local-entropy gradient. Compare the composed
     // optimizer with Adam applied by hand to an identical oracle driven by the same stream.
-    let q = Quadratic::new(nalgebra::DMatrix::from_diagonal(&dvector![1.0, 3.0]), dvector![0.5, -1.0]);
+    let q = Quadratic::new(
+        nalgebra::DMatrix::from_diagonal(&dvector![1.0, 3.0]),
+        dvector![0.5, -1.0],
+    );
     let mut ea = EntropySgd::new(0.5, 5, 0.01)
         .unwrap()
         .langevin_step(0.05)
@@ -79,7 +82,12 @@ fn entropy_adam_is_adam_on_the_local_entropy_gradient() {
         .unwrap()
         .with_rule(Adam::standard())
         .seed(4);
-    let mut oracle = LocalEntropyGradient::new(0.5, 5).unwrap().langevin_step(0.05).unwrap().thermal_noise(1e-2).unwrap();
+    let mut oracle = LocalEntropyGradient::new(0.5, 5)
+        .unwrap()
+        .langevin_step(0.05)
+        .unwrap()
+        .thermal_noise(1e-2)
+        .unwrap();
     let mut r = wide_valleys::rng::stream(4, 0);
     let mut adam = Adam::standard();
     let mut x = dvector![1.0, 1.0];

@@ -28,11 +28,17 @@ fn barrier() -> f64 {
     let f = landscape();
     (0..=3500)
         .map(|i| -2.0 + i as f64 * 1e-3)
-        .max_by(|a, b| f.cost(&dvector![*a], &Batch::Full).total_cmp(&f.cost(&dvector![*b], &Batch::Full)))
+        .max_by(|a, b| {
+            f.cost(&dvector![*a], &Batch::Full)
+                .total_cmp(&f.cost(&dvector![*b], &Batch::Full))
+        })
         .unwrap()
 }
 
-fn run<Op: Optimizer<f64, GaussianMixture<f64>>>(make: impl Fn(u64) -> Op, steps: usize) -> Vec<f64> {
+fn run<Op: Optimizer<f64, GaussianMixture<f64>>>(
+    make: impl Fn(u64) -> Op,
+    steps: usize,
+) -> Vec<f64> {
     let f = landscape();
     starts()
         .iter()
@@ -68,8 +74,14 @@ fn the_starts_lie_in_the_sharp_basin_and_gradient_descent_ends_sharp() {
 fn assert_mostly_wide(name: &str, ends: &[f64], tol_mean: f64) {
     let (frac, mean) = wide(ends);
     eprintln!("{name}: {frac} of the runs end in the wide valley (mean end point {mean})");
-    assert!(frac >= 0.8, "{name}: only {frac} of the runs end in the wide valley: {ends:?}");
-    assert!((mean - 1.5).abs() < tol_mean, "{name}: mean end point {mean}");
+    assert!(
+        frac >= 0.8,
+        "{name}: only {frac} of the runs end in the wide valley: {ends:?}"
+    );
+    assert!(
+        (mean - 1.5).abs() < tol_mean,
+        "{name}: mean end point {mean}"
+    );
 }
 
 #[test]
@@ -78,15 +90,22 @@ fn entropy_sgd_ends_in_the_wide_valley() {
     // β⁻¹ = 1 (the chain samples q_{x,γ}), scaled outer step (003 §3.2.3).
     let ends = run(
         |s| {
-            EntropySgd::new(Schedule::geometric(2.0, 0.98).unwrap().clipped(0.1, 10.0).unwrap(), 50, 0.5)
-                .unwrap()
-                .scaled(true)
-                .averaging(Averaging::new_sample_weight(0.1).unwrap())
-                .langevin_step(0.12)
-                .unwrap()
-                .thermal_noise(1.0)
-                .unwrap()
-                .seed(s)
+            EntropySgd::new(
+                Schedule::geometric(2.0, 0.98)
+                    .unwrap()
+                    .clipped(0.1, 10.0)
+                    .unwrap(),
+                50,
+                0.5,
+            )
+            .unwrap()
+            .scaled(true)
+            .averaging(Averaging::new_sample_weight(0.1).unwrap())
+            .langevin_step(0.12)
+            .unwrap()
+            .thermal_noise(1.0)
+            .unwrap()
+            .seed(s)
         },
         400,
     );
@@ -95,7 +114,16 @@ fn entropy_sgd_ends_in_the_wide_valley() {
 
 #[test]
 fn hamilton_jacobi_ends_in_the_wide_valley() {
-    let ends = run(|s| HamiltonJacobi::new(0.5, 5, 0.1).unwrap().inner_step(0.2).unwrap().seed(s), 500);
+    let ends = run(
+        |s| {
+            HamiltonJacobi::new(0.5, 5, 0.1)
+                .unwrap()
+                .inner_step(0.2)
+                .unwrap()
+                .seed(s)
+        },
+        500,
+    );
     assert_mostly_wide("HJ", &ends, 1e-3);
 }
 
@@ -105,8 +133,14 @@ fn parle_ends_in_the_wide_valley() {
         |s| {
             Parle::new(
                 4,
-                Schedule::geometric(2.0, 0.98).unwrap().clipped(0.1, 10.0).unwrap(),
-                Schedule::geometric(1.0, 0.98).unwrap().clipped(0.5, 10.0).unwrap(),
+                Schedule::geometric(2.0, 0.98)
+                    .unwrap()
+                    .clipped(0.1, 10.0)
+                    .unwrap(),
+                Schedule::geometric(1.0, 0.98)
+                    .unwrap()
+                    .clipped(0.5, 10.0)
+                    .unwrap(),
                 50,
                 0.5,
             )
@@ -132,12 +166,18 @@ fn exact_local_entropy_prefers_the_wide_valley_at_that_scope() {
     let argmin = |tau: f64| {
         *grid
             .iter()
-            .min_by(|a, b| f.local_entropy(&dvector![**a], tau).total_cmp(&f.local_entropy(&dvector![**b], tau)))
+            .min_by(|a, b| {
+                f.local_entropy(&dvector![**a], tau)
+                    .total_cmp(&f.local_entropy(&dvector![**b], tau))
+            })
             .unwrap()
     };
     assert!((argmin(2.0) - 1.5).abs() < 0.5);
     assert!((argmin(1e-6) + 2.0).abs() < 0.02);
     for x in [-2.5, -2.0, -1.5] {
-        assert!(f.local_entropy_gradient(&dvector![x], 2.0)[0] < 0.0, "F_2 not decreasing at {x}");
+        assert!(
+            f.local_entropy_gradient(&dvector![x], 2.0)[0] < 0.0,
+            "F_2 not decreasing at {x}"
+        );
     }
 }

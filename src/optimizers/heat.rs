@@ -81,6 +81,8 @@ impl<T: Real> GradientOracle<T> for HeatGradient<T> {
 #[derive(Clone, Copy, Debug)]
 pub struct Heat;
 
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
 impl Heat {
     /// HEAT with perturbation variance γ, L samples and learning rate η:
     /// x ← x − (η/L) Σᵢ ∇f(x + εᵢ).

@@ -282,10 +282,11 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             return Err(e);
         }
         // Phase 2 (5.8c): commit every replica's update; cannot fail.
-        self.transport.for_each_replica(&mut self.replicas, |_, r| {
-            r.rule.apply(&mut r.x, &r.grad, lr);
-            Ok(())
-        })?;
+        self.transport
+            .for_each_replica(&mut self.replicas, |_, r| {
+                r.rule.apply(&mut r.x, &r.grad, lr);
+                Ok(())
+            })?;
         // 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica order.
         x.fill(T::zero());
         let mut norm = T::zero();
@@ -324,6 +325,8 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, O: Gradient<T>> Optimizer<T, O> f
 #[derive(Clone, Copy, Debug)]
 pub struct ElasticSgd;
 
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
 impl ElasticSgd {
     /// Elastic-SGD with n replicas, coupling ρ (variance; +∞ allowed) and learning rate η:
     /// x^a ← x^a − η(∇f_a(x^a) + (x^a − x)/ρ_k) (5.4a), x ← mean_a x^a (5.4b with η′ = ρ/n).

@@ -47,6 +47,8 @@ impl<T: Real> GradientOracle<T> for PlainGradient {
 #[derive(Clone, Copy, Debug)]
 pub struct GradientDescent;
 
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
 impl GradientDescent {
     /// SGD with learning rate η (use `.with_rule(..)` for momentum or Adam).
     pub fn new<T: Real>(learning_rate: T) -> Result<SmoothedOptimizer<T, PlainGradient, Sgd>> {

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// Built by the front doors ([`EntropySgd::new`](super::EntropySgd::new),
 /// [`Heat::new`](super::Heat::new), …). The counter k advances once per successful [`step`](Optimizer::step).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound = "T: Real, G: Serialize + serde::de::DeserializeOwned, U: Serialize + serde::de::DeserializeOwned")]
+#[serde(
+    bound = "T: Real, G: Serialize + serde::de::DeserializeOwned, U: Serialize + serde::de::DeserializeOwned"
+)]
 pub struct SmoothedOptimizer<T: Real, G, U = Sgd> {
     oracle: G,
     rule: U,
