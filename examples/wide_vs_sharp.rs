@@ -23,6 +23,8 @@ use wide_valleys::Schedule;
 
 type Landscape = GaussianMixture<f64>;
 type Boxed = Box<dyn Optimizer<f64, Landscape>>;
+/// A named trajectory: one point per outer step.
+type Run = (&'static str, Vec<DVector<f64>>);
 
 /// The scale τ (a variance) of the smoothed curves drawn next to f.
 const TAU: f64 = 1.0;
@@ -108,17 +110,14 @@ fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usiz
 /// the `core` branch: after merging, the lead adds `LocalEntropy` and `HeatRegularization` here,
 /// e.g. `runs.push(("LocalEntropy", trajectory_of(|x| scheme.step(x, f))))`. Each entry is a name
 /// and its trajectory (one point per outer step).
-fn two_step_schemes(f: &Landscape, start: &DVector<f64>) -> Vec<(&'static str, Vec<DVector<f64>>)> {
+fn two_step_schemes(f: &Landscape, start: &DVector<f64>) -> Vec<Run> {
     // TODO(lead, after merging `core`): LocalEntropy::new(tau) and HeatRegularization::new(tau).
     let _ = (f, start);
     Vec::new()
 }
 
 /// Runs every optimizer from `start`, recording the trajectory.
-fn trajectories(
-    f: &Landscape,
-    start: &DVector<f64>,
-) -> wide_valleys::Result<Vec<(&'static str, Vec<DVector<f64>>)>> {
+fn trajectories(f: &Landscape, start: &DVector<f64>) -> wide_valleys::Result<Vec<Run>> {
     let mut out = Vec::new();
     for (name, mut opt, steps) in optimizers(start.len())? {
         let mut x = start.clone();
@@ -167,7 +166,7 @@ fn plot_1d(
     path: &Path,
     f: &Landscape,
     curves: &[(f64, f64, f64, f64, f64)],
-    runs: &[(&str, Vec<DVector<f64>>)],
+    runs: &[Run],
 ) -> Result<(), Box<dyn StdError>> {
     let root = BitMapBackend::new(path, (1200, 900)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -241,11 +240,7 @@ fn plot_1d(
     Ok(())
 }
 
-fn plot_2d(
-    path: &Path,
-    f: &Landscape,
-    runs: &[(&str, Vec<DVector<f64>>)],
-) -> Result<(), Box<dyn StdError>> {
+fn plot_2d(path: &Path, f: &Landscape, runs: &[Run]) -> Result<(), Box<dyn StdError>> {
     let root = BitMapBackend::new(path, (900, 900)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
