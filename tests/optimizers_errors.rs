@@ -35,7 +35,7 @@ fn constructors_reject_invalid_hyper_parameters() {
         );
         assert_eq!(
             name(HamiltonJacobi::new(1.0, 5, 0.1).unwrap().inner_step(bad)),
-            "langevin_step"
+            "inner_step"
         );
         assert_eq!(name(Parle::new(2, bad, 1.0, 5, 0.1)), "scope");
         assert_eq!(name(Parle::new(2, 1.0, bad, 5, 0.1)), "coupling");

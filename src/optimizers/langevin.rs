@@ -296,6 +296,7 @@ impl<T: Real> HopfLaxGradient<T> {
 
     /// The inner step η_y > 0.
     pub fn inner_step(self, step: T) -> Result<Self> {
+        check::positive("inner_step", step)?;
         Ok(Self(self.0.langevin_step(step)?))
     }
 
