@@ -102,15 +102,7 @@ fn steps_do_not_allocate() {
             "Trivialized-SGD",
             allocations(&mut TrivializedSgd::new(0.1, 3, 4, 10.0, 0.1).unwrap()),
         ),
-        (
-            "Parle (1 thread)",
-            allocations(
-                &mut Parle::new(3, sched(), 1.0, 5, 0.1)
-                    .unwrap()
-                    .threads(1)
-                    .unwrap(),
-            ),
-        ),
+        ("Parle (1 thread)", allocations(&mut parle)),
         ("Elastic-SGD (1 thread)", allocations(&mut elastic)),
     ];
     for (name, n) in &cases {
