@@ -184,3 +184,35 @@ fn noise_scale_conventions() {
     o.estimate(&x, &q, 0, &mut r, &mut g).unwrap();
     assert_eq!(r, before);
 }
+
+#[test]
+fn data_term_uses_its_own_minibatch() {
+    // 004 eq. 9: ρ∇f(x) on a minibatch Ξ^k drawn after (and apart from) the inner loop's Ξ^ℓ.
+    let loss = common::LeastSquares::new(50, D, 4, 1);
+    let x = start(D, 2);
+    let base = LocalEntropyGradient::new(0.5, 3)
+        .unwrap()
+        .thermal_noise(1e-2)
+        .unwrap();
+    let mut with = base.clone().data_weight(0.3).unwrap();
+    let mut without = base;
+    let (mut r1, mut r2) = (rng::seeded(4), rng::seeded(4));
+    let (mut g1, mut g2, mut gf) = (DVector::zeros(D), DVector::zeros(D), DVector::zeros(D));
+    let i1 = with.estimate(&x, &loss, 0, &mut r1, &mut g1).unwrap();
+    let i2 = without.estimate(&x, &loss, 0, &mut r2, &mut g2).unwrap();
+    assert_eq!((i1.gradient_evaluations, i2.gradient_evaluations), (4, 3));
+    let mut batch = Batch::Full;
+    wide_valleys::Cost::draw_batch(&loss, &mut r2, &mut batch);
+    loss.gradient(&x, &batch, &mut gf);
+    assert!((&g1 - (&g2 + &gf * 0.3)).norm() < 1e-13 * g1.norm());
+    assert_eq!(r1, r2);
+}
+
+#[test]
+fn averaging_conventions_convert() {
+    // 004's α = 0.9 on the new sample is 003's α = 0.1 on the old average.
+    let a = Averaging::<f64>::new_sample_weight(0.9).unwrap();
+    let b = Averaging::<f64>::old_average_weight(0.1).unwrap();
+    assert!((a.weight_of_new() - b.weight_of_new()).abs() < 1e-15);
+    assert_eq!(Averaging::<f64>::last_iterate().weight_of_new(), 1.0);
+}
