@@ -11,8 +11,8 @@
 //! | [`GradientDescent`] | [`PlainGradient`]: ∇f | — |
 //! | [`ElasticSgd`], [`Parle`] | local entropy + elastic coupling per replica, master = mean | 003 eqs. 5.4, 5.8, 5.10, §5.3.1–5.3.2, §5.5 |
 //!
-//! Every single-process optimizer is a [`SmoothedOptimizer`] (oracle + [`UpdateRule`] + learning
-//! rate [`Schedule`]); the front doors ([`EntropySgd::new`], [`Heat::new`], …) only choose the
+//! Every single-process optimizer is a [`SmoothedOptimizer`] (oracle + [`UpdateRule`](crate::update::UpdateRule) + learning
+//! rate [`Schedule`](crate::Schedule)); the front doors ([`EntropySgd::new`], [`Heat::new`], …) only choose the
 //! oracle and its defaults. Replacing the rule gives the variants of the papers, e.g.
 //! `EntropySgd::new(..)?.with_rule(Adam::standard())` is Entropy-Adam (003 §3.3.5).
 //!
