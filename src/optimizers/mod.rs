@@ -41,7 +41,7 @@ pub use heat::{Heat, HeatGradient};
 pub use langevin::{
     Averaging, EntropySgd, HamiltonJacobi, HopfLaxGradient, LocalEntropyGradient, NoiseScale,
 };
-pub use parle::{ElasticSgd, Parle};
+pub use parle::{ElasticSgd, Parle, ParleReplica};
 pub use plain::{GradientDescent, PlainGradient};
 pub use sam::{Sam, SamGradient};
 pub use smoothed::SmoothedOptimizer;

@@ -28,10 +28,17 @@ use crate::{Error, Real, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
-/// One replica x^a with its update rule's state, its generator (stream a) and scratch.
+/// One replica x^a of Parle / Elastic-SGD: its parameters, its update rule's state, its generator
+/// (stream a of the seed) and the scratch of its local-entropy oracle.
+///
+/// A round is a two-phase protocol, which is what a [`Transport`] carries between master and
+/// replicas: [`ParleReplica::prepare`] (receive the master, run 5.8a–b, form the 5.8c gradient; only
+/// scratch and the generator change), then either [`ParleReplica::commit`] on every replica (apply
+/// 5.8c) or [`ParleReplica::rollback`] on every replica if any failed; the master then gathers
+/// [`ParleReplica::params`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned")]
-struct Replica<T: Real, U> {
+pub struct ParleReplica<T: Real, U> {
     x: DVector<T>,
     rule: U,
     rng: Prng,
@@ -42,6 +49,67 @@ struct Replica<T: Real, U> {
     rng_backup: Option<Prng>,
     #[serde(skip)]
     evaluations: usize,
+}
+
+impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
+    /// Phase 1 of outer step `k`: from the broadcast `master`, run the inner loop on `loss`
+    /// (5.8a–b) and form the gradient (x^a − z^a) + (x^a − x)·`inv_coupling` of 5.8c
+    /// (`inv_coupling` = 1/ρ_k, 0 for ρ = ∞). Changes only scratch and the generator (backed up).
+    pub fn prepare<O: Gradient<T>>(
+        &mut self,
+        master: &DVector<T>,
+        loss: &O,
+        k: usize,
+        inv_coupling: T,
+    ) -> Result<()> {
+        match &mut self.rng_backup {
+            Some(b) => b.clone_from(&self.rng),
+            None => self.rng_backup = Some(self.rng.clone()),
+        }
+        if self.grad.len() != self.x.len() {
+            self.grad = DVector::zeros(self.x.len());
+        }
+        let info = self
+            .oracle
+            .estimate(&self.x, loss, k, &mut self.rng, &mut self.grad)?;
+        self.evaluations = info.gradient_evaluations;
+        for i in 0..self.x.len() {
+            self.grad[i] += (self.x[i] - master[i]) * inv_coupling;
+        }
+        check::finite_vec("replica gradient", "Parle replica step", &self.grad)
+    }
+
+    /// Phase 2: applies the prepared gradient with learning rate η_k (5.8c). Cannot fail.
+    pub fn commit(&mut self, learning_rate: T) {
+        self.rule.apply(&mut self.x, &self.grad, learning_rate);
+    }
+
+    /// Undoes a [`ParleReplica::prepare`]: restores the generator (nothing else was changed).
+    pub fn rollback(&mut self) {
+        if let Some(b) = &self.rng_backup {
+            self.rng.clone_from(b);
+        }
+    }
+
+    /// The replica's parameters x^a (what the master gathers).
+    pub fn params(&self) -> &DVector<T> {
+        &self.x
+    }
+
+    /// The replica's update rule and its state.
+    pub fn rule(&self) -> &U {
+        &self.rule
+    }
+
+    /// The replica's generator.
+    pub fn rng(&self) -> &Prng {
+        &self.rng
+    }
+
+    /// The gradient prepared by the last [`ParleReplica::prepare`].
+    pub fn prepared_gradient(&self) -> &DVector<T> {
+        &self.grad
+    }
 }
 
 /// Parle (003 eq. 5.8): "Entropy-SGD running in an inner loop of Elastic-SGD".
@@ -59,7 +127,7 @@ pub struct Parle<T: Real, U = Sgd, Tr = InProcess> {
     rule: U,
     seed: u64,
     k: usize,
-    replicas: Vec<Replica<T, U>>,
+    replicas: Vec<ParleReplica<T, U>>,
     #[serde(skip)]
     transport: Tr,
 }
@@ -184,14 +252,9 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         self.replicas.get(a).map(|r| &r.x)
     }
 
-    /// Replica a's update rule and its state.
-    pub fn replica_rule(&self, a: usize) -> Option<&U> {
-        self.replicas.get(a).map(|r| &r.rule)
-    }
-
-    /// Replica a's generator.
-    pub fn replica_rng(&self, a: usize) -> Option<&Prng> {
-        self.replicas.get(a).map(|r| &r.rng)
+    /// Replica a's full state (None before the first step or if a ≥ n).
+    pub fn replica_state(&self, a: usize) -> Option<&ParleReplica<T, U>> {
+        self.replicas.get(a)
     }
 
     /// The scope γ_k at outer step k.
@@ -233,7 +296,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         if self.replicas.is_empty() {
             // First step: every replica starts at the master (allocated once).
             self.replicas = (0..self.n)
-                .map(|a| Replica {
+                .map(|a| ParleReplica {
                     x: x.clone(),
                     rule: self.rule.clone(),
                     rng: rng::stream(self.seed, a as u64),
@@ -252,39 +315,26 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let k = self.k;
         let inv_rho = T::one() / rho; // 0 for ρ = ∞: the coupling is off
         let master: &DVector<T> = x;
-        // Phase 1 (5.8a–b and the gradient of 5.8c): only scratch buffers and generators change.
+        // Phase 1 (broadcast the master; 5.8a–b and the gradient of 5.8c): only scratch buffers
+        // and generators change.
         let phase1 = self.transport.for_each_replica(&mut self.replicas, |a, r| {
             let loss = if objectives.len() == 1 {
                 &objectives[0]
             } else {
                 &objectives[a]
             };
-            match &mut r.rng_backup {
-                Some(b) => b.clone_from(&r.rng),
-                None => r.rng_backup = Some(r.rng.clone()),
-            }
-            if r.grad.len() != r.x.len() {
-                r.grad = DVector::zeros(r.x.len());
-            }
-            let info = r.oracle.estimate(&r.x, loss, k, &mut r.rng, &mut r.grad)?;
-            r.evaluations = info.gradient_evaluations;
-            for i in 0..r.x.len() {
-                r.grad[i] += (r.x[i] - master[i]) * inv_rho;
-            }
-            check::finite_vec("replica gradient", "Parle replica step", &r.grad)
+            r.prepare(master, loss, k, inv_rho)
         });
         if let Err(e) = phase1 {
             for r in &mut self.replicas {
-                if let Some(b) = &r.rng_backup {
-                    r.rng.clone_from(b);
-                }
+                r.rollback();
             }
             return Err(e);
         }
         // Phase 2 (5.8c): commit every replica's update; cannot fail.
         self.transport
             .for_each_replica(&mut self.replicas, |_, r| {
-                r.rule.apply(&mut r.x, &r.grad, lr);
+                r.commit(lr);
                 Ok(())
             })?;
         // 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica order.

@@ -1,10 +1,13 @@
 //! Replica–master communication for Elastic-SGD and Parle (003 §5.3, §5.4.1).
 //!
-//! One round of Parle is: the master x is broadcast, each replica runs its local work (L inner
-//! steps and its own update, eqs. 5.8a–c), and the master gathers the replicas (eq. 5.8d). The
-//! [`Transport`] runs the local work of every replica; [`InProcess`] does it on threads (rayon).
-//! A transport over processes on several machines would implement the same trait; the master's
-//! reduction is done by the caller in replica order, so results never depend on scheduling.
+//! One round of Parle is a two-phase protocol over the replicas
+//! ([`ParleReplica`](super::ParleReplica)): broadcast the master x and **prepare** (L inner steps
+//! and the 5.8c gradient, eqs. 5.8a–c; nothing committed), then **commit** on every replica — or
+//! **roll back** on every replica if one failed — and finally **gather** the replicas' parameters
+//! into the master (eq. 5.8d, summed in replica order, so results never depend on scheduling).
+//! The [`Transport`] runs each phase on every replica; [`InProcess`] does it on threads (rayon).
+//! A transport over processes on several machines carries the same phases as messages
+//! (prepare(master, k, 1/ρ_k) → ok/error, commit(η_k) or rollback, params → x^a).
 
 use crate::{Error, Result};
 use rayon::prelude::*;
