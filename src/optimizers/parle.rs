@@ -214,25 +214,29 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
 
     /// The inner step η⁽⁰⁾ (default: the initial learning rate, 003 §5.3.2).
     pub fn langevin_step(mut self, step: T) -> Result<Self> {
-        self.oracle = self.oracle.langevin_step(step)?;
+        let o = self.oracle.clone().langevin_step(step)?;
+        self.set_oracle(o);
         Ok(self)
     }
 
     /// Thermal noise β⁻¹ of the inner loop (default 0, 003 §5.2.2).
     pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
-        self.oracle = self.oracle.thermal_noise(thermal_noise)?;
+        let o = self.oracle.clone().thermal_noise(thermal_noise)?;
+        self.set_oracle(o);
         Ok(self)
     }
 
     /// Noise convention of the inner loop (see [`NoiseScale`]).
     pub fn noise_scale(mut self, scale: NoiseScale) -> Self {
-        self.oracle = self.oracle.noise_scale(scale);
+        let o = self.oracle.clone().noise_scale(scale);
+        self.set_oracle(o);
         self
     }
 
     /// Exponential averaging of the inner loop (default α₀₀₃ = 0.25, see [`Averaging`]).
     pub fn averaging(mut self, averaging: Averaging<T>) -> Self {
-        self.oracle = self.oracle.averaging(averaging);
+        let o = self.oracle.clone().averaging(averaging);
+        self.set_oracle(o);
         self
     }
 
@@ -240,6 +244,15 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
     pub fn learning_rate_schedule(mut self, schedule: Schedule<T>) -> Self {
         self.learning_rate = schedule;
         self
+    }
+
+    /// Sets the inner-loop oracle of the master template and of existing replicas (builders may
+    /// be called between steps).
+    fn set_oracle(&mut self, oracle: LocalEntropyGradient<T>) {
+        for r in &mut self.replicas {
+            r.oracle = oracle.clone();
+        }
+        self.oracle = oracle;
     }
 
     /// Number of replicas n.
