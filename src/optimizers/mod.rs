@@ -16,6 +16,32 @@
 //! oracle and its defaults. Replacing the rule gives the variants of the papers, e.g.
 //! `EntropySgd::new(..)?.with_rule(Adam::standard())` is Entropy-Adam (003 §3.3.5).
 //!
+//! ```
+//! use nalgebra::dvector;
+//! use wide_valleys::objectives::GaussianMixture;
+//! use wide_valleys::optimizers::{Averaging, EntropySgd, GradientDescent, Optimizer};
+//! use wide_valleys::Schedule;
+//!
+//! // A sharp deep minimum at −2 and a wide shallow one at 1.5.
+//! let f = GaussianMixture::<f64>::wide_and_sharp();
+//! let (mut x_gd, mut x_es) = (dvector![-1.8], dvector![-1.8]);
+//! let mut gd = GradientDescent::new(0.01)?.seed(1);
+//! // Scope γ_k = 2·0.98^k clipped at 0.1 (a variance), L = 50 Langevin steps, scaled form.
+//! let mut es = EntropySgd::new(Schedule::geometric(2.0, 0.98)?.clipped(0.1, 10.0)?, 50, 0.5)?
+//!     .scaled(true)
+//!     .averaging(Averaging::new_sample_weight(0.1)?)
+//!     .langevin_step(0.12)?
+//!     .thermal_noise(1.0)?
+//!     .seed(1);
+//! for _ in 0..400 {
+//!     gd.step(&mut x_gd, &f)?;
+//!     es.step(&mut x_es, &f)?;
+//! }
+//! assert!((x_gd[0] + 2.0).abs() < 0.1); // gradient descent: the sharp minimum
+//! assert!(x_es[0] > 0.5); // Entropy-SGD: the wide valley
+//! # Ok::<(), wide_valleys::Error>(())
+//! ```
+//!
 //! ## Conventions (see `docs/optimizers.md`)
 //! - γ is a **variance** (003's convention, the crate's τ): the proximal term is \|y − x\|²/(2γ).
 //!   004's γ is a coupling strength: `gamma_here = 1 / gamma_004`.
