@@ -1,1 +1,264 @@
-//! (placeholder: being written)
+//! First-order update rules shared by every inner and outer loop of the optimizers.
+//!
+//! An update rule turns a (smoothed) gradient g and a learning rate η into a parameter update. The
+//! papers write every algorithm "in the classical SGD setup" and note that lines 5 and 9 of
+//! 004 Alg. 1 (lines 4 and 6 of 003 Alg. 2) may use momentum or Adam instead (004 §4.3, 003 §3.2.2);
+//! Entropy-Adam (003 §3.3.5) is Adam fed with the local-entropy gradient. So the rule is a separate
+//! value that the optimizers are generic over ([`UpdateRule`]): [`Sgd`], [`Momentum`] (classical or
+//! Nesterov, Sutskever et al. 2013), [`Adam`] (Kingma & Ba 2014) and the [`WeightDecay`] wrapper.
+//!
+//! State buffers (velocity, moments) are sized on the first call and reused afterwards: a call
+//! allocates nothing once the dimension is known.
+
+use crate::error::{check, Result};
+use crate::Real;
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// A first-order update rule x ← x − η·step(g) with internal state (003 §3.2.2: "we can easily
+/// modify it to include techniques such as momentum and gradient pre-conditioning").
+pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync {
+    /// Updates `x` in place from the gradient `grad` with learning rate `lr` (η).
+    /// `grad` must be finite: the optimizers check before calling, so this cannot fail.
+    fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T);
+
+    /// Forgets the state (momentum, Adam moments and step count).
+    fn reset(&mut self);
+
+    /// Copies the state of `other` into `self`, reusing `self`'s buffers (used for checkpoints and
+    /// to roll back after a failed step without allocating).
+    fn copy_state_from(&mut self, other: &Self);
+}
+
+/// Resizes `buf` to `n` zeros if its length differs (allocates only on the first call).
+fn ensure_len<T: Real>(buf: &mut DVector<T>, n: usize) {
+    if buf.len() != n {
+        *buf = DVector::zeros(n);
+    }
+}
+
+/// Copies `src` into `dst`, reallocating only if the lengths differ.
+fn copy_buf<T: Real>(dst: &mut DVector<T>, src: &DVector<T>) {
+    if dst.len() != src.len() {
+        *dst = src.clone();
+    } else {
+        dst.copy_from(src);
+    }
+}
+
+/// Plain stochastic gradient descent: x ← x − η g (004 Alg. 1 line 9, 003 Alg. 2 line 6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sgd;
+
+impl<T: Real> UpdateRule<T> for Sgd {
+    fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        x.axpy(-lr, grad, T::one());
+    }
+    fn reset(&mut self) {}
+    fn copy_state_from(&mut self, _other: &Self) {}
+}
+
+/// SGD with momentum μ, classical (heavy ball) or Nesterov's (Sutskever et al. 2013), as used for
+/// both loops of Entropy-SGD (003 §3.3: μ = 0.9) and for Parle's replicas (003 Remark 5.3).
+///
+/// With velocity v: classical v ← μv + g, x ← x − ηv; Nesterov v ← μv + g, x ← x − η(g + μv)
+/// (the PyTorch form, equal to Sutskever's look-ahead form after a change of variables).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct Momentum<T: Real> {
+    mu: T,
+    nesterov: bool,
+    velocity: DVector<T>,
+}
+
+impl<T: Real> Momentum<T> {
+    /// Classical (heavy-ball) momentum with coefficient μ ∈ [0, 1).
+    pub fn classical(mu: T) -> Result<Self> {
+        Self::new(mu, false)
+    }
+
+    /// Nesterov's momentum with coefficient μ ∈ [0, 1) (003 Remark 5.3 uses μ = 0.9).
+    pub fn nesterov(mu: T) -> Result<Self> {
+        Self::new(mu, true)
+    }
+
+    /// Momentum μ ∈ [0, 1), Nesterov's form if `nesterov`.
+    pub fn new(mu: T, nesterov: bool) -> Result<Self> {
+        check::in_closed("mu", mu, 0.0, 1.0)?;
+        if mu >= T::one() {
+            return Err(crate::Error::InvalidHyperParameter {
+                name: "mu",
+                value: mu.as_f64(),
+                reason: "momentum must be in [0, 1)",
+            });
+        }
+        Ok(Self {
+            mu,
+            nesterov,
+            velocity: DVector::zeros(0),
+        })
+    }
+
+    /// The momentum coefficient μ.
+    pub fn mu(&self) -> T {
+        self.mu
+    }
+
+    /// Whether this is Nesterov's momentum.
+    pub fn is_nesterov(&self) -> bool {
+        self.nesterov
+    }
+
+    /// The velocity v (empty before the first update).
+    pub fn velocity(&self) -> &DVector<T> {
+        &self.velocity
+    }
+}
+
+impl<T: Real> UpdateRule<T> for Momentum<T> {
+    fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        ensure_len(&mut self.velocity, x.len());
+        // v ← μv + g
+        self.velocity.axpy(T::one(), grad, self.mu);
+        if self.nesterov {
+            // x ← x − η(g + μv)
+            x.axpy(-lr, grad, T::one());
+            x.axpy(-lr * self.mu, &self.velocity, T::one());
+        } else {
+            x.axpy(-lr, &self.velocity, T::one());
+        }
+    }
+    fn reset(&mut self) {
+        self.velocity.fill(T::zero());
+    }
+    fn copy_state_from(&mut self, other: &Self) {
+        self.mu = other.mu;
+        self.nesterov = other.nesterov;
+        copy_buf(&mut self.velocity, &other.velocity);
+    }
+}
+
+/// Adam (Kingma & Ba 2014) with bias correction: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+/// x ← x − η m̂/(√v̂ + ε). Fed with the local-entropy gradient it is Entropy-Adam (003 §3.3.5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct Adam<T: Real> {
+    beta1: T,
+    beta2: T,
+    eps: T,
+    m: DVector<T>,
+    v: DVector<T>,
+    t: u64,
+}
+
+impl<T: Real> Adam<T> {
+    /// Adam with β₁, β₂ ∈ [0, 1) and ε > 0.
+    pub fn new(beta1: T, beta2: T, eps: T) -> Result<Self> {
+        for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
+            if !(b.is_finite() && b >= T::zero() && b < T::one()) {
+                return Err(crate::Error::InvalidHyperParameter {
+                    name,
+                    value: b.as_f64(),
+                    reason: "must be in [0, 1)",
+                });
+            }
+        }
+        check::positive("eps", eps)?;
+        Ok(Self {
+            beta1,
+            beta2,
+            eps,
+            m: DVector::zeros(0),
+            v: DVector::zeros(0),
+            t: 0,
+        })
+    }
+
+    /// Kingma & Ba's defaults β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸.
+    pub fn standard() -> Self {
+        Self::new(T::lit(0.9), T::lit(0.999), T::lit(1e-8)).expect("valid defaults")
+    }
+
+    /// Number of updates applied so far (the t of the bias correction).
+    pub fn steps(&self) -> u64 {
+        self.t
+    }
+}
+
+impl<T: Real> UpdateRule<T> for Adam<T> {
+    fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        let n = x.len();
+        ensure_len(&mut self.m, n);
+        ensure_len(&mut self.v, n);
+        self.t += 1;
+        let one = T::one();
+        let c1 = one - self.beta1.powi(self.t.min(i32::MAX as u64) as i32);
+        let c2 = one - self.beta2.powi(self.t.min(i32::MAX as u64) as i32);
+        for i in 0..n {
+            let g = grad[i];
+            self.m[i] = self.beta1 * self.m[i] + (one - self.beta1) * g;
+            self.v[i] = self.beta2 * self.v[i] + (one - self.beta2) * g * g;
+            let mhat = self.m[i] / c1;
+            let vhat = self.v[i] / c2;
+            x[i] -= lr * mhat / (vhat.sqrt() + self.eps);
+        }
+    }
+    fn reset(&mut self) {
+        self.m.fill(T::zero());
+        self.v.fill(T::zero());
+        self.t = 0;
+    }
+    fn copy_state_from(&mut self, other: &Self) {
+        self.beta1 = other.beta1;
+        self.beta2 = other.beta2;
+        self.eps = other.eps;
+        copy_buf(&mut self.m, &other.m);
+        copy_buf(&mut self.v, &other.v);
+        self.t = other.t;
+    }
+}
+
+/// Coupled L2 weight decay around any rule: the rule receives g + λx (the "weight decay" of the
+/// experiments in 004 §5 and 003 §3.3, §5.4). Use λ = 0 to disable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned")]
+pub struct WeightDecay<T: Real, U> {
+    inner: U,
+    decay: T,
+    #[serde(skip)]
+    scratch: DVector<T>,
+}
+
+impl<T: Real, U: UpdateRule<T>> WeightDecay<T, U> {
+    /// Wraps `inner` with weight decay λ ≥ 0.
+    pub fn new(inner: U, decay: T) -> Result<Self> {
+        check::non_negative("weight_decay", decay)?;
+        Ok(Self {
+            inner,
+            decay,
+            scratch: DVector::zeros(0),
+        })
+    }
+
+    /// The wrapped rule.
+    pub fn inner(&self) -> &U {
+        &self.inner
+    }
+}
+
+impl<T: Real, U: UpdateRule<T>> UpdateRule<T> for WeightDecay<T, U> {
+    fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        ensure_len(&mut self.scratch, x.len());
+        self.scratch.copy_from(grad);
+        self.scratch.axpy(self.decay, x, T::one());
+        self.inner.apply(x, &self.scratch, lr);
+    }
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+    fn copy_state_from(&mut self, other: &Self) {
+        self.decay = other.decay;
+        self.inner.copy_state_from(&other.inner);
+    }
+}

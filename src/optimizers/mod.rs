@@ -1,1 +1,142 @@
-//! (placeholder: being written)
+//! The optimizers of the seeds, as "a smoothed-gradient oracle followed by an update rule"
+//! (`shared/DESIGN.md`, first column of the table).
+//!
+//! | optimizer | oracle ([`GradientOracle`]) | paper |
+//! |---|---|---|
+//! | [`EntropySgd`] / Entropy-Adam | [`LocalEntropyGradient`]: L Langevin steps on f(y) + \|y − x\|²/(2γ) | 004 Alg. 1, eqs. 7–9; 003 Alg. 2, §3.2.3, §3.3.5 |
+//! | [`HamiltonJacobi`] (HJ) | [`HopfLaxGradient`]: L gradient steps, no noise, last iterate | 003 eq. 4.40–4.42, §4.6.1.2 |
+//! | [`Heat`] (HEAT) | [`HeatGradient`]: mean of L gradients at x + εᵢ, εᵢ ~ N(0, γI) | 003 eq. 4.43 |
+//! | [`Sam`] | [`SamGradient`]: ∇f(x + r g/\|g\|) | baseline (Foret et al. 2021) |
+//! | [`TrivializedSgd`] | [`TrivializedGradient`]: ∇f + an annealed random field h | 003 §2.3.3 Alg. 1, eq. 2.20 |
+//! | [`GradientDescent`] | [`PlainGradient`]: ∇f | — |
+//! | [`ElasticSgd`], [`Parle`] | local entropy + elastic coupling per replica, master = mean | 003 eqs. 5.4, 5.8, 5.10, §5.3.1–5.3.2, §5.5 |
+//!
+//! Every single-process optimizer is a [`SmoothedOptimizer`] (oracle + [`UpdateRule`](crate::update::UpdateRule) + learning
+//! rate [`Schedule`](crate::Schedule)); the front doors ([`EntropySgd::new`], [`Heat::new`], …) only choose the
+//! oracle and its defaults. Replacing the rule gives the variants of the papers, e.g.
+//! `EntropySgd::new(..)?.with_rule(Adam::standard())` is Entropy-Adam (003 §3.3.5).
+//!
+//! ```
+//! use nalgebra::dvector;
+//! use wide_valleys::objectives::GaussianMixture;
+//! use wide_valleys::optimizers::{Averaging, EntropySgd, GradientDescent, Optimizer};
+//! use wide_valleys::Schedule;
+//!
+//! // A sharp deep minimum at −2 and a wide shallow one at 1.5.
+//! let f = GaussianMixture::<f64>::wide_and_sharp();
+//! let (mut x_gd, mut x_es) = (dvector![-1.8], dvector![-1.8]);
+//! let mut gd = GradientDescent::new(0.01)?.seed(1);
+//! // Scope γ_k = 2·0.98^k clipped at 0.1 (a variance), L = 50 Langevin steps, scaled form.
+//! let mut es = EntropySgd::new(Schedule::geometric(2.0, 0.98)?.clipped(0.1, 10.0)?, 50, 0.5)?
+//!     .scaled(true)
+//!     .averaging(Averaging::new_sample_weight(0.1)?)
+//!     .langevin_step(0.12)?
+//!     .thermal_noise(1.0)?
+//!     .seed(1);
+//! for _ in 0..400 {
+//!     gd.step(&mut x_gd, &f)?;
+//!     es.step(&mut x_es, &f)?;
+//! }
+//! assert!((x_gd[0] + 2.0).abs() < 0.1); // gradient descent: the sharp minimum
+//! assert!(x_es[0] > 0.5); // Entropy-SGD: the wide valley
+//! # Ok::<(), wide_valleys::Error>(())
+//! ```
+//!
+//! ## Conventions (see `docs/optimizers.md`)
+//! - γ is a **variance** (003's convention, the crate's τ): the proximal term is \|y − x\|²/(2γ).
+//!   004's γ is a coupling strength: `gamma_here = 1 / gamma_004`.
+//! - One counter k per optimizer advances exactly once per **outer** step (after a successful
+//!   step); every schedule (γ_k, ρ_k, η_k) is read at k.
+//! - Randomness: the optimizer owns a [`Prng`] seeded with `.seed(u64)`; a single-process
+//!   optimizer uses stream 0 of that seed, replica a of [`Parle`] uses stream a, so Parle with
+//!   n = 1 draws exactly the numbers Entropy-SGD draws (003 §5.3.1 holds bit for bit).
+//! - Errors: a step that fails (non-finite loss or gradient, invalid scheduled value, dimension
+//!   mismatch) returns a typed [`Error`](crate::Error) and leaves x, the rule's state, the counter
+//!   and the generator exactly as they were.
+
+mod heat;
+mod langevin;
+mod parle;
+mod plain;
+mod sam;
+mod smoothed;
+mod transport;
+mod trivialized;
+
+pub use heat::{Heat, HeatGradient};
+pub use langevin::{
+    Averaging, EntropySgd, HamiltonJacobi, HopfLaxGradient, LocalEntropyGradient, NoiseScale,
+};
+pub use parle::{ElasticSgd, Parle, ParleReplica};
+pub use plain::{GradientDescent, PlainGradient};
+pub use sam::{Sam, SamGradient};
+pub use smoothed::SmoothedOptimizer;
+pub use transport::{InProcess, Transport};
+pub use trivialized::{TrivializedGradient, TrivializedSgd};
+
+use crate::objective::Gradient;
+use crate::rng::Prng;
+use crate::{Real, Result};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// What one outer step did (for logging and tests).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct Report<T: Real> {
+    /// The counter k at which this step ran (0 for the first step).
+    pub step: usize,
+    /// The learning rate η_k used by the outer update.
+    pub learning_rate: T,
+    /// The scope γ_k (a variance), for oracles that have one.
+    pub scope: Option<T>,
+    /// The elastic coupling ρ_k (a variance), for Elastic-SGD and Parle.
+    pub coupling: Option<T>,
+    /// Euclidean norm of the gradient fed to the update rule (averaged over replicas for Parle).
+    pub gradient_norm: T,
+    /// Number of gradient evaluations of the loss made by the step (all replicas).
+    pub gradient_evaluations: usize,
+}
+
+/// An optimizer of a differentiable (possibly stochastic) loss `O`.
+///
+/// The optimizer owns its random generator and draws minibatches itself through
+/// [`Cost::draw_batch`](crate::Cost::draw_batch).
+pub trait Optimizer<T: Real, O: Gradient<T>> {
+    /// One outer step on `x`. On error `x` and the optimizer's state are unchanged.
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>>;
+
+    /// The counter k: number of successful outer steps so far.
+    fn steps_taken(&self) -> usize;
+}
+
+/// What an oracle did in one call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OracleInfo<T> {
+    /// The scope γ_k used, if the oracle has one.
+    pub scope: Option<T>,
+    /// Gradient evaluations made.
+    pub gradient_evaluations: usize,
+}
+
+/// An estimator of the gradient of a smoothed loss at x (`shared/DESIGN.md`, first column).
+///
+/// Implementations keep only hyper-parameters and scratch buffers: all randomness comes from the
+/// `rng` argument, so restoring the generator after a failed call restores everything. State that
+/// must persist (Trivialized-SGD's field h) is made permanent only by [`GradientOracle::commit`].
+pub trait GradientOracle<T: Real>: Clone + Debug + Send + Sync {
+    /// Writes the smoothed gradient at `x` into `out` (of length `x.len()`), using outer counter
+    /// `k` for the oracle's schedules. Errors on non-finite values; `x` is never modified.
+    fn estimate<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        k: usize,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<OracleInfo<T>>;
+
+    /// Called after a successful step (the default does nothing).
+    fn commit(&mut self) {}
+}

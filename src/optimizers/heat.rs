@@ -1,0 +1,96 @@
+//! HEAT: the gradient of the heat-regularized loss F^H_γ = f ∗ φ_{0,γ} as the average of L
+//! gradients at Gaussian perturbations of x (003 eq. 4.43, §4.6.1.3; 000 §2.2).
+
+use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use crate::error::check;
+use crate::objective::{Batch, Gradient};
+use crate::rng::Prng;
+use crate::update::Sgd;
+use crate::{Real, Result, Schedule};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// ∇F^H_γ(x) ≈ (1/L) Σᵢ ∇f(x + εᵢ), εᵢ ~ N(0, γI), a fresh minibatch per sample (003 eq. 4.43).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct HeatGradient<T: Real> {
+    scope: Schedule<T>,
+    samples: usize,
+    #[serde(skip)]
+    y: DVector<T>,
+    #[serde(skip)]
+    g: DVector<T>,
+    #[serde(skip)]
+    batch: Batch,
+}
+
+impl<T: Real> HeatGradient<T> {
+    /// Perturbation variance γ (finite, > 0; constant or schedule) and L ≥ 1 samples (003: L = 20).
+    pub fn new(scope: impl Into<Schedule<T>>, samples: usize) -> Result<Self> {
+        let scope = scope.into();
+        scope.positive_at("scope", 0)?;
+        Ok(Self {
+            scope,
+            samples: check::count("samples", samples)?,
+            y: DVector::zeros(0),
+            g: DVector::zeros(0),
+            batch: Batch::Full,
+        })
+    }
+
+    /// γ_k at outer step k.
+    pub fn scope_at(&self, k: usize) -> T {
+        self.scope.at(k)
+    }
+}
+
+impl<T: Real> GradientOracle<T> for HeatGradient<T> {
+    fn estimate<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        k: usize,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<OracleInfo<T>> {
+        let gamma = self.scope.positive_at("scope", k)?;
+        if self.y.len() != x.len() {
+            self.y = DVector::zeros(x.len());
+            self.g = DVector::zeros(x.len());
+        }
+        let sd = gamma.sqrt();
+        out.fill(T::zero());
+        for _ in 0..self.samples {
+            loss.draw_batch(rng, &mut self.batch);
+            for (yi, xi) in self.y.iter_mut().zip(x.iter()) {
+                *yi = *xi + sd * T::standard_normal(rng);
+            }
+            loss.gradient(&self.y, &self.batch, &mut self.g);
+            check::finite_vec("gradient", "HEAT perturbed gradient", &self.g)?;
+            *out += &self.g;
+        }
+        *out /= T::lit(self.samples as f64);
+        Ok(OracleInfo {
+            scope: Some(gamma),
+            gradient_evaluations: self.samples,
+        })
+    }
+}
+
+/// Front door for **HEAT** (003 eq. 4.43): [`HeatGradient`] followed by SGD.
+#[derive(Clone, Copy, Debug)]
+pub struct Heat;
+
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
+impl Heat {
+    /// HEAT with perturbation variance γ, L samples and learning rate η:
+    /// x ← x − (η/L) Σᵢ ∇f(x + εᵢ).
+    pub fn new<T: Real>(
+        scope: impl Into<Schedule<T>>,
+        samples: usize,
+        learning_rate: T,
+    ) -> Result<SmoothedOptimizer<T, HeatGradient<T>, Sgd>> {
+        SmoothedOptimizer::new(HeatGradient::new(scope, samples)?, learning_rate)
+    }
+}

@@ -1,0 +1,416 @@
+//! The local-entropy gradient by a Langevin inner loop (Entropy-SGD's inner loop, 004 Alg. 1
+//! lines 1–6, 003 Alg. 2 lines 1–5, eq. 4.40) and its noiseless, last-iterate variant, the
+//! Hopf–Lax / non-viscous Hamilton–Jacobi gradient (HJ, 003 eqs. 4.41–4.42, §4.6.1.2).
+//!
+//! Both run L steps of (stochastic) gradient descent on y ↦ f(y) + |y − x|²/(2γ) from y = x and
+//! return (x − ⟨y⟩)/γ: ∇F_γ(x) = (x − E_{q_{x,γ}}[Y])/γ for local entropy (000 eq. 12, 003 eq. 3.10;
+//! 004 eq. 7 with its coupling γ₀₀₄ = 1/γ and the opposite sign of F) and
+//! ∇u(x, γ) = (x − prox_{γf}(x))/γ for Hopf–Lax (003 eq. 4.18).
+//!
+//! The chain is tracked as the displacement d = y − x (d₀ = 0), which is exactly what the
+//! reductions of 003 §5.3.1 need: with L = 1, γ = ∞, η′ = 1 and all weight on the new sample the
+//! returned (scaled) gradient is ∇f(x) bit for bit.
+
+use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use crate::error::check;
+use crate::objective::{Batch, Gradient};
+use crate::rng::Prng;
+use crate::update::{Sgd, UpdateRule};
+use crate::{Error, Real, Result, Schedule};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// How the Langevin noise is scaled from the step η′ and the thermal noise β⁻¹.
+///
+/// The seeds disagree (`shared/DESIGN.md`, "Conventions"), so this is an explicit parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoiseScale {
+    /// σ = √(2η′β⁻¹) (003 Alg. 2 line 4). The Euler–Maruyama discretisation of the Langevin SDE
+    /// whose invariant law is ∝ exp(−β(f(y) + |y − x|²/(2γ))): with β⁻¹ = 1 the chain samples
+    /// q_{x,γ} of 000 eq. 6 (as η′ → 0). The default.
+    #[default]
+    TwoStepTemperature,
+    /// σ = √(η′β⁻¹) (003 eqs. 4.39–4.40): samples at temperature β⁻¹/2.
+    StepTemperature,
+    /// σ = √η′·ε with the thermal-noise amplitude ε := β⁻¹ (004 Alg. 1 line 5, "√η′ ε N(0, I)";
+    /// the stored seed text prints the factor as "2√η′"). ε is an amplitude, not a variance.
+    SqrtStepTimesAmplitude,
+}
+
+impl NoiseScale {
+    /// The standard deviation σ of the noise added to each Langevin step.
+    pub fn sigma<T: Real>(self, step: T, thermal_noise: T) -> T {
+        match self {
+            NoiseScale::TwoStepTemperature => (T::lit(2.0) * step * thermal_noise).sqrt(),
+            NoiseScale::StepTemperature => (step * thermal_noise).sqrt(),
+            NoiseScale::SqrtStepTimesAmplitude => step.sqrt() * thermal_noise,
+        }
+    }
+}
+
+/// The exponential average of the Langevin iterates, μ ← (1 − a)·μ + a·y, with `a` the weight of
+/// the **new** sample (004's convention: α₀₀₄ = a = 0.75–0.9). 003 writes z ← αz + (1 − α)y with
+/// α on the **old** average (α₀₀₃ = 0.25), i.e. a = 1 − α₀₀₃. a = 1 keeps the last iterate (HJ,
+/// 003 §4.6.1.2 "α = 0").
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct Averaging<T: Real> {
+    new_sample_weight: T,
+}
+
+impl<T: Real> Averaging<T> {
+    /// From 004's α (weight of the new sample), α ∈ (0, 1].
+    pub fn new_sample_weight(alpha_004: T) -> Result<Self> {
+        let a = check::in_closed("alpha", alpha_004, 0.0, 1.0)?;
+        if a <= T::zero() {
+            return Err(Error::InvalidHyperParameter {
+                name: "alpha",
+                value: a.as_f64(),
+                reason: "the new sample's weight must be in (0, 1]",
+            });
+        }
+        Ok(Self {
+            new_sample_weight: a,
+        })
+    }
+
+    /// From 003's α (weight of the old average, Alg. 2 line 5, eq. 5.5b), α ∈ [0, 1).
+    pub fn old_average_weight(alpha_003: T) -> Result<Self> {
+        let a = check::in_closed("alpha", alpha_003, 0.0, 1.0)?;
+        Self::new_sample_weight(T::one() - a)
+    }
+
+    /// Keep only the last iterate (a = 1; HJ, 003 §4.6.1.2).
+    pub fn last_iterate() -> Self {
+        Self {
+            new_sample_weight: T::one(),
+        }
+    }
+
+    /// The weight a of the new sample.
+    pub fn weight_of_new(&self) -> T {
+        self.new_sample_weight
+    }
+}
+
+/// ∇F_γ(x) = (x − μ)/γ with μ the exponential average of L Langevin steps
+/// y ← y − η′(∇f(y) + (y − x)/γ) + σ·N(0, I), a fresh minibatch per step
+/// (004 Alg. 1 lines 1–6; 003 Alg. 2 lines 1–5, eq. 4.40), plus 004's data term ρ∇f(x) on its own
+/// minibatch (004 eq. 9; ρ = 0 by default, as 003 Alg. 2).
+///
+/// With [`LocalEntropyGradient::scaled`] the local-entropy part is multiplied by γ, giving x − μ
+/// (003 §3.2.3: with SGD and η = 1 the outer step is x ← μ). γ = +∞ is allowed (the proximal
+/// term vanishes; the unscaled gradient is then 0).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct LocalEntropyGradient<T: Real> {
+    scope: Schedule<T>,
+    langevin_steps: usize,
+    langevin_step: T,
+    thermal_noise: T,
+    noise_scale: NoiseScale,
+    averaging: Averaging<T>,
+    data_weight: T,
+    scaled: bool,
+    #[serde(skip)]
+    d: DVector<T>,
+    #[serde(skip)]
+    mu: DVector<T>,
+    #[serde(skip)]
+    y: DVector<T>,
+    #[serde(skip)]
+    g: DVector<T>,
+    #[serde(skip)]
+    batch: Batch,
+}
+
+/// Validates a scope or coupling value: > 0, +∞ allowed (003 §5.3.1 needs γ = ρ = ∞).
+pub(crate) fn check_scope<T: Real>(name: &'static str, s: &Schedule<T>, k: usize) -> Result<T> {
+    check::positive_or_inf(name, s.at(k))
+}
+
+impl<T: Real> LocalEntropyGradient<T> {
+    /// Scope γ (a variance; schedule or constant, +∞ allowed) and L ≥ 1 Langevin steps, with the
+    /// defaults η′ = 0.1 (003 §4.6.1.1, η_y = 0.1), β⁻¹ = 10⁻⁸ (003 §4.6.1.1), noise
+    /// [`NoiseScale::TwoStepTemperature`], new-sample weight 0.75 (003's α = 0.25), ρ = 0, unscaled.
+    pub fn new(scope: impl Into<Schedule<T>>, langevin_steps: usize) -> Result<Self> {
+        let scope = scope.into();
+        check_scope("scope", &scope, 0)?;
+        Ok(Self {
+            scope,
+            langevin_steps: check::count("langevin_steps", langevin_steps)?,
+            langevin_step: T::lit(0.1),
+            thermal_noise: T::lit(1e-8),
+            noise_scale: NoiseScale::TwoStepTemperature,
+            averaging: Averaging::old_average_weight(T::lit(0.25))?,
+            data_weight: T::zero(),
+            scaled: false,
+            d: DVector::zeros(0),
+            mu: DVector::zeros(0),
+            y: DVector::zeros(0),
+            g: DVector::zeros(0),
+            batch: Batch::Full,
+        })
+    }
+
+    /// The Langevin step η′ > 0 (004's η′, 003 Alg. 2's η, eq. 4.40's η_y, 5.8a's η⁽⁰⁾).
+    pub fn langevin_step(mut self, step: T) -> Result<Self> {
+        self.langevin_step = check::positive("langevin_step", step)?;
+        Ok(self)
+    }
+
+    /// The thermal noise β⁻¹ ≥ 0 (0: no injected noise, only minibatch noise, 003 §5.2.2).
+    pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
+        self.thermal_noise = check::non_negative("thermal_noise", thermal_noise)?;
+        Ok(self)
+    }
+
+    /// How the noise scales with η′ and β⁻¹ (see [`NoiseScale`]).
+    pub fn noise_scale(mut self, scale: NoiseScale) -> Self {
+        self.noise_scale = scale;
+        self
+    }
+
+    /// The exponential averaging of the iterates (see [`Averaging`]).
+    pub fn averaging(mut self, averaging: Averaging<T>) -> Self {
+        self.averaging = averaging;
+        self
+    }
+
+    /// 004's data weight ρ ≥ 0 (eq. 6, 9): adds ρ∇f(x) on a separate minibatch.
+    pub fn data_weight(mut self, rho: T) -> Result<Self> {
+        self.data_weight = check::non_negative("data_weight", rho)?;
+        Ok(self)
+    }
+
+    /// 003 §3.2.3: return γ∇F_γ = x − μ instead of ∇F_γ (so that scoping γ does not fight the
+    /// learning rate; with SGD and η = 1 the outer step is x ← μ).
+    pub fn scaled(mut self, scaled: bool) -> Self {
+        self.scaled = scaled;
+        self
+    }
+
+    /// The scope schedule γ_k.
+    pub fn scope(&self) -> &Schedule<T> {
+        &self.scope
+    }
+
+    /// γ_k at outer step k.
+    pub fn scope_at(&self, k: usize) -> T {
+        self.scope.at(k)
+    }
+
+    /// The number L of Langevin steps.
+    pub fn langevin_steps(&self) -> usize {
+        self.langevin_steps
+    }
+
+    /// Whether the gradient is scaled by γ (003 §3.2.3).
+    pub fn is_scaled(&self) -> bool {
+        self.scaled
+    }
+
+    fn ensure(&mut self, n: usize) {
+        if self.d.len() != n {
+            self.d = DVector::zeros(n);
+            self.mu = DVector::zeros(n);
+            self.y = DVector::zeros(n);
+            self.g = DVector::zeros(n);
+        }
+    }
+}
+
+impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
+    fn estimate<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        k: usize,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<OracleInfo<T>> {
+        let gamma = check_scope("scope", &self.scope, k)?;
+        self.ensure(x.len());
+        let inv_gamma = T::one() / gamma; // 0 for γ = ∞
+        let eta = self.langevin_step;
+        let sigma = self.noise_scale.sigma(eta, self.thermal_noise);
+        let a = self.averaging.new_sample_weight;
+        let one_minus_a = T::one() - a;
+        self.d.fill(T::zero());
+        self.mu.fill(T::zero());
+        for _ in 0..self.langevin_steps {
+            loss.draw_batch(rng, &mut self.batch);
+            self.y.copy_from(x);
+            self.y += &self.d;
+            loss.gradient(&self.y, &self.batch, &mut self.g);
+            check::finite_vec("gradient", "Langevin inner loop", &self.g)?;
+            for i in 0..x.len() {
+                let mut di = self.d[i] - eta * (self.g[i] + self.d[i] * inv_gamma);
+                // No draw at all when σ = 0, so noiseless variants consume only minibatch draws.
+                if sigma > T::zero() {
+                    di += sigma * T::standard_normal(rng);
+                }
+                self.d[i] = di;
+                self.mu[i] = one_minus_a * self.mu[i] + a * di;
+            }
+        }
+        // x − μ = −(mean displacement); divided by γ unless scaled (003 §3.2.3).
+        let factor = if self.scaled { -T::one() } else { -inv_gamma };
+        out.copy_from(&self.mu);
+        *out *= factor;
+        let mut evals = self.langevin_steps;
+        if self.data_weight > T::zero() {
+            // 004 eq. 9: a separate minibatch for the data term.
+            loss.draw_batch(rng, &mut self.batch);
+            loss.gradient(x, &self.batch, &mut self.g);
+            check::finite_vec("gradient", "Entropy-SGD outer gradient", &self.g)?;
+            out.axpy(self.data_weight, &self.g, T::one());
+            evals += 1;
+        }
+        check::finite_vec("local-entropy gradient", "Langevin inner loop", out)?;
+        Ok(OracleInfo {
+            scope: Some(gamma),
+            gradient_evaluations: evals,
+        })
+    }
+}
+
+/// The Hopf–Lax (non-viscous Hamilton–Jacobi) gradient (x − y_L)/γ: L noiseless gradient steps
+/// y ← y − η_y(∇f(y) + (y − x)/γ) from y = x, keeping the **last** iterate (003 eqs. 4.40–4.41
+/// with β_ex⁻¹ = 0 and α = 0, §4.6.1.2; eq. 4.42 is the same update in the variable x − y).
+/// y_L approximates prox_{γf}(x), so this estimates ∇u(x, γ) (003 eq. 4.18).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct HopfLaxGradient<T: Real>(LocalEntropyGradient<T>);
+
+impl<T: Real> HopfLaxGradient<T> {
+    /// Scope γ (variance, +∞ allowed) and L ≥ 1 inner steps (003 §4.6.1.2 uses L = 5), inner step
+    /// η_y = 0.1 (003 §4.6.1.1).
+    pub fn new(scope: impl Into<Schedule<T>>, inner_steps: usize) -> Result<Self> {
+        Ok(Self(
+            LocalEntropyGradient::new(scope, inner_steps)?
+                .thermal_noise(T::zero())?
+                .averaging(Averaging::last_iterate()),
+        ))
+    }
+
+    /// The inner step η_y > 0.
+    pub fn inner_step(self, step: T) -> Result<Self> {
+        check::positive("inner_step", step)?;
+        Ok(Self(self.0.langevin_step(step)?))
+    }
+
+    /// Return γ·gradient = x − y_L (as [`LocalEntropyGradient::scaled`]).
+    pub fn scaled(self, scaled: bool) -> Self {
+        Self(self.0.scaled(scaled))
+    }
+
+    /// γ_k at outer step k.
+    pub fn scope_at(&self, k: usize) -> T {
+        self.0.scope_at(k)
+    }
+}
+
+impl<T: Real> GradientOracle<T> for HopfLaxGradient<T> {
+    fn estimate<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        k: usize,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<OracleInfo<T>> {
+        self.0.estimate(x, loss, k, rng, out)
+    }
+}
+
+/// Front door for **Entropy-SGD** (004 Alg. 1; 003 Alg. 2): the [`LocalEntropyGradient`] oracle
+/// followed by SGD (change the rule with [`SmoothedOptimizer::with_rule`]: Nesterov as in 003
+/// §3.3, Adam for Entropy-Adam, 003 §3.3.5).
+#[derive(Clone, Copy, Debug)]
+pub struct EntropySgd;
+
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
+impl EntropySgd {
+    /// Entropy-SGD with scope γ (a variance, γ = 1/γ₀₀₄; a constant or a scoping
+    /// [`Schedule`], 003 §3.2.3), L Langevin steps and outer learning rate η.
+    /// Outer step: x ← x − η(ρ∇f(x) + (x − μ)/γ) (004 eq. 9 with γ₀₀₄ = 1/γ).
+    pub fn new<T: Real>(
+        scope: impl Into<Schedule<T>>,
+        langevin_steps: usize,
+        learning_rate: T,
+    ) -> Result<SmoothedOptimizer<T, LocalEntropyGradient<T>, Sgd>> {
+        SmoothedOptimizer::new(
+            LocalEntropyGradient::new(scope, langevin_steps)?,
+            learning_rate,
+        )
+    }
+}
+
+impl<T: Real, U: UpdateRule<T>> SmoothedOptimizer<T, LocalEntropyGradient<T>, U> {
+    /// Sets the Langevin step η′ (see [`LocalEntropyGradient::langevin_step`]).
+    pub fn langevin_step(mut self, step: T) -> Result<Self> {
+        let o = self.oracle_mut();
+        *o = o.clone().langevin_step(step)?;
+        Ok(self)
+    }
+    /// Sets the thermal noise β⁻¹ (see [`LocalEntropyGradient::thermal_noise`]).
+    pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
+        let o = self.oracle_mut();
+        *o = o.clone().thermal_noise(thermal_noise)?;
+        Ok(self)
+    }
+    /// Sets the noise convention (see [`NoiseScale`]).
+    pub fn noise_scale(mut self, scale: NoiseScale) -> Self {
+        let o = self.oracle_mut();
+        *o = o.clone().noise_scale(scale);
+        self
+    }
+    /// Sets the exponential averaging (see [`Averaging`]).
+    pub fn averaging(mut self, averaging: Averaging<T>) -> Self {
+        let o = self.oracle_mut();
+        *o = o.clone().averaging(averaging);
+        self
+    }
+    /// Sets 004's data weight ρ (see [`LocalEntropyGradient::data_weight`]).
+    pub fn data_weight(mut self, rho: T) -> Result<Self> {
+        let o = self.oracle_mut();
+        *o = o.clone().data_weight(rho)?;
+        Ok(self)
+    }
+    /// 003 §3.2.3's scaled form (see [`LocalEntropyGradient::scaled`]).
+    pub fn scaled(mut self, scaled: bool) -> Self {
+        let o = self.oracle_mut();
+        *o = o.clone().scaled(scaled);
+        self
+    }
+}
+
+/// Front door for **HJ**, non-viscous Hamilton–Jacobi smoothing (003 eq. 4.42, §4.6.1.2): the
+/// [`HopfLaxGradient`] oracle followed by SGD.
+#[derive(Clone, Copy, Debug)]
+pub struct HamiltonJacobi;
+
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
+impl HamiltonJacobi {
+    /// HJ with scope γ (variance), L inner steps (003 uses 5) and outer learning rate η:
+    /// x ← x − η(x − y_L)/γ (003 eq. 4.41 with ⟨y⟩ = y_L).
+    pub fn new<T: Real>(
+        scope: impl Into<Schedule<T>>,
+        inner_steps: usize,
+        learning_rate: T,
+    ) -> Result<SmoothedOptimizer<T, HopfLaxGradient<T>, Sgd>> {
+        SmoothedOptimizer::new(HopfLaxGradient::new(scope, inner_steps)?, learning_rate)
+    }
+}
+
+impl<T: Real, U: UpdateRule<T>> SmoothedOptimizer<T, HopfLaxGradient<T>, U> {
+    /// Sets the inner step η_y (see [`HopfLaxGradient::inner_step`]).
+    pub fn inner_step(mut self, step: T) -> Result<Self> {
+        let o = self.oracle_mut();
+        *o = o.clone().inner_step(step)?;
+        Ok(self)
+    }
+}

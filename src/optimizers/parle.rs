@@ -1,0 +1,409 @@
+//! Parle (003 eq. 5.8) and Elastic-SGD (003 eq. 5.4): n replicas x^a coupled elastically to a
+//! master x, each replica running Entropy-SGD's inner loop.
+//!
+//! With the step-size normalisation of 003 §5.3.2 (η⁽⁰⁾ = η₀, η⁽¹⁾ = ηγ_k, η⁽²⁾ = η,
+//! η⁽³⁾ = ρ_k/n) one outer step k is, for every replica a (in parallel):
+//!
+//! - 5.8a–b: L Langevin steps y ← y − η₀(∇f_a(y) + (y − x^a)/γ_k) from y = x^a, averaged into z^a
+//!   (a fresh minibatch of replica a's objective per step; [`LocalEntropyGradient`] in its scaled
+//!   form, 003 §3.2.3);
+//! - 5.8c: x^a ← rule(x^a, (x^a − z^a) + (x^a − x)/ρ_k, η_k);
+//!
+//! and then 5.8d: x ← (1/n) Σ_a x^a (η⁽³⁾ = ρ_k/n makes the master the replicas' average).
+//! γ_k and ρ_k follow [`Schedule`]s (eq. 5.10 with clipping) read at the outer counter k, which
+//! advances once per outer step (⌊k/L⌋ of eq. 5.10 counts inner steps; our k is already outer).
+//!
+//! Special cases (003 §5.3.1), exact in this implementation: n = 1, ρ = ∞ is Entropy-SGD in the
+//! scaled form; L = 1, γ = ∞ (with η₀ = 1, last iterate, no noise) is Elastic-SGD (eq. 5.4 with
+//! η′ = ρ/n); L = n = 1, γ = ρ = ∞ is SGD.
+
+use super::langevin::check_scope;
+use super::transport::{InProcess, Transport};
+use super::{Averaging, GradientOracle, LocalEntropyGradient, NoiseScale, Optimizer, Report};
+use crate::error::check;
+use crate::objective::Gradient;
+use crate::rng::{self, Prng};
+use crate::update::{Sgd, UpdateRule};
+use crate::{Error, Real, Result, Schedule};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// One replica x^a of Parle / Elastic-SGD: its parameters, its update rule's state, its generator
+/// (stream a of the seed) and the scratch of its local-entropy oracle.
+///
+/// A round is a two-phase protocol, which is what a [`Transport`] carries between master and
+/// replicas: [`ParleReplica::prepare`] (receive the master, run 5.8a–b, form the 5.8c gradient; only
+/// scratch and the generator change), then either [`ParleReplica::commit`] on every replica (apply
+/// 5.8c) or [`ParleReplica::rollback`] on every replica if any failed; the master then gathers
+/// [`ParleReplica::params`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned")]
+pub struct ParleReplica<T: Real, U> {
+    x: DVector<T>,
+    rule: U,
+    rng: Prng,
+    oracle: LocalEntropyGradient<T>,
+    #[serde(skip)]
+    grad: DVector<T>,
+    #[serde(skip)]
+    rng_backup: Option<Prng>,
+    #[serde(skip)]
+    evaluations: usize,
+}
+
+impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
+    /// Phase 1 of outer step `k`: from the broadcast `master`, run the inner loop on `loss`
+    /// (5.8a–b) and form the gradient (x^a − z^a) + (x^a − x)·`inv_coupling` of 5.8c
+    /// (`inv_coupling` = 1/ρ_k, 0 for ρ = ∞). Changes only scratch and the generator (backed up).
+    pub fn prepare<O: Gradient<T>>(
+        &mut self,
+        master: &DVector<T>,
+        loss: &O,
+        k: usize,
+        inv_coupling: T,
+    ) -> Result<()> {
+        match &mut self.rng_backup {
+            Some(b) => b.clone_from(&self.rng),
+            None => self.rng_backup = Some(self.rng.clone()),
+        }
+        if self.grad.len() != self.x.len() {
+            self.grad = DVector::zeros(self.x.len());
+        }
+        let info = self
+            .oracle
+            .estimate(&self.x, loss, k, &mut self.rng, &mut self.grad)?;
+        self.evaluations = info.gradient_evaluations;
+        for i in 0..self.x.len() {
+            self.grad[i] += (self.x[i] - master[i]) * inv_coupling;
+        }
+        check::finite_vec("replica gradient", "Parle replica step", &self.grad)
+    }
+
+    /// Phase 2: applies the prepared gradient with learning rate η_k (5.8c). Cannot fail.
+    pub fn commit(&mut self, learning_rate: T) {
+        self.rule.apply(&mut self.x, &self.grad, learning_rate);
+    }
+
+    /// Undoes a [`ParleReplica::prepare`]: restores the generator (nothing else was changed).
+    pub fn rollback(&mut self) {
+        if let Some(b) = &self.rng_backup {
+            self.rng.clone_from(b);
+        }
+    }
+
+    /// The replica's parameters x^a (what the master gathers).
+    pub fn params(&self) -> &DVector<T> {
+        &self.x
+    }
+
+    /// The replica's update rule and its state.
+    pub fn rule(&self) -> &U {
+        &self.rule
+    }
+
+    /// The replica's generator.
+    pub fn rng(&self) -> &Prng {
+        &self.rng
+    }
+
+    /// The gradient prepared by the last [`ParleReplica::prepare`].
+    pub fn prepared_gradient(&self) -> &DVector<T> {
+        &self.grad
+    }
+}
+
+/// Parle (003 eq. 5.8): "Entropy-SGD running in an inner loop of Elastic-SGD".
+///
+/// Each replica may have its own objective (a disjoint shard of the data, 003 §5.5) — see
+/// [`Parle::step_replicas`] — or all share one ([`Optimizer::step`]). The master is the `x` passed
+/// to `step`; the replicas live in the optimizer and start at the first `x` seen.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned, Tr: Default")]
+pub struct Parle<T: Real, U = Sgd, Tr = InProcess> {
+    n: usize,
+    oracle: LocalEntropyGradient<T>,
+    coupling: Schedule<T>,
+    learning_rate: Schedule<T>,
+    rule: U,
+    seed: u64,
+    k: usize,
+    replicas: Vec<ParleReplica<T, U>>,
+    #[serde(skip)]
+    transport: Tr,
+}
+
+impl<T: Real> Parle<T, Sgd, InProcess> {
+    /// Parle with n ≥ 1 replicas, scope γ (variance; constant or eq. 5.10 schedule; +∞ allowed),
+    /// elastic coupling ρ (variance; +∞ allowed), L ≥ 1 inner steps and learning rate η.
+    ///
+    /// Defaults (003 §5.3.2, §5.2.2): α₀₀₃ = 0.25 (new-sample weight 0.75), inner step η⁽⁰⁾ = η,
+    /// no injected noise (β⁻¹ = 0), SGD (Remark 5.3 uses Nesterov 0.9: [`Parle::with_rule`]).
+    pub fn new(
+        replicas: usize,
+        scope: impl Into<Schedule<T>>,
+        coupling: impl Into<Schedule<T>>,
+        langevin_steps: usize,
+        learning_rate: T,
+    ) -> Result<Self> {
+        check::count("replicas", replicas)?;
+        check::positive("learning_rate", learning_rate)?;
+        let coupling = coupling.into();
+        check_scope("coupling", &coupling, 0)?;
+        let oracle = LocalEntropyGradient::new(scope, langevin_steps)?
+            .langevin_step(learning_rate)?
+            .thermal_noise(T::zero())?
+            .scaled(true);
+        Ok(Self {
+            n: replicas,
+            oracle,
+            coupling,
+            learning_rate: Schedule::Constant(learning_rate),
+            rule: Sgd,
+            seed: 0,
+            k: 0,
+            replicas: Vec::new(),
+            transport: InProcess::new(),
+        })
+    }
+}
+
+impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
+    /// Seeds replica a with `rng::stream(seed, a)` (replica 0 draws what Entropy-SGD seeded with
+    /// `seed` draws). Resets the replicas.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self.replicas.clear();
+        self
+    }
+
+    /// Runs the replicas on a dedicated pool of `threads` threads (results do not depend on it).
+    pub fn threads(self, threads: usize) -> Result<Parle<T, U, InProcess>> {
+        Ok(self.transport(InProcess::with_threads(threads)?))
+    }
+
+    /// Replaces the replica–master transport.
+    pub fn transport<Tr2: Transport>(self, transport: Tr2) -> Parle<T, U, Tr2> {
+        Parle {
+            n: self.n,
+            oracle: self.oracle,
+            coupling: self.coupling,
+            learning_rate: self.learning_rate,
+            rule: self.rule,
+            seed: self.seed,
+            k: self.k,
+            replicas: self.replicas,
+            transport,
+        }
+    }
+
+    /// Replaces the replicas' update rule for eq. 5.8c (Nesterov 0.9 in 003 Remark 5.3). Resets
+    /// the replicas.
+    pub fn with_rule<V: UpdateRule<T>>(self, rule: V) -> Parle<T, V, Tr> {
+        Parle {
+            n: self.n,
+            oracle: self.oracle,
+            coupling: self.coupling,
+            learning_rate: self.learning_rate,
+            rule,
+            seed: self.seed,
+            k: self.k,
+            replicas: Vec::new(),
+            transport: self.transport,
+        }
+    }
+
+    /// The inner step η⁽⁰⁾ (default: the initial learning rate, 003 §5.3.2).
+    pub fn langevin_step(mut self, step: T) -> Result<Self> {
+        let o = self.oracle.clone().langevin_step(step)?;
+        self.set_oracle(o);
+        Ok(self)
+    }
+
+    /// Thermal noise β⁻¹ of the inner loop (default 0, 003 §5.2.2).
+    pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
+        let o = self.oracle.clone().thermal_noise(thermal_noise)?;
+        self.set_oracle(o);
+        Ok(self)
+    }
+
+    /// Noise convention of the inner loop (see [`NoiseScale`]).
+    pub fn noise_scale(mut self, scale: NoiseScale) -> Self {
+        let o = self.oracle.clone().noise_scale(scale);
+        self.set_oracle(o);
+        self
+    }
+
+    /// Exponential averaging of the inner loop (default α₀₀₃ = 0.25, see [`Averaging`]).
+    pub fn averaging(mut self, averaging: Averaging<T>) -> Self {
+        let o = self.oracle.clone().averaging(averaging);
+        self.set_oracle(o);
+        self
+    }
+
+    /// A learning-rate schedule η_k for eq. 5.8c.
+    pub fn learning_rate_schedule(mut self, schedule: Schedule<T>) -> Self {
+        self.learning_rate = schedule;
+        self
+    }
+
+    /// Sets the inner-loop oracle of the master template and of existing replicas (builders may
+    /// be called between steps).
+    fn set_oracle(&mut self, oracle: LocalEntropyGradient<T>) {
+        for r in &mut self.replicas {
+            r.oracle = oracle.clone();
+        }
+        self.oracle = oracle;
+    }
+
+    /// Number of replicas n.
+    pub fn replicas(&self) -> usize {
+        self.n
+    }
+
+    /// Replica a's parameters x^a (None before the first step or if a ≥ n).
+    pub fn replica(&self, a: usize) -> Option<&DVector<T>> {
+        self.replicas.get(a).map(|r| &r.x)
+    }
+
+    /// Replica a's full state (None before the first step or if a ≥ n).
+    pub fn replica_state(&self, a: usize) -> Option<&ParleReplica<T, U>> {
+        self.replicas.get(a)
+    }
+
+    /// The scope γ_k at outer step k.
+    pub fn scope_at(&self, k: usize) -> T {
+        self.oracle.scope_at(k)
+    }
+
+    /// The coupling ρ_k at outer step k.
+    pub fn coupling_at(&self, k: usize) -> T {
+        self.coupling.at(k)
+    }
+
+    /// The learning rate η_k at outer step k.
+    pub fn learning_rate_at(&self, k: usize) -> T {
+        self.learning_rate.at(k)
+    }
+
+    /// One outer step with one objective per replica (`objectives.len() == n`, e.g. disjoint
+    /// shards, 003 §5.5) or one shared objective (`len == 1`). The master `x` becomes the mean of
+    /// the replicas. On error, `x`, the replicas, their rules, generators and k are unchanged.
+    pub fn step_replicas<O: Gradient<T>>(
+        &mut self,
+        x: &mut DVector<T>,
+        objectives: &[O],
+    ) -> Result<Report<T>> {
+        if objectives.len() != 1 && objectives.len() != self.n {
+            return Err(Error::InvalidHyperParameter {
+                name: "objectives",
+                value: objectives.len() as f64,
+                reason: "need 1 shared objective or one per replica",
+            });
+        }
+        for o in objectives {
+            check::dim(o.dim(), x.len())?;
+        }
+        let gamma = check_scope("scope", self.oracle.scope(), self.k)?;
+        let rho = check_scope("coupling", &self.coupling, self.k)?;
+        let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
+        if self.replicas.is_empty() {
+            // First step: every replica starts at the master (allocated once).
+            self.replicas = (0..self.n)
+                .map(|a| ParleReplica {
+                    x: x.clone(),
+                    rule: self.rule.clone(),
+                    rng: rng::stream(self.seed, a as u64),
+                    oracle: self.oracle.clone(),
+                    grad: DVector::zeros(x.len()),
+                    rng_backup: None,
+                    evaluations: 0,
+                })
+                .collect();
+        } else if self.replicas[0].x.len() != x.len() {
+            return Err(Error::DimensionMismatch {
+                expected: self.replicas[0].x.len(),
+                got: x.len(),
+            });
+        }
+        let k = self.k;
+        let inv_rho = T::one() / rho; // 0 for ρ = ∞: the coupling is off
+        let master: &DVector<T> = x;
+        // Phase 1 (broadcast the master; 5.8a–b and the gradient of 5.8c): only scratch buffers
+        // and generators change.
+        let phase1 = self.transport.for_each_replica(&mut self.replicas, |a, r| {
+            let loss = if objectives.len() == 1 {
+                &objectives[0]
+            } else {
+                &objectives[a]
+            };
+            r.prepare(master, loss, k, inv_rho)
+        });
+        if let Err(e) = phase1 {
+            for r in &mut self.replicas {
+                r.rollback();
+            }
+            return Err(e);
+        }
+        // Phase 2 (5.8c): commit every replica's update; cannot fail.
+        self.transport
+            .for_each_replica(&mut self.replicas, |_, r| {
+                r.commit(lr);
+                Ok(())
+            })?;
+        // 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica order.
+        x.fill(T::zero());
+        let mut norm = T::zero();
+        let mut evals = 0;
+        for r in &self.replicas {
+            *x += &r.x;
+            norm += r.grad.norm();
+            evals += r.evaluations;
+        }
+        let nt = T::lit(self.n as f64);
+        *x /= nt;
+        let report = Report {
+            step: self.k,
+            learning_rate: lr,
+            scope: Some(gamma),
+            coupling: Some(rho),
+            gradient_norm: norm / nt,
+            gradient_evaluations: evals,
+        };
+        self.k += 1;
+        Ok(report)
+    }
+}
+
+impl<T: Real, U: UpdateRule<T>, Tr: Transport, O: Gradient<T>> Optimizer<T, O> for Parle<T, U, Tr> {
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>> {
+        self.step_replicas(x, std::slice::from_ref(loss))
+    }
+
+    fn steps_taken(&self) -> usize {
+        self.k
+    }
+}
+
+/// Front door for **Elastic-SGD** (003 eq. 5.4): Parle with L = 1, γ = ∞ (003 §5.3.1 (ii)).
+#[derive(Clone, Copy, Debug)]
+pub struct ElasticSgd;
+
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
+impl ElasticSgd {
+    /// Elastic-SGD with n replicas, coupling ρ (variance; +∞ allowed) and learning rate η:
+    /// x^a ← x^a − η(∇f_a(x^a) + (x^a − x)/ρ_k) (5.4a), x ← mean_a x^a (5.4b with η′ = ρ/n).
+    pub fn new<T: Real>(
+        replicas: usize,
+        coupling: impl Into<Schedule<T>>,
+        learning_rate: T,
+    ) -> Result<Parle<T, Sgd, InProcess>> {
+        // One inner step of size 1 from y = x^a with γ = ∞, keeping the last iterate, gives
+        // x^a − z^a = ∇f_a(x^a) exactly.
+        Ok(
+            Parle::new(replicas, T::lit(f64::INFINITY), coupling, 1, learning_rate)?
+                .langevin_step(T::one())?
+                .averaging(Averaging::last_iterate()),
+        )
+    }
+}

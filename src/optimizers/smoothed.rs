@@ -1,0 +1,151 @@
+//! The generic single-process optimizer: a smoothed-gradient oracle, an update rule and a
+//! learning-rate schedule (`shared/DESIGN.md`: "a gradient of a smoothed loss followed by an
+//! update rule"; 004 §4.3 and 003 §3.2.2 change only "lines 5 and 9" to get momentum or Adam).
+
+use super::{GradientOracle, Optimizer, Report};
+use crate::error::check;
+use crate::objective::Gradient;
+use crate::rng::{self, Prng};
+use crate::update::{Sgd, UpdateRule};
+use crate::{Real, Result, Schedule};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// x_{k+1} = rule(x_k, g_k, η_k) with g_k from a [`GradientOracle`] and η_k from a [`Schedule`].
+///
+/// Built by the front doors ([`EntropySgd::new`](super::EntropySgd::new),
+/// [`Heat::new`](super::Heat::new), …). The counter k advances once per successful [`step`](Optimizer::step).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(
+    bound = "T: Real, G: Serialize + serde::de::DeserializeOwned, U: Serialize + serde::de::DeserializeOwned"
+)]
+pub struct SmoothedOptimizer<T: Real, G, U = Sgd> {
+    oracle: G,
+    rule: U,
+    learning_rate: Schedule<T>,
+    k: usize,
+    rng: Prng,
+    #[serde(skip)]
+    grad: DVector<T>,
+}
+
+impl<T: Real, G: GradientOracle<T>> SmoothedOptimizer<T, G, Sgd> {
+    /// `oracle` followed by plain SGD with learning rate η (constant; see
+    /// [`SmoothedOptimizer::learning_rate_schedule`]). Seeded with 0 until [`SmoothedOptimizer::seed`].
+    pub fn new(oracle: G, learning_rate: T) -> Result<Self> {
+        check::positive("learning_rate", learning_rate)?;
+        Ok(Self {
+            oracle,
+            rule: Sgd,
+            learning_rate: Schedule::Constant(learning_rate),
+            k: 0,
+            rng: rng::stream(0, 0),
+            grad: DVector::zeros(0),
+        })
+    }
+}
+
+impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
+    /// Seeds the generator: stream 0 of `seed` (the stream of Parle's replica 0, 003 §5.3.1).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = rng::stream(seed, 0);
+        self
+    }
+
+    /// Replaces the update rule (e.g. [`Momentum::nesterov`](crate::update::Momentum::nesterov)
+    /// or [`Adam`](crate::update::Adam): Entropy-Adam, 003 §3.3.5).
+    pub fn with_rule<V: UpdateRule<T>>(self, rule: V) -> SmoothedOptimizer<T, G, V> {
+        SmoothedOptimizer {
+            oracle: self.oracle,
+            rule,
+            learning_rate: self.learning_rate,
+            k: self.k,
+            rng: self.rng,
+            grad: self.grad,
+        }
+    }
+
+    /// A learning-rate schedule η_k (values checked to be finite and > 0 when used).
+    pub fn learning_rate_schedule(mut self, schedule: Schedule<T>) -> Self {
+        self.learning_rate = schedule;
+        self
+    }
+
+    /// The oracle (its hyper-parameters).
+    pub fn oracle(&self) -> &G {
+        &self.oracle
+    }
+
+    /// Mutable access to the oracle, for the front doors' builder methods.
+    pub(crate) fn oracle_mut(&mut self) -> &mut G {
+        &mut self.oracle
+    }
+
+    /// The update rule and its state.
+    pub fn rule(&self) -> &U {
+        &self.rule
+    }
+
+    /// The generator (its state, for checkpoints and tests of the rollback).
+    pub fn rng(&self) -> &Prng {
+        &self.rng
+    }
+
+    /// The learning rate η_k at outer step k.
+    pub fn learning_rate_at(&self, k: usize) -> T {
+        self.learning_rate.at(k)
+    }
+
+    fn try_step<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+    ) -> Result<super::OracleInfo<T>> {
+        let info = self
+            .oracle
+            .estimate(x, loss, self.k, &mut self.rng, &mut self.grad)?;
+        check::finite_vec("smoothed gradient", "optimizer step", &self.grad)?;
+        // Finite entries can still overflow the norm: the update would then not be meaningful.
+        check::finite("smoothed gradient norm", "optimizer step", self.grad.norm())?;
+        Ok(info)
+    }
+}
+
+impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<T, O>
+    for SmoothedOptimizer<T, G, U>
+{
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>> {
+        check::dim(loss.dim(), x.len())?;
+        let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
+        if self.grad.len() != x.len() {
+            self.grad = DVector::zeros(x.len());
+        }
+        // ChaCha's state is a fixed-size array: this backup does not allocate.
+        let rng_backup = self.rng.clone();
+        match self.try_step(x, loss) {
+            Ok(info) => {
+                // Commit: nothing below can fail.
+                self.rule.apply(x, &self.grad, lr);
+                self.oracle.commit();
+                let report = Report {
+                    step: self.k,
+                    learning_rate: lr,
+                    scope: info.scope,
+                    coupling: None,
+                    gradient_norm: self.grad.norm(),
+                    gradient_evaluations: info.gradient_evaluations,
+                };
+                self.k += 1;
+                Ok(report)
+            }
+            Err(e) => {
+                self.rng = rng_backup;
+                Err(e)
+            }
+        }
+    }
+
+    fn steps_taken(&self) -> usize {
+        self.k
+    }
+}

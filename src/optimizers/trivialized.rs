@@ -1,0 +1,135 @@
+//! Trivialized-SGD (003 §2.3.3, Algorithm 1): the gradient plus a fixed random field h that
+//! "trivializes" the landscape (few critical points, 003 Theorems 2.8–2.9), annealed by eq. 2.20.
+//!
+//! h ~ J√(p(p−2))·N(0, I) is drawn once (Alg. 1 line 4); at outer step i
+//! τ_i = n(e^{−i/τ₀} − ½) (eq. 2.20) and the field used is h_i = (1 + 2τ_i/N)^{1/2} h (line 9),
+//! so the update is x ← x − η(∇f(x) + h_i) (line 10, whose "w ← x" is a typo for x ← x).
+//! N is the number of parameters (spins); with n = N the field vanishes as i → ∞.
+
+use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use crate::error::check;
+use crate::objective::{Batch, Gradient};
+use crate::rng::Prng;
+use crate::update::Sgd;
+use crate::{Error, Real, Result};
+use nalgebra::DVector;
+use serde::{Deserialize, Serialize};
+
+/// ∇f(x) + (1 + 2τ_i/N)^{1/2} h with τ_i of 003 eq. 2.20 and h drawn at the first step.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound = "T: Real")]
+pub struct TrivializedGradient<T: Real> {
+    coupling: T,
+    layers: usize,
+    neurons: usize,
+    tau0: T,
+    h: DVector<T>,
+    initialized: bool,
+    #[serde(skip)]
+    batch: Batch,
+}
+
+impl<T: Real> TrivializedGradient<T> {
+    /// Coupling J ≥ 0, p ≥ 2 layers, n ≥ 1 neurons (n ≤ N, the number of parameters, checked at
+    /// the first step) and annealing constant τ₀ > 0 (003 Alg. 1 lines 2–3).
+    pub fn new(coupling: T, layers: usize, neurons: usize, tau0: T) -> Result<Self> {
+        check::non_negative("coupling", coupling)?;
+        if layers < 2 {
+            return Err(Error::InvalidHyperParameter {
+                name: "layers",
+                value: layers as f64,
+                reason: "p must be at least 2 (h has scale J sqrt(p(p-2)))",
+            });
+        }
+        check::count("neurons", neurons)?;
+        check::positive("tau0", tau0)?;
+        Ok(Self {
+            coupling,
+            layers,
+            neurons,
+            tau0,
+            h: DVector::zeros(0),
+            initialized: false,
+            batch: Batch::Full,
+        })
+    }
+
+    /// τ_i = n(e^{−i/τ₀} − ½) (003 eq. 2.20).
+    pub fn tau_at(&self, i: usize) -> T {
+        T::lit(self.neurons as f64) * ((-T::lit(i as f64) / self.tau0).exp() - T::lit(0.5))
+    }
+
+    /// The factor (1 + 2τ_i/N)^{1/2} multiplying h at step i for N parameters.
+    pub fn field_factor(&self, i: usize, parameters: usize) -> T {
+        let v = T::one() + T::lit(2.0) * self.tau_at(i) / T::lit(parameters as f64);
+        v.max(T::zero()).sqrt()
+    }
+
+    /// The field h (empty before the first step).
+    pub fn field(&self) -> &DVector<T> {
+        &self.h
+    }
+}
+
+impl<T: Real> GradientOracle<T> for TrivializedGradient<T> {
+    fn estimate<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        k: usize,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<OracleInfo<T>> {
+        let n = x.len();
+        if self.neurons > n {
+            return Err(Error::InvalidHyperParameter {
+                name: "neurons",
+                value: self.neurons as f64,
+                reason: "n must not exceed the number of parameters N (else 1 + 2 tau/N < 0)",
+            });
+        }
+        if !self.initialized || self.h.len() != n {
+            // Drawn from the optimizer's generator; committed only if the step succeeds (a failed
+            // first step restores the generator, so the retry draws the same h).
+            let p = T::lit(self.layers as f64);
+            let scale = self.coupling * (p * (p - T::lit(2.0))).sqrt();
+            self.h = DVector::from_fn(n, |_, _| scale * T::standard_normal(rng));
+            self.initialized = false;
+        }
+        loss.draw_batch(rng, &mut self.batch);
+        loss.gradient(x, &self.batch, out);
+        check::finite_vec("gradient", "Trivialized-SGD", out)?;
+        out.axpy(self.field_factor(k, n), &self.h, T::one());
+        Ok(OracleInfo {
+            scope: None,
+            gradient_evaluations: 1,
+        })
+    }
+
+    fn commit(&mut self) {
+        self.initialized = true;
+    }
+}
+
+/// Front door for **Trivialized-SGD** (003 §2.3.3, Algorithm 1).
+#[derive(Clone, Copy, Debug)]
+pub struct TrivializedSgd;
+
+// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+#[allow(clippy::new_ret_no_self)]
+impl TrivializedSgd {
+    /// Trivialized-SGD with coupling J, p layers, n neurons, annealing constant τ₀ and learning
+    /// rate η (003 Alg. 1; use `.with_rule(..)` for Nesterov or Adam as in §2.3.3).
+    pub fn new<T: Real>(
+        coupling: T,
+        layers: usize,
+        neurons: usize,
+        tau0: T,
+        learning_rate: T,
+    ) -> Result<SmoothedOptimizer<T, TrivializedGradient<T>, Sgd>> {
+        SmoothedOptimizer::new(
+            TrivializedGradient::new(coupling, layers, neurons, tau0)?,
+            learning_rate,
+        )
+    }
+}
