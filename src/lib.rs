@@ -17,6 +17,8 @@
 //! | [`update`] | first-order update rules: SGD, momentum, Nesterov, Adam, weight decay | 003 §3.3.5 |
 //! | [`optimizers`] | Entropy-SGD, HEAT, HJ, Elastic-SGD, Parle, SAM, Trivialized-SGD | 004 Alg. 1; 003 ch. 2–5 |
 //! | [`nn`] | a dense MLP whose parameters are one flat vector | 000 §6.1, 004 §5.2 |
+//! | [`observe`] | observers: watch any scheme or optimizer step by step | — |
+//! | [`checkpoint`] | atomic checkpoint and resume of every scheme and optimizer | — |
 //! | [`data`] | MNIST IDX reader, synthetic tasks, minibatches and shards | 000 §6, 003 §5.5 |
 //!
 //! ## One convention for the Gaussian's width
@@ -46,6 +48,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::all)]
 
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod estimators;
@@ -53,6 +56,7 @@ pub mod kl;
 pub mod nn;
 pub mod objective;
 pub mod objectives;
+pub mod observe;
 pub mod optimizers;
 pub mod real;
 pub mod regularized;
