@@ -104,6 +104,8 @@ impl<T: Real> Averaging<T> {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound = "T: Real")]
 pub struct LocalEntropyGradient<T: Real> {
+    // γ = +∞ (Elastic-SGD) has no JSON number: checkpoints store it as a unit variant.
+    #[serde(with = "crate::checkpoint::infinite_schedule")]
     scope: Schedule<T>,
     langevin_steps: usize,
     langevin_step: T,

@@ -122,6 +122,8 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
 pub struct Parle<T: Real, U = Sgd, Tr = InProcess> {
     n: usize,
     oracle: LocalEntropyGradient<T>,
+    // ρ = +∞ has no JSON number: checkpoints store it as a unit variant.
+    #[serde(with = "crate::checkpoint::infinite_schedule")]
     coupling: Schedule<T>,
     learning_rate: Schedule<T>,
     rule: U,
