@@ -82,12 +82,16 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
     /// Phase 2: applies the prepared gradient with learning rate η_k (5.8c). Cannot fail.
     pub fn commit(&mut self, learning_rate: T) {
         self.rule.apply(&mut self.x, &self.grad, learning_rate);
+        // The backup belongs to this round only: a later rollback must not restore it.
+        self.rng_backup = None;
     }
 
     /// Undoes a [`ParleReplica::prepare`]: restores the generator (nothing else was changed).
     pub fn rollback(&mut self) {
-        if let Some(b) = &self.rng_backup {
-            self.rng.clone_from(b);
+        // Only a replica prepared in this round has a backup (a transport may stop at the first
+        // failing replica, so the others were never prepared and must not be restored).
+        if let Some(b) = self.rng_backup.take() {
+            self.rng = b;
         }
     }
 
@@ -308,7 +312,8 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let gamma = check_scope("scope", self.oracle.scope(), self.k)?;
         let rho = check_scope("coupling", &self.coupling, self.k)?;
         let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
-        if self.replicas.is_empty() {
+        let fresh = self.replicas.is_empty();
+        if fresh {
             // First step: every replica starts at the master (allocated once).
             self.replicas = (0..self.n)
                 .map(|a| ParleReplica {
@@ -343,6 +348,10 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         if let Err(e) = phase1 {
             for r in &mut self.replicas {
                 r.rollback();
+            }
+            if fresh {
+                // A failed first step leaves no replicas behind: the state is as before the call.
+                self.replicas.clear();
             }
             return Err(e);
         }
