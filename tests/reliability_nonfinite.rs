@@ -65,3 +65,44 @@ fn a_nan_or_infinite_loss_mid_run_is_a_typed_error_with_exact_rollback() {
     }
     assert_eq!(checked, 3 * 2 * all(0).len());
 }
+
+/// Regression (found by `reliability_hyperparams`): a finite gradient times a huge learning rate
+/// overflowed x to ±∞ and the step returned `Ok`. Now a typed error with x and state unchanged,
+/// for the single-process optimizers (with momentum state) and for Parle / Elastic-SGD.
+#[test]
+fn an_update_that_overflows_x_is_a_typed_error_with_exact_rollback() {
+    use wide_valleys::optimizers::{ElasticSgd, GradientDescent, Parle};
+    use wide_valleys::update::Momentum;
+    let loss = Hostile::new(8);
+    let mut runs: Vec<Box<dyn Runner>> = vec![
+        Box::new(Opt(
+            "GD+momentum",
+            GradientDescent::new(1e300)
+                .unwrap()
+                .with_rule(Momentum::classical(0.9).unwrap()),
+        )),
+        Box::new(Opt("Parle", Parle::new(2, 0.5, 1.0, 3, 1e300).unwrap())),
+        Box::new(Opt("ElasticSgd", ElasticSgd::new(3, 1e300, 1e300).unwrap())),
+    ];
+    for run in &mut runs {
+        let name = run.name().to_string();
+        // A point where the gradient is tiny: the first step stays finite.
+        let mut x = start(1) * 1e-300;
+        let (x0, s0) = (x.clone(), run.state());
+        let mut failed = false;
+        for _ in 0..3 {
+            let (xb, sb) = (x.clone(), run.state());
+            match run.step(&mut x, &loss) {
+                Ok(()) => assert!(x.iter().all(|v| v.is_finite()), "{name}: Ok with x = {x}"),
+                Err(e) => {
+                    assert!(matches!(e, Error::NonFinite { .. }), "{name}: {e:?}");
+                    assert_eq!(bits(&x), bits(&xb), "{name}: x changed");
+                    assert_eq!(run.state(), sb, "{name}: state changed");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed, "{name}: never overflowed from {x0} ({s0})");
+    }
+}

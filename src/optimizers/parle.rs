@@ -49,6 +49,13 @@ pub struct ParleReplica<T: Real, U> {
     rng_backup: Option<Prng>,
     #[serde(skip)]
     evaluations: usize,
+    // Roll-back buffers for a round whose update overflows (reused, never reallocated).
+    #[serde(skip)]
+    x_backup: DVector<T>,
+    #[serde(skip)]
+    rule_backup: Option<U>,
+    #[serde(skip)]
+    committed: bool,
 }
 
 impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
@@ -79,20 +86,43 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
         check::finite_vec("replica gradient", "Parle replica step", &self.grad)
     }
 
-    /// Phase 2: applies the prepared gradient with learning rate η_k (5.8c). Cannot fail.
+    /// Phase 2: applies the prepared gradient with learning rate η_k (5.8c). Cannot fail; the
+    /// previous x^a and rule state are kept until the round is settled, so that
+    /// [`ParleReplica::rollback`] can still undo it (e.g. if some replica's x^a overflowed).
     pub fn commit(&mut self, learning_rate: T) {
+        if self.x_backup.len() != self.x.len() {
+            self.x_backup = DVector::zeros(self.x.len());
+        }
+        self.x_backup.copy_from(&self.x);
+        match &mut self.rule_backup {
+            Some(b) => b.copy_state_from(&self.rule),
+            None => self.rule_backup = Some(self.rule.clone()),
+        }
         self.rule.apply(&mut self.x, &self.grad, learning_rate);
-        // The backup belongs to this round only: a later rollback must not restore it.
-        self.rng_backup = None;
+        self.committed = true;
     }
 
-    /// Undoes a [`ParleReplica::prepare`]: restores the generator (nothing else was changed).
+    /// Undoes this round: restores the generator if [`ParleReplica::prepare`] ran, and x^a and the
+    /// rule's state if [`ParleReplica::commit`] ran.
     pub fn rollback(&mut self) {
         // Only a replica prepared in this round has a backup (a transport may stop at the first
         // failing replica, so the others were never prepared and must not be restored).
         if let Some(b) = self.rng_backup.take() {
             self.rng = b;
         }
+        if self.committed {
+            self.x.copy_from(&self.x_backup);
+            if let Some(b) = &self.rule_backup {
+                self.rule.copy_state_from(b);
+            }
+            self.committed = false;
+        }
+    }
+
+    /// Ends a successful round: its backups must not be restored by a later rollback.
+    fn settle(&mut self) {
+        self.rng_backup = None;
+        self.committed = false;
     }
 
     /// The replica's parameters x^a (what the master gathers).
@@ -136,6 +166,8 @@ pub struct Parle<T: Real, U = Sgd, Tr = InProcess> {
     replicas: Vec<ParleReplica<T, U>>,
     #[serde(skip)]
     transport: Tr,
+    #[serde(skip)]
+    mean: DVector<T>,
 }
 
 impl<T: Real> Parle<T, Sgd, InProcess> {
@@ -169,6 +201,7 @@ impl<T: Real> Parle<T, Sgd, InProcess> {
             k: 0,
             replicas: Vec::new(),
             transport: InProcess::new(),
+            mean: DVector::zeros(0),
         })
     }
 }
@@ -199,6 +232,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             k: self.k,
             replicas: self.replicas,
             transport,
+            mean: self.mean,
         }
     }
 
@@ -215,6 +249,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             k: self.k,
             replicas: Vec::new(),
             transport: self.transport,
+            mean: self.mean,
         }
     }
 
@@ -324,6 +359,9 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     grad: DVector::zeros(x.len()),
                     rng_backup: None,
                     evaluations: 0,
+                    x_backup: DVector::zeros(0),
+                    rule_backup: None,
+                    committed: false,
                 })
                 .collect();
         } else if self.replicas[0].x.len() != x.len() {
@@ -361,17 +399,38 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                 r.commit(lr);
                 Ok(())
             })?;
-        // 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica order.
-        x.fill(T::zero());
+        // 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica order
+        // (into scratch: x is replaced only if every replica and the mean are finite).
+        if self.mean.len() != x.len() {
+            self.mean = DVector::zeros(x.len());
+        }
+        self.mean.fill(T::zero());
         let mut norm = T::zero();
         let mut evals = 0;
         for r in &self.replicas {
-            *x += &r.x;
+            self.mean += &r.x;
             norm += r.grad.norm();
             evals += r.evaluations;
         }
         let nt = T::lit(self.n as f64);
-        *x /= nt;
+        self.mean /= nt;
+        if !self.mean.iter().all(|v| v.is_finite()) {
+            // A finite gradient overflowed some x^a (huge η, ρ or momentum): undo the round.
+            for r in &mut self.replicas {
+                r.rollback();
+            }
+            if fresh {
+                self.replicas.clear();
+            }
+            return Err(Error::NonFinite {
+                what: "replica parameters x^a",
+                during: "Parle / Elastic-SGD update (003 eq. 5.8c-d)",
+            });
+        }
+        for r in &mut self.replicas {
+            r.settle();
+        }
+        x.copy_from(&self.mean);
         let report = Report {
             step: self.k,
             learning_rate: lr,

@@ -27,6 +27,11 @@ pub struct SmoothedOptimizer<T: Real, G, U = Sgd> {
     rng: Prng,
     #[serde(skip)]
     grad: DVector<T>,
+    // Roll-back buffers for an update that overflows x (e.g. a huge η): reused, never reallocated.
+    #[serde(skip)]
+    x_backup: DVector<T>,
+    #[serde(skip)]
+    rule_backup: Option<U>,
 }
 
 impl<T: Real, G: GradientOracle<T>> SmoothedOptimizer<T, G, Sgd> {
@@ -41,6 +46,8 @@ impl<T: Real, G: GradientOracle<T>> SmoothedOptimizer<T, G, Sgd> {
             k: 0,
             rng: rng::stream(0, 0),
             grad: DVector::zeros(0),
+            x_backup: DVector::zeros(0),
+            rule_backup: None,
         })
     }
 }
@@ -62,6 +69,8 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
             k: self.k,
             rng: self.rng,
             grad: self.grad,
+            x_backup: self.x_backup,
+            rule_backup: None,
         }
     }
 
@@ -119,13 +128,31 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<
         let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
         if self.grad.len() != x.len() {
             self.grad = DVector::zeros(x.len());
+            self.x_backup = DVector::zeros(x.len());
         }
         // ChaCha's state is a fixed-size array: this backup does not allocate.
         let rng_backup = self.rng.clone();
         match self.try_step(x, loss) {
             Ok(info) => {
-                // Commit: nothing below can fail.
+                self.x_backup.copy_from(x);
+                match &mut self.rule_backup {
+                    Some(b) => b.copy_state_from(&self.rule),
+                    None => self.rule_backup = Some(self.rule.clone()),
+                }
                 self.rule.apply(x, &self.grad, lr);
+                // A finite gradient can still overflow x (huge η or momentum): undo everything.
+                if !x.iter().all(|v| v.is_finite()) {
+                    x.copy_from(&self.x_backup);
+                    if let Some(b) = &self.rule_backup {
+                        self.rule.copy_state_from(b);
+                    }
+                    self.rng = rng_backup;
+                    return Err(crate::Error::NonFinite {
+                        what: "parameters x_{k+1}",
+                        during: "the optimizer's update rule",
+                    });
+                }
+                // Commit: nothing below can fail.
                 self.oracle.commit();
                 let report = Report {
                     step: self.k,
