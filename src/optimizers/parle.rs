@@ -364,11 +364,21 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     committed: false,
                 })
                 .collect();
-        } else if self.replicas[0].x.len() != x.len() {
-            return Err(Error::DimensionMismatch {
-                expected: self.replicas[0].x.len(),
-                got: x.len(),
-            });
+        } else {
+            // Every replica, not only the first: a loaded checkpoint may be inconsistent.
+            if self.replicas.len() != self.n {
+                return Err(Error::InvalidHyperParameter {
+                    name: "replicas",
+                    value: self.replicas.len() as f64,
+                    reason: "the state holds a different number of replicas than n",
+                });
+            }
+            if let Some(r) = self.replicas.iter().find(|r| r.x.len() != x.len()) {
+                return Err(Error::DimensionMismatch {
+                    expected: r.x.len(),
+                    got: x.len(),
+                });
+            }
         }
         let k = self.k;
         let inv_rho = T::one() / rho; // 0 for ρ = ∞: the coupling is off
