@@ -1,0 +1,169 @@
+//! Observers (issue 5, item 1): watching a scheme or an optimizer changes nothing in the run,
+//! and every observation carries the step's true values.
+
+#[path = "reliability_common.rs"]
+mod common;
+
+use common::*;
+use nalgebra::DVector;
+use std::cell::RefCell;
+use wide_valleys::estimators::ImportanceSampling;
+use wide_valleys::observe::{CsvObserver, FnObserver, Observation, Observed, Observer, CSV_HEADER};
+use wide_valleys::optimizers::{EntropySgd, Optimizer, Parle};
+use wide_valleys::{Error, LocalEntropy};
+
+/// Records observations and errors.
+#[derive(Default)]
+struct Log {
+    seen: Vec<Observation>,
+    errors: Vec<usize>,
+}
+impl Observer for Log {
+    fn observe(&mut self, o: &Observation) {
+        self.seen.push(o.clone());
+    }
+    fn error(&mut self, step: usize, _: &Error) {
+        self.errors.push(step);
+    }
+}
+
+#[test]
+fn observing_a_scheme_changes_nothing_and_reports_its_values() {
+    let loss = Hostile::new(2);
+    let make = || {
+        LocalEntropy::new(0.5)
+            .estimator(ImportanceSampling::new(50))
+            .seed(4)
+    };
+    let mut plain = make();
+    let mut watched = Observed::new(make(), Log::default());
+    let (mut x, mut y) = (start(3), start(3));
+    for k in 0..4 {
+        let before = y.clone();
+        let r1 = plain.step(&mut x, &loss).unwrap();
+        let r2 = watched.step(&mut y, &loss).unwrap();
+        assert_eq!(r1, r2);
+        let o = watched.observer().seen.last().unwrap().clone();
+        assert_eq!(o.step, k);
+        assert_eq!(o.tau, Some(0.5));
+        assert_eq!(o.ess, r2.diagnostics.ess);
+        assert!(o.ess.unwrap() > 1.0 && o.ess.unwrap() <= 50.0);
+        // The loss estimate is −log mean weight: F̂_τ(x_k) of 000 eq. 2.
+        assert_eq!(o.loss, r2.diagnostics.log_mean_weight.map(|l| -l));
+        assert!((o.step_norm - (&y - &before).norm()).abs() <= 1e-12 * (1.0 + o.step_norm));
+        assert_eq!(o.cost_evaluations, r2.diagnostics.cost_evaluations);
+        assert!(o.cost_evaluations >= 50);
+        assert!(o.elapsed >= o.step_time);
+    }
+    assert_eq!(bits(&x), bits(&y));
+    assert_eq!(watched.observer().seen.len(), 4);
+}
+
+#[test]
+fn observing_an_optimizer_changes_nothing_and_reports_its_values() {
+    let loss = Hostile::new(2);
+    let make = || Parle::new(3, 0.5, 2.0, 4, 0.2).unwrap().seed(5);
+    let mut plain = make();
+    let log = RefCell::new(Vec::new());
+    let mut watched = Observed::new(
+        make(),
+        FnObserver::new(|o: &Observation| log.borrow_mut().push(o.clone())),
+    )
+    .loss_every(2);
+    let (mut x, mut y) = (start(3), start(3));
+    for k in 0..4 {
+        let before = y.clone();
+        let r1 = plain.step(&mut x, &loss).unwrap();
+        let r2 = watched.step(&mut y, &loss).unwrap();
+        assert_eq!(r1, r2);
+        let o = log.borrow().last().unwrap().clone();
+        assert_eq!(o.step, k);
+        assert_eq!(o.gamma, Some(0.5));
+        assert_eq!(o.rho, Some(2.0));
+        assert_eq!(o.learning_rate, Some(0.2));
+        assert_eq!(o.gradient_evaluations, r2.gradient_evaluations);
+        assert_eq!(o.gradient_norm, Some(r2.gradient_norm));
+        assert!((o.step_norm - (&y - &before).norm()).abs() <= 1e-12 * (1.0 + o.step_norm));
+        // f(x_{k+1}) on the full batch every second step.
+        match k % 2 {
+            1 => {
+                let f = wide_valleys::Cost::cost(&loss, &y, &wide_valleys::Batch::Full);
+                assert_eq!(o.loss, Some(f));
+            }
+            _ => assert_eq!(o.loss, None),
+        }
+    }
+    assert_eq!(bits(&x), bits(&y));
+}
+
+#[test]
+fn a_failed_step_is_reported_as_an_error_not_as_an_observation() {
+    let loss = Hostile::new(2);
+    let mut watched = Observed::new(
+        EntropySgd::new(0.5, 5, 0.1).unwrap().seed(1),
+        Log::default(),
+    );
+    let mut x = start(1);
+    watched.step(&mut x, &loss).unwrap();
+    loss.poison_after(3, f64::NAN);
+    assert!(watched.step(&mut x, &loss).is_err());
+    loss.heal();
+    watched.step(&mut x, &loss).unwrap();
+    let log = watched.observer();
+    assert_eq!(log.errors, vec![1]);
+    assert_eq!(
+        log.seen.iter().map(|o| o.step).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+}
+
+#[test]
+fn csv_observer_writes_one_parsable_row_per_step() {
+    let loss = Hostile::new(2);
+    let mut watched = Observed::new(
+        EntropySgd::new(0.5, 5, 0.1).unwrap().seed(1),
+        CsvObserver::new(Vec::new()),
+    );
+    let mut x: DVector<f64> = start(1);
+    for _ in 0..3 {
+        watched.step(&mut x, &loss).unwrap();
+    }
+    let (_, csv) = watched.into_parts();
+    let text = String::from_utf8(csv.finish().unwrap()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], CSV_HEADER);
+    assert_eq!(lines.len(), 4);
+    let cols = CSV_HEADER.split(',').count();
+    for (k, line) in lines[1..].iter().enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), cols, "{line}");
+        assert_eq!(cells[0].parse::<usize>().unwrap(), k);
+        assert_eq!(cells[1], ""); // no loss requested
+        assert!(cells[2].parse::<f64>().unwrap() > 0.0); // step norm
+        assert_eq!(cells[4].parse::<f64>().unwrap(), 0.5); // γ
+        assert_eq!(cells[10].parse::<usize>().unwrap(), 5); // L gradient evaluations
+    }
+}
+
+#[test]
+fn csv_observer_keeps_a_write_error_instead_of_failing_the_step() {
+    struct Broken;
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let loss = Hostile::new(2);
+    let mut watched = Observed::new(
+        EntropySgd::new(0.5, 5, 0.1).unwrap(),
+        CsvObserver::new(Broken),
+    );
+    let mut x = start(1);
+    watched.step(&mut x, &loss).unwrap();
+    assert!(watched.observer().io_error().is_some());
+    let (_, csv) = watched.into_parts();
+    assert!(matches!(csv.finish(), Err(Error::Io(_))));
+}
