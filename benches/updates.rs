@@ -24,7 +24,9 @@ use std::time::Duration;
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::{EntropySgd, GradientDescent, HamiltonJacobi, Heat, Optimizer, Parle};
+use wide_valleys::optimizers::{
+    EntropySgd, GradientDescent, HamiltonJacobi, Heat, Optimizer, Parle,
+};
 use wide_valleys::{rng, HeatRegularization, LocalEntropy, Real};
 
 /// τ of 000 §6.2 (and the scope γ of the optimizers here), a variance.

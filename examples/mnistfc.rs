@@ -25,6 +25,7 @@
 //! and `mnistfc.png` (validation error against effective epochs).
 
 #[path = "common/mod.rs"]
+#[allow(clippy::type_complexity)] // the shared plumbing's chart panels (not ours to change)
 mod common;
 
 use clap::Parser;
@@ -61,11 +62,7 @@ struct Args {
     #[arg(long, default_value = "out/mnistfc")]
     out: PathBuf,
     /// Comma-separated algorithms among sgd, entropy-sgd, heat, hj.
-    #[arg(
-        long,
-        default_value = "entropy-sgd,heat,hj,sgd",
-        value_delimiter = ','
-    )]
+    #[arg(long, default_value = "entropy-sgd,heat,hj,sgd", value_delimiter = ',')]
     algorithms: Vec<String>,
     /// Hidden width (1024 in mnistfc; smaller for smoke tests).
     #[arg(long, default_value_t = 1024)]
@@ -274,7 +271,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test = mnist.test;
     let mut csv = common::Csv::create(
         &out.join("mnistfc.csv"),
-        &["algorithm", "seed", "effective_epoch", "validation_error_percent"],
+        &[
+            "algorithm",
+            "seed",
+            "effective_epoch",
+            "validation_error_percent",
+        ],
     );
     let mut series = Vec::new();
     let mut rows = Vec::new();
@@ -362,10 +364,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None,
         )],
     )?;
-    println!(
-        "\nwrote {} and {}",
-        csv_path.display(),
-        png.display()
-    );
+    println!("\nwrote {} and {}", csv_path.display(), png.display());
     Ok(())
 }

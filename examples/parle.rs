@@ -26,6 +26,7 @@
 //! data, split data).
 
 #[path = "common/mod.rs"]
+#[allow(clippy::type_complexity)] // the shared plumbing's chart panels (not ours to change)
 mod common;
 
 use clap::Parser;
@@ -91,7 +92,7 @@ type ParleN = Parle<f32, Momentum<f32>>;
 /// with one objective per replica (or one shared).
 enum Runner {
     Single(Box<dyn Optimizer<f32, Obj>>, Obj),
-    Replicas(ParleN, Vec<Obj>),
+    Replicas(Box<ParleN>, Vec<Obj>),
 }
 
 impl Runner {
@@ -182,7 +183,11 @@ fn build(
     };
     Ok(match algo {
         Algo::Parle(n) | Algo::Elastic(n) => {
-            let objs = if split { shards(n)? } else { vec![base.clone()] };
+            let objs = if split {
+                shards(n)?
+            } else {
+                vec![base.clone()]
+            };
             let per_replica = objs[0].indices().len() / args.batch;
             let p: ParleN = if let Algo::Parle(_) = algo {
                 Parle::new(n, gamma()?, rho()?, l, 0.1f32)?
@@ -195,7 +200,7 @@ fn build(
                     .with_rule(nesterov()?)
                     .seed(seed)
             };
-            Runner::Replicas(p, objs)
+            Runner::Replicas(Box::new(p), objs)
         }
         Algo::EntropySgd => Runner::Single(
             Box::new(
@@ -218,7 +223,11 @@ fn build(
                 base.clone()
             };
             Runner::Single(
-                Box::new(GradientDescent::new(0.1f32)?.with_rule(nesterov()?).seed(seed)),
+                Box::new(
+                    GradientDescent::new(0.1f32)?
+                        .with_rule(nesterov()?)
+                        .seed(seed),
+                ),
                 f,
             )
         }
@@ -351,7 +360,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let r = run(algo, split, n, seed, &args, &base, &test)?;
             for (t, v) in &r.curve {
                 csv.row(&[
-                    if split { format!("5.2 split {n}") } else { "5.1 full".into() },
+                    if split {
+                        format!("5.2 split {n}")
+                    } else {
+                        "5.1 full".into()
+                    },
                     label.clone(),
                     seed.to_string(),
                     format!("{t:.3}"),
@@ -388,9 +401,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (label, finals, times, ups, evs, paper) in &rows {
         let (m, s) = common::mean_std(finals);
         let (t, _) = common::mean_std(times);
-        println!(
-            "{label:<30} {m:>9.2} ± {s:<4.2} {t:>9.1} {ups:>8} {evs:>10}   {paper:<28}"
-        );
+        println!("{label:<30} {m:>9.2} ± {s:<4.2} {t:>9.1} {ups:>8} {evs:>10}   {paper:<28}");
     }
     println!("(003 Table 5.1: lenet on MNIST, n = 6; Table 5.2: allcnn on CIFAR-10 — other networks, GPUs)");
     let png = out.join("parle.png");

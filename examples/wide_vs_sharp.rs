@@ -16,11 +16,11 @@ use plotters::prelude::*;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use wide_valleys::estimators::{Quadrature, Sgld};
 use wide_valleys::objective::{Batch, Cost};
 use wide_valleys::objectives::GaussianMixture;
 use wide_valleys::optimizers::*;
 use wide_valleys::update::{Adam, Momentum};
-use wide_valleys::estimators::{Quadrature, Sgld};
 use wide_valleys::{HeatRegularization, LocalEntropy, Schedule};
 
 type Landscape = GaussianMixture<f64>;
