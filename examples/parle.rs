@@ -7,7 +7,7 @@
 //! no injected noise; γ_k = γ₀(1 − 1/(2B))^k clipped at 1 with γ₀ = 100 and ρ_k = ρ₀(1 − 1/(2B))^k
 //! clipped at 0.1 with ρ₀ = 1 (eq. 5.10; k counts outer steps, B = minibatches in the global
 //! dataset); Nesterov 0.9 on eq. 5.8c (and for the SGD baseline); η₀ = 0.1, divided by 10 after the
-//! second epoch for Parle and Entropy-SGD (§5.4.2: "only once, after the second epoch"); minibatch
+//! second epoch for Parle and Entropy-SGD (`--lr`) (§5.4.2: "only once, after the second epoch"); minibatch
 //! 128; dropout 0.25 (§5.4.2's lenet value). Elastic-SGD uses the same ρ scoping (003 §5.4.3 says
 //! scoping on ρ "improves the performance of Elastic-SGD significantly"). Entropy-SGD is Parle's
 //! inner loop alone (n = 1, ρ = ∞, 003 §5.3.1 (iii)).
@@ -71,6 +71,10 @@ struct Args {
     /// Minibatch size.
     #[arg(long, default_value_t = 128)]
     batch: usize,
+    /// Initial learning rate η₀ of every algorithm (also Parle's and Entropy-SGD's inner step
+    /// η⁽⁰⁾, 003 §5.3.2).
+    #[arg(long, default_value_t = 0.1)]
+    lr: f32,
     /// Inner steps L of Parle and Entropy-SGD.
     #[arg(long, default_value_t = 25)]
     langevin_steps: usize,
@@ -148,9 +152,9 @@ fn paper_5_2(a: Algo, n: usize) -> &'static str {
     }
 }
 
-/// η₀ = 0.1 divided by 10 once, after `after` outer steps (003 §5.4.2).
-fn drop_once(after: usize) -> Schedule<f32> {
-    Schedule::from_fn(move |k| if k < after { 0.1 } else { 0.01 })
+/// η₀ divided by 10 once, after `after` outer steps (003 §5.4.2).
+fn drop_once(eta0: f32, after: usize) -> Schedule<f32> {
+    Schedule::from_fn(move |k| if k < after { eta0 } else { 0.1 * eta0 })
 }
 
 /// The runner for `algo`; `split`: replicas get disjoint shards (003 §5.5); `split_n`: the
@@ -190,13 +194,13 @@ fn build(
             };
             let per_replica = objs[0].indices().len() / args.batch;
             let p: ParleN = if let Algo::Parle(_) = algo {
-                Parle::new(n, gamma()?, rho()?, l, 0.1f32)?
+                Parle::new(n, gamma()?, rho()?, l, args.lr)?
                     .averaging(Averaging::old_average_weight(0.25)?)
                     .with_rule(nesterov()?)
-                    .learning_rate_schedule(drop_once(2 * per_replica / l))
+                    .learning_rate_schedule(drop_once(args.lr, 2 * per_replica / l))
                     .seed(seed)
             } else {
-                ElasticSgd::new(n, rho()?, 0.1f32)?
+                ElasticSgd::new(n, rho()?, args.lr)?
                     .with_rule(nesterov()?)
                     .seed(seed)
             };
@@ -204,13 +208,13 @@ fn build(
         }
         Algo::EntropySgd => Runner::Single(
             Box::new(
-                EntropySgd::new(gamma()?, l, 0.1f32)?
+                EntropySgd::new(gamma()?, l, args.lr)?
                     .scaled(true)
-                    .langevin_step(0.1)?
+                    .langevin_step(args.lr)?
                     .thermal_noise(0.0)?
                     .averaging(Averaging::old_average_weight(0.25)?)
                     .with_rule(nesterov()?)
-                    .learning_rate_schedule(drop_once(2 * b / l))
+                    .learning_rate_schedule(drop_once(args.lr, 2 * b / l))
                     .seed(seed),
             ),
             base.clone(),
@@ -224,7 +228,7 @@ fn build(
             };
             Runner::Single(
                 Box::new(
-                    GradientDescent::new(0.1f32)?
+                    GradientDescent::new(args.lr)?
                         .with_rule(nesterov()?)
                         .seed(seed),
                 ),
