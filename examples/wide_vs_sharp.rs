@@ -4,7 +4,8 @@
 //! Prints where each optimizer ends, writes CSV files and PNG plots (plotters) of the landscape,
 //! its smoothed versions — local entropy F_τ (exact for a mixture, 000 eq. 2), heat F^H_τ = f ∗ φ_τ
 //! (000 §2.2, quadrature) and Hopf–Lax u(x, τ) = min_y f(y) + |x − y|²/(2τ) (003 eq. 4.16, grid) —
-//! and the trajectories.
+//! and the trajectories — also of the two-step schemes of 000 (local entropy, 000 Alg. 1, by
+//! quadrature and by SGLD; heat regularization, 000 Alg. 2, by Robbins–Monro).
 //!
 //! ```text
 //! cargo run --release --example wide_vs_sharp -- --out out
@@ -15,11 +16,12 @@ use plotters::prelude::*;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use wide_valleys::estimators::{Quadrature, Sgld};
 use wide_valleys::objective::{Batch, Cost};
 use wide_valleys::objectives::GaussianMixture;
 use wide_valleys::optimizers::*;
 use wide_valleys::update::{Adam, Momentum};
-use wide_valleys::Schedule;
+use wide_valleys::{HeatRegularization, LocalEntropy, Schedule};
 
 type Landscape = GaussianMixture<f64>;
 type Boxed = Box<dyn Optimizer<f64, Landscape>>;
@@ -106,14 +108,54 @@ fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usiz
     Ok(v)
 }
 
-/// A clearly marked place for the two-step schemes of 000 (Algorithms 1 and 2), which live on
-/// the `core` branch: after merging, the lead adds `LocalEntropy` and `HeatRegularization` here,
-/// e.g. `runs.push(("LocalEntropy", trajectory_of(|x| scheme.step(x, f))))`. Each entry is a name
-/// and its trajectory (one point per outer step).
-fn two_step_schemes(f: &Landscape, start: &DVector<f64>) -> Vec<Run> {
-    // TODO(lead, after merging `core`): LocalEntropy::new(tau) and HeatRegularization::new(tau).
-    let _ = (f, start);
-    Vec::new()
+/// Outer steps of the two-step schemes (each moves x to E_q\[Y\] or to the mode-seeking
+/// minimizer, i.e. a step of size τ_k on F_τ: far fewer are needed than gradient steps).
+const TWO_STEP_STEPS: usize = 200;
+
+/// The two-step schemes of 000 on the same landscapes, with the optimizers' scoping
+/// τ_k = 2·0.98^k clipped to [0.1, 10] (a variance, as γ above):
+/// - "LocalEntropy (quad.)": 000 Alg. 1, x_{k+1} = E_{q_{x_k,τ_k}}\[Y\] (eq. 11) by tensor-grid
+///   quadrature (exact up to the grid in d ≤ 2), i.e. gradient descent on F_τ with step τ (eq. 12);
+/// - "LocalEntropy (SGLD)": the same with SGLD (000 Alg. 3: J = 10³ warm-started samples, seed 1;
+///   constant ε = 0.02);
+/// - "HeatReg (RM)": 000 Alg. 2, mode-seeking x_{k+1} = argmin KL(φ_{x,τ} ‖ q_{x_k,τ}) by
+///   Robbins–Monro (000 Alg. 5, c = 0.1, α = 0.7, M = J = 30, seed 1).
+fn two_step_schemes(f: &Landscape, start: &DVector<f64>) -> wide_valleys::Result<Vec<Run>> {
+    let tau = || Schedule::geometric(2.0, 0.98)?.clipped(0.1, 10.0);
+    let mut quad = LocalEntropy::new(2.0)
+        .estimator(Quadrature::default())
+        .tau_schedule(tau()?);
+    // ε = 0.02 instead of 000's 1/(1000 + j): the paper's steps (tuned for MNIST) are too short
+    // for the chain to cross between the valleys here in 10³ iterations.
+    let mut sgld = LocalEntropy::new(2.0)
+        .estimator(Sgld::paper().constant_step(0.02))
+        .tau_schedule(tau()?)
+        .seed(1);
+    let mut heat = HeatRegularization::new(2.0).tau_schedule(tau()?).seed(1);
+    let mut runs = Vec::new();
+    // One closure per scheme: the schemes have different types (generic over the KL step).
+    let trajectory = |step: &mut dyn FnMut(&mut DVector<f64>) -> wide_valleys::Result<()>| {
+        let mut x = start.clone();
+        let mut path = vec![x.clone()];
+        for _ in 0..TWO_STEP_STEPS {
+            step(&mut x)?;
+            path.push(x.clone());
+        }
+        Ok::<_, wide_valleys::Error>(path)
+    };
+    runs.push((
+        "LocalEntropy (quad.)",
+        trajectory(&mut |x| quad.step(x, f).map(|_| ()))?,
+    ));
+    runs.push((
+        "LocalEntropy (SGLD)",
+        trajectory(&mut |x| sgld.step(x, f).map(|_| ()))?,
+    ));
+    runs.push((
+        "HeatReg (RM)",
+        trajectory(&mut |x| heat.step(x, f).map(|_| ()))?,
+    ));
+    Ok(runs)
 }
 
 /// Runs every optimizer from `start`, recording the trajectory.
@@ -128,7 +170,7 @@ fn trajectories(f: &Landscape, start: &DVector<f64>) -> wide_valleys::Result<Vec
         }
         out.push((name, path));
     }
-    out.extend(two_step_schemes(f, start));
+    out.extend(two_step_schemes(f, start)?);
     Ok(out)
 }
 
@@ -319,7 +361,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
     let runs2 = trajectories(&f2, &start2)?;
 
     println!(
-        "{:<16} {:>12} {:>10}   {:>22} {:>10}",
+        "{:<21} {:>12} {:>10}   {:>22} {:>10}",
         "optimizer", "1-D end", "valley", "2-D end", "valley"
     );
     let valley = |x: &DVector<f64>, wide: &DVector<f64>, sharp: &DVector<f64>| {
@@ -334,7 +376,7 @@ fn main() -> Result<(), Box<dyn StdError>> {
     for ((name, t1), (_, t2)) in runs.iter().zip(runs2.iter()) {
         let (e1, e2) = (t1.last().unwrap(), t2.last().unwrap());
         println!(
-            "{:<16} {:>12.4} {:>10}   ({:>9.4}, {:>9.4}) {:>10}",
+            "{:<21} {:>12.4} {:>10}   ({:>9.4}, {:>9.4}) {:>10}",
             name,
             e1[0],
             valley(e1, &dvector![1.5], &dvector![-2.0]),
