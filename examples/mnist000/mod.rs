@@ -300,7 +300,6 @@ impl Runs {
 
 /// Runs every method for every seed from the same initialization per seed (000 §6.2: "identical
 /// instantiations"), with one progress bar. `init(seed)` gives x₀.
-#[allow(clippy::too_many_arguments)]
 pub fn run_all(
     methods: &[(String, usize, Method)],
     obj: &Obj,
@@ -308,21 +307,42 @@ pub fn run_all(
     args: &CommonArgs,
     init: impl Fn(u64) -> DVector<F>,
 ) -> Vec<Runs> {
-    let total = methods.len() as u64 * args.seeds * args.updates as u64;
+    let names: Vec<(String, usize)> = methods.iter().map(|(n, p, _)| (n.clone(), *p)).collect();
+    run_steppers(
+        &names,
+        |i, seed| methods[i].2.stepper(seed).expect("valid hyper-parameters"),
+        obj,
+        test,
+        args,
+        init,
+    )
+}
+
+/// As [`run_all`] for any steppers: `make(i, seed)` builds method i's stepper.
+pub fn run_steppers(
+    names: &[(String, usize)],
+    make: impl Fn(usize, u64) -> Stepper,
+    obj: &Obj,
+    test: &Dataset<F>,
+    args: &CommonArgs,
+    init: impl Fn(u64) -> DVector<F>,
+) -> Vec<Runs> {
+    let total = names.len() as u64 * args.seeds * args.updates as u64;
     let pb = progress(total, "training");
-    let mut out: Vec<Runs> = methods
+    let mut out: Vec<Runs> = names
         .iter()
-        .map(|(n, p, _)| Runs {
+        .map(|(n, p)| Runs {
             name: n.clone(),
             panel: *p,
             curves: Vec::new(),
         })
         .collect();
     for seed in 0..args.seeds {
-        for (i, (name, _, m)) in methods.iter().enumerate() {
+        for (i, (name, _)) in names.iter().enumerate() {
             pb.set_prefix(format!("{name} s{seed}"));
             let mut x = init(seed);
-            let mut step = m.stepper(1000 + seed).expect("valid hyper-parameters");
+            // Algorithm randomness is seeded apart from the initialization.
+            let mut step = make(i, 1000 + seed);
             let c = train(
                 &mut step,
                 obj,
@@ -381,7 +401,7 @@ pub fn print_table(
             line += &format!(" {:>13}", format!("{m:.3}±{s:.3}"));
         }
         let (t, ts) = r.time();
-        line += &format!(" {:>16}", format!("{t:.4}±{ts:.4}"));
+        line += &format!(" {:>16}", format!("{t:.2e}±{ts:.0e}"));
         println!("{line}");
         let key = r.name.split_whitespace().next().unwrap_or("");
         if let Some((_, row, time)) = paper.iter().find(|(n, _, _)| *n == key) {
