@@ -97,7 +97,9 @@ fn main() -> wide_valleys::Result<()> {
                 Box::new(move |x, obj| o.step(x, obj).map(|_| ()))
             }
             5 => {
-                let mut o = Parle::new(3, 1.0f32, 1.0, 5, 0.1).expect("valid").seed(seed);
+                let mut o = Parle::new(3, 1.0f32, 1.0, 5, 0.1)
+                    .expect("valid")
+                    .seed(seed);
                 Box::new(move |x, obj| o.step(x, obj).map(|_| ()))
             }
             _ => methods[i].1.stepper(seed).expect("valid"),
@@ -113,7 +115,12 @@ fn main() -> wide_valleys::Result<()> {
         &[args.updates / 3, 2 * args.updates / 3, args.updates],
         &[],
     );
-    write_outputs(&args.out, "quickstart", &runs, &["quickstart: Gaussian blobs, 32→64→10"]);
+    write_outputs(
+        &args.out,
+        "quickstart",
+        &runs,
+        &["quickstart: Gaussian blobs, 32→64→10"],
+    );
     println!("total time {:.1} s", t0.elapsed().as_secs_f64());
     Ok(())
 }

@@ -204,7 +204,14 @@ pub struct Curve {
 
 /// Held-out accuracy on `n` test images drawn at random, the same images for every method at
 /// the same evaluation (the draw is seeded by `eval_seed` and the update count).
-pub fn accuracy(obj: &Obj, x: &DVector<F>, test: &Dataset<F>, n: usize, eval_seed: u64, at: usize) -> f64 {
+pub fn accuracy(
+    obj: &Obj,
+    x: &DVector<F>,
+    test: &Dataset<F>,
+    n: usize,
+    eval_seed: u64,
+    at: usize,
+) -> f64 {
     let mut r = rng::stream(eval_seed, at as u64);
     obj.evaluate_random(x, test, n, &mut r)
         .map(|e| e.accuracy)
@@ -228,7 +235,10 @@ pub fn train(
     pb: &ProgressBar,
 ) -> Curve {
     let every = every.max(1);
-    let mut points = vec![(offset, accuracy(obj, x, test, eval_images, eval_seed, offset))];
+    let mut points = vec![(
+        offset,
+        accuracy(obj, x, test, eval_images, eval_seed, offset),
+    )];
     let mut secs = 0.0;
     let mut done = 0;
     let mut error = None;
@@ -250,7 +260,11 @@ pub fn train(
     }
     Curve {
         points,
-        secs_per_update: if done > 0 { secs / done as f64 } else { f64::NAN },
+        secs_per_update: if done > 0 {
+            secs / done as f64
+        } else {
+            f64::NAN
+        },
         error,
     }
 }
@@ -428,7 +442,14 @@ pub fn write_outputs(out: &Path, name: &str, runs: &[Runs], panels: &[&str]) {
     let dir = common::out_dir(out);
     let mut csv = Csv::create(
         &dir.join(format!("{name}.csv")),
-        &["method", "panel", "seed", "update", "accuracy", "secs_per_update"],
+        &[
+            "method",
+            "panel",
+            "seed",
+            "update",
+            "accuracy",
+            "secs_per_update",
+        ],
     );
     for r in runs {
         for (seed, c) in r.curves.iter().enumerate() {
@@ -449,8 +470,18 @@ pub fn write_outputs(out: &Path, name: &str, runs: &[Runs], panels: &[&str]) {
         .iter()
         .enumerate()
         .map(|(p, title)| {
-            let series: Vec<Series> = runs.iter().filter(|r| r.panel == p).map(Runs::series).collect();
-            (title.to_string(), "weight updates", "held-out accuracy", series, Some((0.0, 1.0)))
+            let series: Vec<Series> = runs
+                .iter()
+                .filter(|r| r.panel == p)
+                .map(Runs::series)
+                .collect();
+            (
+                title.to_string(),
+                "weight updates",
+                "held-out accuracy",
+                series,
+                Some((0.0, 1.0)),
+            )
         })
         .collect();
     let png = dir.join(format!("{name}.png"));
