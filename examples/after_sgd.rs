@@ -103,7 +103,9 @@ fn main() -> wide_valleys::Result<()> {
         }
     }
     pb.finish_and_clear();
-    let cps: Vec<usize> = [0, c.updates / 2, c.updates]
+    // Checkpoints on the evaluation grid: the switch, about halfway, the end.
+    let e = c.eval_every.max(1);
+    let cps: Vec<usize> = [0, c.updates / 2 / e * e, c.updates]
         .iter()
         .map(|u| args.sgd_updates + u)
         .collect();
