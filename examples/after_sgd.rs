@@ -55,7 +55,7 @@ fn main() -> wide_valleys::Result<()> {
         .collect();
     let total = c.seeds * (args.sgd_updates + methods.len() * c.updates) as u64;
     let pb = progress(total, "after SGD");
-    for seed in 0..c.seeds {
+    for seed in c.first_seed..c.first_seed + c.seeds {
         let mut x = obj.init(&mut wide_valleys::rng::seeded(seed));
         // Phase 1: SGD, shared by all methods of this seed.
         let mut sgd = Method::Sgd { lr: args.tau }.stepper(1000 + seed)?;
@@ -99,6 +99,7 @@ fn main() -> wide_valleys::Result<()> {
             if let Some(e) = &cur.error {
                 pb.println(format!("{name} seed {seed}: stopped: {e}"));
             }
+            cur.seed = seed;
             runs[i].curves.push(cur);
         }
     }

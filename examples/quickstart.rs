@@ -56,6 +56,7 @@ fn main() -> wide_valleys::Result<()> {
     let common = CommonArgs {
         updates: args.updates,
         seeds: args.seeds,
+        first_seed: 0,
         mnist_dir: None,
         out: args.out.clone(),
         eval_every: 10,

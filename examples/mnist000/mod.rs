@@ -49,6 +49,9 @@ pub struct CommonArgs {
     /// Number of seeds (network initializations and algorithm randomness): 0, 1, …
     #[arg(long, default_value_t = 3)]
     pub seeds: u64,
+    /// First seed (runs use seeds first_seed .. first_seed + seeds), to add seeds to a run later.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
     /// MNIST directory (the four IDX .gz files); default: the MNIST_DIR environment variable.
     #[arg(long)]
     pub mnist_dir: Option<PathBuf>,
@@ -198,6 +201,8 @@ impl Method {
 /// Held-out accuracy along one training run.
 #[derive(Clone, Debug)]
 pub struct Curve {
+    /// The seed of the run (initialization and algorithm randomness).
+    pub seed: u64,
     /// (updates done, accuracy).
     pub points: Vec<(usize, f64)>,
     /// Mean wall-clock seconds per update (evaluation excluded).
@@ -263,6 +268,7 @@ pub fn train(
         }
     }
     Curve {
+        seed: 0,
         points,
         secs_per_update: if done > 0 {
             secs / done as f64
@@ -355,7 +361,7 @@ pub fn run_steppers(
             curves: Vec::new(),
         })
         .collect();
-    for seed in 0..args.seeds {
+    for seed in args.first_seed..args.first_seed + args.seeds {
         for (i, (name, _)) in names.iter().enumerate() {
             pb.set_prefix(format!("{name} s{seed}"));
             let mut x = init(seed);
@@ -376,7 +382,7 @@ pub fn run_steppers(
             if let Some(e) = &c.error {
                 pb.println(format!("{name} seed {seed}: stopped: {e}"));
             }
-            out[i].curves.push(c);
+            out[i].curves.push(Curve { seed, ..c });
         }
     }
     pb.finish_and_clear();
@@ -456,7 +462,8 @@ pub fn write_outputs(out: &Path, name: &str, runs: &[Runs], panels: &[&str]) {
         ],
     );
     for r in runs {
-        for (seed, c) in r.curves.iter().enumerate() {
+        for c in &r.curves {
+            let seed = c.seed;
             for (u, a) in &c.points {
                 csv.row(&[
                     r.name.clone(),
