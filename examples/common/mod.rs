@@ -23,7 +23,8 @@ pub struct Csv {
 impl Csv {
     /// Creates `path` and writes the header row.
     pub fn create(path: &Path, header: &[&str]) -> Self {
-        let f = File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let f =
+            File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         let mut w = BufWriter::new(f);
         writeln!(w, "{}", header.join(",")).expect("write csv header");
         Self {
@@ -81,12 +82,11 @@ pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// One chart panel: (title, x label, y label, series, optional y range).
+pub type Panel<'a> = (String, &'a str, &'a str, Vec<Series>, Option<(f64, f64)>);
+
 /// Draws several panels of line charts side by side into one PNG.
-/// `panels`: (title, x label, y label, series, optional y range).
-pub fn line_charts(
-    path: &Path,
-    panels: &[(String, &str, &str, Vec<Series>, Option<(f64, f64)>)],
-) -> Result<(), Box<dyn std::error::Error>> {
+pub fn line_charts(path: &Path, panels: &[Panel<'_>]) -> Result<(), Box<dyn std::error::Error>> {
     let n = panels.len().max(1) as u32;
     let root = BitMapBackend::new(path, (560 * n, 440)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -99,7 +99,12 @@ pub fn line_charts(
             None => bounds(
                 series
                     .iter()
-                    .flat_map(|s| s.points.iter().map(|p| p.1).chain(s.band.iter().flat_map(|b| [b.1, b.2])))
+                    .flat_map(|s| {
+                        s.points
+                            .iter()
+                            .map(|p| p.1)
+                            .chain(s.band.iter().flat_map(|b| [b.1, b.2]))
+                    })
                     .filter(|v| v.is_finite()),
             ),
         };
@@ -123,7 +128,9 @@ pub fn line_charts(
                     c.stroke_width(2),
                 ))?
                 .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

@@ -12,10 +12,6 @@
 //! equivalently our τ = 0.01 is a 20× wider Gaussian relative to the loss than a sum-loss τ = 0.01.
 #![allow(dead_code)]
 
-// The shared plumbing is not ours to edit: keep `cargo fmt` off it and allow the lint its chart
-// signature trips.
-#[allow(clippy::type_complexity)]
-#[rustfmt::skip]
 #[path = "../common/mod.rs"]
 pub mod common;
 
