@@ -199,7 +199,9 @@ fn run(
     let n = train.len();
     let f = MlpObjective::new(mlp.clone(), Arc::clone(train), args.batch)?.with_dropout_seed(seed);
     let batches_per_epoch = n / args.batch;
-    let per_epoch = (batches_per_epoch / evals_per_step(name)).max(1);
+    // Epochs of the outer loop (one outer step per minibatch): 003 trains Entropy-SGD "for 5
+    // epochs with L = 20" = 100 effective epochs, so its "every 3 epochs" is 3·B outer steps.
+    let per_epoch = batches_per_epoch.max(1);
     let mut opt = build(name, per_epoch, args, seed)?;
     let mut x: DVector<f32> = f.init(&mut rng::seeded(seed));
     let total_evals = (args.epochs * batches_per_epoch as f64).ceil() as usize;
