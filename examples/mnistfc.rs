@@ -25,7 +25,6 @@
 //! and `mnistfc.png` (validation error against effective epochs).
 
 #[path = "common/mod.rs"]
-#[allow(clippy::type_complexity)] // the shared plumbing's chart panels (not ours to change)
 mod common;
 
 use clap::Parser;

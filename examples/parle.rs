@@ -26,7 +26,6 @@
 //! data, split data).
 
 #[path = "common/mod.rs"]
-#[allow(clippy::type_complexity)] // the shared plumbing's chart panels (not ours to change)
 mod common;
 
 use clap::Parser;
