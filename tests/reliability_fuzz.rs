@@ -349,3 +349,45 @@ fn loaded_states_with_wrong_dimensions_are_errors() {
     assert!(cases > 20, "only {cases} cases");
     assert!(failures.is_empty(), "panics: {failures:#?}");
 }
+
+/// Writes seed inputs for the `checkpoint` cargo-fuzz target (selector byte + a valid state line)
+/// into `$WV_FUZZ_SEED_DIR`: `WV_FUZZ_SEED_DIR=fuzz/corpus/checkpoint cargo test --release
+/// --test reliability_fuzz -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let Ok(out) = std::env::var("WV_FUZZ_SEED_DIR") else {
+        return;
+    };
+    let selector = |name: &str| match name {
+        "GradientDescent" => Some(0u8),
+        "EntropySgd" => Some(1),
+        "EntropyAdam" => Some(2),
+        "Heat" => Some(4),
+        "Sam" => Some(5),
+        "TrivializedSgd" => Some(6),
+        "Parle+Nesterov" => Some(7),
+        "LocalEntropy+SGLD" => Some(8),
+        "HeatRegularization+RM" => Some(9),
+        _ => None,
+    };
+    let dir = temp_dir("seeds");
+    let loss = Hostile::new(1);
+    for mut r in all(3) {
+        let Some(sel) = selector(r.name()) else {
+            continue;
+        };
+        let mut x = start(1);
+        for _ in 0..2 {
+            r.step(&mut x, &loss).unwrap();
+        }
+        let path = dir.join("c");
+        r.save(&path, &x).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let mut seed = vec![sel];
+        seed.extend_from_slice(&bytes[nl + 1..]);
+        std::fs::write(format!("{out}/seed-{sel}"), seed).unwrap();
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
