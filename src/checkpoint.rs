@@ -282,8 +282,8 @@ pub(crate) mod checked_schedule {
             if *every == 0 {
                 return Err(D::Error::custom("geometric schedule with every = 0"));
             }
-            // Written so that NaN bounds are refused too (`f64::clamp` panics on them).
-            if !(*min <= *max) {
+            // `clamp` panics on min > max and on NaN bounds.
+            if min.as_f64().is_nan() || max.as_f64().is_nan() || *min > *max {
                 return Err(D::Error::custom(
                     "geometric schedule with min > max or a NaN bound",
                 ));

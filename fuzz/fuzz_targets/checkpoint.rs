@@ -46,7 +46,9 @@ fn quadratic(d: usize) -> Quadratic<f64> {
 fn opt<S: DeserializeOwned + Optimizer<f64, Quadratic<f64>>>(raw: &[u8], body: &[u8]) {
     let p = Path::new("fuzz");
     let _ = checkpoint::from_bytes::<(DVector<f64>, S)>(p, raw);
-    if let Ok((mut x, mut s)) = checkpoint::from_bytes::<(DVector<f64>, S)>(p, &framed::<(DVector<f64>, S)>(body)) {
+    if let Ok((mut x, mut s)) =
+        checkpoint::from_bytes::<(DVector<f64>, S)>(p, &framed::<(DVector<f64>, S)>(body))
+    {
         if x.len() <= 64 {
             let q = quadratic(x.len());
             let _ = s.step(&mut x, &q);
@@ -55,10 +57,16 @@ fn opt<S: DeserializeOwned + Optimizer<f64, Quadratic<f64>>>(raw: &[u8], body: &
     }
 }
 
-fn scheme<S: DeserializeOwned>(raw: &[u8], body: &[u8], mut step: impl FnMut(&mut DVector<f64>, &mut S, &Quadratic<f64>)) {
+fn scheme<S: DeserializeOwned>(
+    raw: &[u8],
+    body: &[u8],
+    mut step: impl FnMut(&mut DVector<f64>, &mut S, &Quadratic<f64>),
+) {
     let p = Path::new("fuzz");
     let _ = checkpoint::from_bytes::<(DVector<f64>, S)>(p, raw);
-    if let Ok((mut x, mut s)) = checkpoint::from_bytes::<(DVector<f64>, S)>(p, &framed::<(DVector<f64>, S)>(body)) {
+    if let Ok((mut x, mut s)) =
+        checkpoint::from_bytes::<(DVector<f64>, S)>(p, &framed::<(DVector<f64>, S)>(body))
+    {
         if x.len() <= 64 {
             let q = quadratic(x.len());
             step(&mut x, &mut s, &q);
@@ -67,7 +75,9 @@ fn scheme<S: DeserializeOwned>(raw: &[u8], body: &[u8], mut step: impl FnMut(&mu
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, body)) = data.split_first() else { return };
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
     match sel % 10 {
         0 => opt::<SmoothedOptimizer<f64, PlainGradient, Sgd>>(data, body),
         1 => opt::<SmoothedOptimizer<f64, LocalEntropyGradient<f64>, Sgd>>(data, body),
