@@ -149,7 +149,9 @@ fn mutate_json(v: &mut Value, at: &mut usize, how: u8) -> bool {
             (4, _) => serde_json::json!(1e308),
             (5, _) => serde_json::json!(-1.0),
             (6, _) => serde_json::json!(0),
-            (7, _) => serde_json::json!(u64::MAX),
+            // Not u64::MAX: a count of 2^64 − 1 (e.g. `langevin_steps`) is valid and makes a
+            // step run ~forever — requested work, not a defect (docs/reliability.md, Limits).
+            (7, _) => serde_json::json!(1e-300),
             _ => serde_json::json!(3),
         };
         return true;
