@@ -238,11 +238,16 @@ pub fn load<S: DeserializeOwned>(path: impl AsRef<Path>) -> Result<S> {
     from_bytes(path, &bytes)
 }
 
-/// serde for a scope or coupling [`Schedule`] that may be the constant +∞ (003 §5.3.1: γ = ρ = ∞),
-/// which JSON cannot hold as a number: stored as the unit variant `Infinite`.
-pub(crate) mod infinite_schedule {
+/// serde for every [`Schedule`] field of the schemes and optimizers, used with
+/// `#[serde(with = "crate::checkpoint::checked_schedule")]`:
+/// - the constant +∞ (γ = ρ = ∞, 003 §5.3.1), which JSON cannot hold as a number, is stored as the
+///   unit variant `Infinite`;
+/// - a geometric schedule read from a file is validated (`every` ≥ 1, `min` ≤ `max`, neither NaN),
+///   so that a hostile checkpoint is a typed error at load time and never a division by zero or a
+///   panicking clamp inside [`Schedule::at`].
+pub(crate) mod checked_schedule {
     use super::*;
-    use serde::{Deserializer, Serializer};
+    use serde::{de::Error as _, Deserializer, Serializer};
 
     #[derive(Serialize, Deserialize)]
     #[serde(bound = "T: Real")]
@@ -266,9 +271,24 @@ pub(crate) mod infinite_schedule {
     pub fn deserialize<'de, T: Real, D: Deserializer<'de>>(
         d: D,
     ) -> std::result::Result<Schedule<T>, D::Error> {
-        Ok(match Repr::<T>::deserialize(d)? {
+        let s = match Repr::<T>::deserialize(d)? {
             Repr::Infinite => Schedule::Constant(T::lit(f64::INFINITY)),
             Repr::Schedule(s) => s,
-        })
+        };
+        if let Schedule::Geometric {
+            every, min, max, ..
+        } = &s
+        {
+            if *every == 0 {
+                return Err(D::Error::custom("geometric schedule with every = 0"));
+            }
+            // `clamp` panics on min > max and on NaN bounds.
+            if min.as_f64().is_nan() || max.as_f64().is_nan() || *min > *max {
+                return Err(D::Error::custom(
+                    "geometric schedule with min > max or a NaN bound",
+                ));
+            }
+        }
+        Ok(s)
     }
 }

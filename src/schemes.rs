@@ -62,6 +62,8 @@ pub struct StepReport {
     deserialize = "T: Real, K: Deserialize<'de>"
 ))]
 pub struct TwoStep<T: Real, K> {
+    // Validated on load; +∞ stored as a unit variant (crate::checkpoint::checked_schedule).
+    #[serde(with = "crate::checkpoint::checked_schedule")]
     tau: Schedule<T>,
     kl: K,
     rng: Prng,

@@ -236,3 +236,60 @@ fn checkpoint_of_an_observed_run_resumes_identically() {
     assert_eq!(Optimizer::<f64, Hostile>::steps_taken(&b), 3);
     fs::remove_dir_all(dir).ok();
 }
+
+/// Regression (found by `reliability_fuzz`): a geometric schedule read from a hostile checkpoint
+/// with `every = 0` divided by zero, and one with min > max or a NaN bound made `clamp` panic, at
+/// the first step. Now refused at load time with `Error::Checkpoint`.
+#[test]
+fn hostile_schedules_in_a_checkpoint_are_refused_at_load() {
+    let dir = temp_dir("sched");
+    let path = dir.join("s.ckpt");
+    let x = DVector::from_element(D, 0.5);
+    let gd = GradientDescent::new(0.1).unwrap().learning_rate_schedule(
+        Schedule::geometric(0.1, 0.5)
+            .unwrap()
+            .clipped(0.01, 1.0)
+            .unwrap()
+            .every(2)
+            .unwrap(),
+    );
+    checkpoint::save(&path, &(&x, &gd)).unwrap();
+    let good = fs::read(&path).unwrap();
+    let nl = good.iter().position(|&b| b == b'\n').unwrap();
+    let body = std::str::from_utf8(&good[nl + 1..]).unwrap().trim_end();
+    assert!(checkpoint::load::<(DVector<f64>, GdType)>(&path).is_ok());
+    for (from, to) in [
+        ("\"every\":2", "\"every\":0"),
+        ("\"min\":0.01", "\"min\":5.0"),
+        ("\"max\":1.0", "\"max\":-1.0"),
+    ] {
+        assert!(body.contains(from), "{body}");
+        let hostile = body.replace(from, to);
+        let h: Header = serde_json::from_slice(&good[..nl]).unwrap();
+        let h = Header {
+            state_len: hostile.len() as u64,
+            state_fnv1a: format!("{:016x}", fnv1a(hostile.as_bytes())),
+            ..h
+        };
+        let mut bytes = serde_json::to_vec(&h).unwrap();
+        bytes.push(b'\n');
+        bytes.extend_from_slice(hostile.as_bytes());
+        fs::write(&path, &bytes).unwrap();
+        match checkpoint::load::<(DVector<f64>, GdType)>(&path) {
+            Err(Error::Checkpoint { problem, .. }) => {
+                assert!(problem.contains("geometric schedule"), "{problem}")
+            }
+            other => panic!("{to}: expected Error::Checkpoint, got {other:?}"),
+        }
+    }
+    fs::remove_dir_all(dir).ok();
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}

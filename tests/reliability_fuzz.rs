@@ -7,7 +7,8 @@
 //!   they reach serde — and then one `step` of whatever was loaded.
 //!
 //! Property everywhere: a typed `Error` or a consistent value, never a panic.
-//! `WV_FUZZ_CASES=n cargo test --release --test reliability_fuzz -- --ignored` runs a long version.
+//! `WV_FUZZ_SECONDS=600 cargo test --release --test reliability_fuzz -- --ignored long_fuzz --nocapture`
+//! runs a long version.
 
 #[path = "reliability_common.rs"]
 mod common;
@@ -17,7 +18,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 use std::io::Write;
-use wide_valleys::checkpoint::{self, Header};
+use wide_valleys::checkpoint::Header;
 use wide_valleys::data::idx;
 
 fn idx_seeds() -> Vec<Vec<u8>> {
@@ -148,7 +149,9 @@ fn mutate_json(v: &mut Value, at: &mut usize, how: u8) -> bool {
             (4, _) => serde_json::json!(1e308),
             (5, _) => serde_json::json!(-1.0),
             (6, _) => serde_json::json!(0),
-            (7, _) => serde_json::json!(u64::MAX),
+            // Not u64::MAX: a count of 2^64 − 1 (e.g. `langevin_steps`) is valid and makes a
+            // step run ~forever — requested work, not a defect (docs/reliability.md, Limits).
+            (7, _) => serde_json::json!(1e-300),
             _ => serde_json::json!(3),
         };
         return true;
@@ -235,47 +238,57 @@ proptest! {
     }
 }
 
-/// The long run: `WV_FUZZ_CASES` (default 20 000) structure-aware and byte-level cases.
+/// The long run: batches of 500 structure-aware checkpoint cases and 500 mutated IDX files, with
+/// fresh random seeds, until `WV_FUZZ_SECONDS` (default 60) have passed; prints the case count.
 #[test]
 #[ignore]
 fn long_fuzz_of_checkpoints_and_idx() {
-    let cases: u32 = std::env::var("WV_FUZZ_CASES")
+    let seconds: u64 = std::env::var("WV_FUZZ_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(
-            &(
-                0usize..14,
-                proptest::collection::vec((any::<usize>(), any::<u8>()), 1..5),
-            ),
-            |(which, edits)| {
-                structured_case(which, &edits);
-                Ok(())
-            },
-        )
-        .unwrap();
+        .unwrap_or(60);
+    let t0 = std::time::Instant::now();
     let dir = temp_dir("idxlong");
-    runner
-        .run(
-            &(0usize..4, proptest::collection::vec(mutation(), 1..8)),
-            |(seed, muts)| {
-                let mut bytes = idx_seeds()[seed].clone();
-                for m in &muts {
-                    apply(&mut bytes, m);
-                }
-                read_idx(&bytes, &dir);
-                Ok(())
-            },
-        )
-        .unwrap();
+    let (mut ckpt_cases, mut idx_cases) = (0u64, 0u64);
+    while t0.elapsed().as_secs() < seconds {
+        let mut runner = TestRunner::new(Config {
+            cases: 500,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(
+                &(
+                    0usize..14,
+                    proptest::collection::vec((any::<usize>(), any::<u8>()), 1..5),
+                ),
+                |(which, edits)| {
+                    structured_case(which, &edits);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        ckpt_cases += 500;
+        runner
+            .run(
+                &(0usize..4, proptest::collection::vec(mutation(), 1..8)),
+                |(seed, muts)| {
+                    let mut bytes = idx_seeds()[seed].clone();
+                    for m in &muts {
+                        apply(&mut bytes, m);
+                    }
+                    read_idx(&bytes, &dir);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        idx_cases += 500;
+    }
     std::fs::remove_dir_all(dir).ok();
-    let _ = checkpoint::FORMAT_VERSION;
+    println!(
+        "long fuzz: {ckpt_cases} checkpoint cases, {idx_cases} IDX cases, {:.0} s, no failure",
+        t0.elapsed().as_secs_f64()
+    );
 }
 
 /// Paths (pre-order indices) of every serialized `DVector` (`[[data..], nrows, null]`) in `v`.
@@ -348,4 +361,46 @@ fn loaded_states_with_wrong_dimensions_are_errors() {
     std::fs::remove_dir_all(dir).ok();
     assert!(cases > 20, "only {cases} cases");
     assert!(failures.is_empty(), "panics: {failures:#?}");
+}
+
+/// Writes seed inputs for the `checkpoint` cargo-fuzz target (selector byte + a valid state line)
+/// into `$WV_FUZZ_SEED_DIR`: `WV_FUZZ_SEED_DIR=fuzz/corpus/checkpoint cargo test --release
+/// --test reliability_fuzz -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let Ok(out) = std::env::var("WV_FUZZ_SEED_DIR") else {
+        return;
+    };
+    let selector = |name: &str| match name {
+        "GradientDescent" => Some(0u8),
+        "EntropySgd" => Some(1),
+        "EntropyAdam" => Some(2),
+        "Heat" => Some(4),
+        "Sam" => Some(5),
+        "TrivializedSgd" => Some(6),
+        "Parle+Nesterov" => Some(7),
+        "LocalEntropy+SGLD" => Some(8),
+        "HeatRegularization+RM" => Some(9),
+        _ => None,
+    };
+    let dir = temp_dir("seeds");
+    let loss = Hostile::new(1);
+    for mut r in all(3) {
+        let Some(sel) = selector(r.name()) else {
+            continue;
+        };
+        let mut x = start(1);
+        for _ in 0..2 {
+            r.step(&mut x, &loss).unwrap();
+        }
+        let path = dir.join("c");
+        r.save(&path, &x).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let mut seed = vec![sel];
+        seed.extend_from_slice(&bytes[nl + 1..]);
+        std::fs::write(format!("{out}/seed-{sel}"), seed).unwrap();
+    }
+    std::fs::remove_dir_all(dir).ok();
 }

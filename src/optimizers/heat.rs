@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound = "T: Real")]
 pub struct HeatGradient<T: Real> {
+    // Validated on load; +∞ stored as a unit variant (crate::checkpoint::checked_schedule).
+    #[serde(with = "crate::checkpoint::checked_schedule")]
     scope: Schedule<T>,
     samples: usize,
     #[serde(skip)]

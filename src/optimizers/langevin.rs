@@ -105,7 +105,7 @@ impl<T: Real> Averaging<T> {
 #[serde(bound = "T: Real")]
 pub struct LocalEntropyGradient<T: Real> {
     // γ = +∞ (Elastic-SGD) has no JSON number: checkpoints store it as a unit variant.
-    #[serde(with = "crate::checkpoint::infinite_schedule")]
+    #[serde(with = "crate::checkpoint::checked_schedule")]
     scope: Schedule<T>,
     langevin_steps: usize,
     langevin_step: T,

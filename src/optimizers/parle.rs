@@ -157,8 +157,10 @@ pub struct Parle<T: Real, U = Sgd, Tr = InProcess> {
     n: usize,
     oracle: LocalEntropyGradient<T>,
     // ρ = +∞ has no JSON number: checkpoints store it as a unit variant.
-    #[serde(with = "crate::checkpoint::infinite_schedule")]
+    #[serde(with = "crate::checkpoint::checked_schedule")]
     coupling: Schedule<T>,
+    // Validated on load; +∞ stored as a unit variant (crate::checkpoint::checked_schedule).
+    #[serde(with = "crate::checkpoint::checked_schedule")]
     learning_rate: Schedule<T>,
     rule: U,
     seed: u64,

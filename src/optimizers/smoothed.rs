@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 pub struct SmoothedOptimizer<T: Real, G, U = Sgd> {
     oracle: G,
     rule: U,
+    // Validated on load; +∞ stored as a unit variant (crate::checkpoint::checked_schedule).
+    #[serde(with = "crate::checkpoint::checked_schedule")]
     learning_rate: Schedule<T>,
     k: usize,
     rng: Prng,
