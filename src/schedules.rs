@@ -156,9 +156,17 @@ impl<T: Real> Schedule<T> {
                 min,
                 max,
             } => {
-                let e = (k / *every) as i32;
-                let v = *initial * factor.powi(e);
-                v.clamp(*min, *max)
+                // Guards keep a hand-built or deserialized schedule from panicking: `every = 0`
+                // counts as 1, and the clip is NaN-safe (NaN bounds are ignored).
+                let e = i32::try_from(k / (*every).max(1)).unwrap_or(i32::MAX);
+                let mut v = *initial * factor.powi(e);
+                if v < *min {
+                    v = *min;
+                }
+                if v > *max {
+                    v = *max;
+                }
+                v
             }
             Schedule::Custom(f) => f(k),
         }
