@@ -142,6 +142,14 @@ pub(crate) mod check {
         }
     }
 
+    /// The shared precondition of every Gaussian–KL estimator and solver: τ finite and > 0, then
+    /// x of the objective's dimension. Returns that dimension d.
+    pub fn tau_and_dim<T: Real>(tau: T, expected: usize, got: usize) -> Result<usize> {
+        positive("tau", tau)?;
+        dim(expected, got)?;
+        Ok(got)
+    }
+
     /// Every entry of `v` must be finite.
     pub fn finite_vec<T: Real>(
         what: &'static str,

@@ -62,8 +62,7 @@ impl<T: Real> MonteCarlo<T> {
         mut visit: impl FnMut(f64),
     ) -> Result<()> {
         check::count("samples", self.samples)?;
-        check::positive("tau", tau)?;
-        check::dim(loss.dim(), x.len())?;
+        check::tau_and_dim(tau, loss.dim(), x.len())?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
         }

@@ -91,9 +91,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
         mean: &mut DVector<T>,
     ) -> Result<Diagnostics> {
         self.validate()?;
-        check::positive("tau", tau)?;
-        let d = x.len();
-        check::dim(loss.dim(), d)?;
+        let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let j_total = self.samples;
         let n = self.chunks.min(j_total);
         if self.scratch.len() < n || self.scratch.first().is_some_and(|c| c.y.len() != d) {

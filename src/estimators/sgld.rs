@@ -174,9 +174,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
         mean: &mut DVector<T>,
     ) -> Result<Diagnostics> {
         self.validate()?;
-        check::positive("tau", tau)?;
-        let d = x.len();
-        check::dim(loss.dim(), d)?;
+        let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let s = &mut self.scratch;
         if s.state.len() != d {
             s.grad = DVector::zeros(d);

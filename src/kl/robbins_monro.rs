@@ -144,9 +144,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         x_next: &mut DVector<T>,
     ) -> Result<Diagnostics> {
         self.validate()?;
-        check::positive("tau", tau)?;
-        let d = x_k.len();
-        check::dim(loss.dim(), d)?;
+        let d = check::tau_and_dim(tau, loss.dim(), x_k.len())?;
         let s = &mut self.scratch;
         if s.xj.len() != d {
             s.xj = DVector::zeros(d);
