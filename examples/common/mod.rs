@@ -256,7 +256,7 @@ impl Observer for ProgressObserver {
                 msg += &format!(" {name} {}", num(v));
             }
         }
-        self.pb.set_message(msg);
+        self.pb.set_message(msg.trim_start().to_string());
     }
 }
 
