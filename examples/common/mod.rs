@@ -10,7 +10,7 @@
 use indicatif::{ProgressBar, ProgressStyle};
 use nalgebra::DVector;
 use plotters::prelude::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -185,14 +185,15 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
 /// [`ProgressObserver::by_time`], the bar counts seconds of step time), with the step's loss
 /// estimate, τ, γ, ρ and ESS, as far as the algorithm reports them, in the message.
 ///
-/// Cheap to clone (the bar and the note are shared): keep a clone to add a note such as the
-/// last held-out accuracy ([`ProgressObserver::note`]).
+/// Cheap to clone (the bar, the note and the time are shared): keep a clone to add a note such
+/// as the last held-out accuracy ([`ProgressObserver::note`]) and to read the summed step time
+/// ([`ProgressObserver::step_seconds`]).
 #[derive(Clone)]
 pub struct ProgressObserver {
     pb: ProgressBar,
     note: Rc<RefCell<String>>,
     by_time: bool,
-    seconds: f64,
+    seconds: Rc<Cell<f64>>,
 }
 
 impl ProgressObserver {
@@ -202,7 +203,7 @@ impl ProgressObserver {
             pb: pb.clone(),
             note: Rc::default(),
             by_time: false,
-            seconds: 0.0,
+            seconds: Rc::default(),
         }
     }
 
@@ -218,6 +219,12 @@ impl ProgressObserver {
     /// Text shown before the step values (e.g. `acc 0.871`), until the next note.
     pub fn note(&self, text: String) {
         *self.note.borrow_mut() = text;
+    }
+
+    /// Summed [`Observation::step_time`] of the steps observed so far, in seconds: the time of
+    /// the algorithm's steps alone (observing them is not counted).
+    pub fn step_seconds(&self) -> f64 {
+        self.seconds.get()
     }
 
     /// The bar.
@@ -237,9 +244,10 @@ fn num(v: f64) -> String {
 
 impl Observer for ProgressObserver {
     fn observe(&mut self, o: &Observation) {
+        self.seconds
+            .set(self.seconds.get() + o.step_time.as_secs_f64());
         if self.by_time {
-            self.seconds += o.step_time.as_secs_f64();
-            self.pb.set_position(self.seconds as u64);
+            self.pb.set_position(self.seconds.get() as u64);
         } else {
             self.pb.inc(1);
         }

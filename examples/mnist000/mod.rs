@@ -26,7 +26,6 @@ use common::{
 use nalgebra::DVector;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::{ImportanceSampling, Sgld};
@@ -267,13 +266,12 @@ pub fn train(
     )];
     // A fresh note, so that the bar does not show the previous run's accuracy.
     progress.note(format!("acc {:.3}", points[0].1));
-    let mut secs = 0.0;
+    // Time of the steps alone, as observed (the observers' own work is not counted).
+    let secs0 = progress.step_seconds();
     let mut done = 0;
     let mut error = None;
     for u in 1..=updates {
-        let t = Instant::now();
         let r = step(x, obj);
-        secs += t.elapsed().as_secs_f64();
         if let Err(e) = r {
             error = Some(e.to_string());
             progress.bar().inc((updates - done) as u64);
@@ -286,6 +284,7 @@ pub fn train(
             progress.note(format!("acc {a:.3}"));
         }
     }
+    let secs = progress.step_seconds() - secs0;
     Curve {
         seed: 0,
         points,
