@@ -184,7 +184,7 @@ fn evals_per_step(name: &str) -> usize {
     }
 }
 
-/// One curve: (effective epoch, validation error %) and the run's wall-clock seconds.
+/// One curve: (effective epoch, validation error %) and the run's observed step seconds.
 struct RunResult {
     curve: Vec<(f64, f64)>,
     seconds: f64,

@@ -220,7 +220,7 @@ pub struct Curve {
     pub seed: u64,
     /// (updates done, accuracy).
     pub points: Vec<(usize, f64)>,
-    /// Mean wall-clock seconds per update (evaluation excluded).
+    /// Mean wall-clock seconds per update: the observed step times (evaluation excluded).
     pub secs_per_update: f64,
     /// Set when the run stopped early on an error (e.g. a non-finite estimate).
     pub error: Option<String>,
