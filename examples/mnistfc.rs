@@ -219,7 +219,7 @@ fn run(
         progress.clone(),
         log.run(&[display(name), &seed.to_string()]),
     );
-    let mut opt = Observed::new(common::DynOptimizer(opt), watch);
+    let mut opt = Observed::new(opt, watch);
     let eval_every = (batches_per_epoch as f64 / args.evals_per_epoch).max(1.0);
     let mut next_eval = eval_every;
     let mut evals = 0usize;

@@ -99,7 +99,7 @@ type Watch = common::RunObserver;
 /// What is being trained, each step reported to its observer: a single-process optimizer on one
 /// objective, or Parle / Elastic-SGD with one objective per replica (or one shared).
 enum Runner {
-    Single(Box<Observed<common::DynOptimizer<f32, Obj>, Watch>>, Obj),
+    Single(Box<Observed<Box<dyn Optimizer<f32, Obj>>, Watch>>, Obj),
     Replicas(Box<Observed<ParleN, Watch>>, Vec<Obj>),
 }
 
@@ -173,7 +173,7 @@ fn build(
     watch: Watch,
 ) -> wide_valleys::Result<Runner> {
     let single = |o: Box<dyn Optimizer<f32, Obj>>, f: Obj, watch: Watch| {
-        Runner::Single(Box::new(Observed::new(common::DynOptimizer(o), watch)), f)
+        Runner::Single(Box::new(Observed::new(o, watch)), f)
     };
     let n_data = base.indices().len();
     let b = (n_data / args.batch).max(1); // B: minibatches in the global dataset (eq. 5.10)

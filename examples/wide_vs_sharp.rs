@@ -20,7 +20,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{DynOptimizer, ProgressObserver, StepLog};
+use common::{ProgressObserver, StepLog};
 use nalgebra::{dvector, DVector};
 use plotters::prelude::*;
 use std::error::Error as StdError;
@@ -195,7 +195,7 @@ fn trajectories(
 ) -> wide_valleys::Result<Vec<Run>> {
     let mut out = Vec::new();
     for (name, opt, steps) in optimizers(start.len())? {
-        let mut opt = Observed::new(DynOptimizer(opt), watch.run(name)).loss_every(1);
+        let mut opt = Observed::new(opt, watch.run(name)).loss_every(1);
         let mut x = start.clone();
         let mut path = vec![x.clone()];
         for _ in 0..steps {

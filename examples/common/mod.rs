@@ -8,7 +8,6 @@
 #![allow(dead_code)]
 
 use indicatif::{ProgressBar, ProgressStyle};
-use nalgebra::DVector;
 use plotters::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::fs::{self, File};
@@ -16,8 +15,6 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use wide_valleys::observe::{CsvObserver, Observation, Observer};
-use wide_valleys::optimizers::{Optimizer, Report};
-use wide_valleys::{Gradient, Real};
 
 /// Creates (if needed) and returns the output directory.
 pub fn out_dir(dir: &Path) -> PathBuf {
@@ -320,19 +317,6 @@ impl Observer for StepLog {
 
 /// What watches one run: its progress bar and its rows of the step log.
 pub type RunObserver = (ProgressObserver, StepLog);
-
-/// A boxed optimizer as an [`Optimizer`], so that it can be wrapped in
-/// [`Observed`](wide_valleys::observe::Observed).
-pub struct DynOptimizer<T: Real, O: Gradient<T>>(pub Box<dyn Optimizer<T, O>>);
-
-impl<T: Real, O: Gradient<T>> Optimizer<T, O> for DynOptimizer<T, O> {
-    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> wide_valleys::Result<Report<T>> {
-        self.0.step(x, loss)
-    }
-    fn steps_taken(&self) -> usize {
-        self.0.steps_taken()
-    }
-}
 
 /// Mean and sample standard deviation.
 pub fn mean_std(v: &[f64]) -> (f64, f64) {

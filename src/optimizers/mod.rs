@@ -111,6 +111,18 @@ pub trait Optimizer<T: Real, O: Gradient<T>> {
     fn steps_taken(&self) -> usize;
 }
 
+/// A boxed optimizer (`Box<dyn Optimizer<T, O>>`, chosen at run time) is an optimizer, so it can be
+/// wrapped by [`Observed`](crate::observe::Observed) like any other.
+impl<T: Real, O: Gradient<T>, S: Optimizer<T, O> + ?Sized> Optimizer<T, O> for Box<S> {
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>> {
+        (**self).step(x, loss)
+    }
+
+    fn steps_taken(&self) -> usize {
+        (**self).steps_taken()
+    }
+}
+
 /// What an oracle did in one call.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OracleInfo<T> {
