@@ -155,21 +155,22 @@ fn chunk_pass<T: Real>(
                 // Make a non-finite logit visible (∞ − ∞ would otherwise be hidden in the max).
                 m = T::lit(f64::NAN);
             }
+            // exp(z − m) is kept in the delta column (scratch on a cost-only pass), so each
+            // logit costs one `exp`.
             let mut sum = zero;
-            for &v in z {
-                sum += (v - m).exp();
+            for (dv, &v) in d.iter_mut().zip(z) {
+                *dv = (v - m).exp();
+                sum += *dv;
             }
             let lse = m + sum.ln();
             loss += (lse - z[y]).as_f64();
             correct += usize::from(arg == y);
             if want_grad {
                 let inv = gscale / sum;
-                for (i, (dv, &v)) in d.iter_mut().zip(z).enumerate() {
-                    *dv = (v - m).exp() * inv;
-                    if i == y {
-                        *dv -= gscale;
-                    }
+                for dv in d.iter_mut() {
+                    *dv *= inv;
                 }
+                d[y] -= gscale;
             }
         }
     }
