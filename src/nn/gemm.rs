@@ -151,7 +151,7 @@ unsafe fn cast<T: Copy, U: Copy>(x: T) -> U {
 
 /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs with strides given as (column, row).
 #[allow(clippy::too_many_arguments)]
-unsafe fn raw<U: 'static>(
+unsafe fn raw<U>(
     m: usize,
     k: usize,
     n: usize,
@@ -162,7 +162,7 @@ unsafe fn raw<U: 'static>(
     c: *mut U,
     par: Parallelism,
 ) where
-    U: Copy + PartialEq + Default,
+    U: Copy + PartialEq + Default + 'static,
 {
     let read_c = beta != U::default();
     gemm::gemm(
