@@ -7,10 +7,18 @@
 //! or a propagated delta with k = 10). A transposed operand is just swapped strides.
 //!
 //! Measured against `matrixmultiply` 0.3 (the previous backend) on the MLP's own shapes, f32, one
-//! thread, 10th percentile of interleaved runs on a loaded 2-vCPU Zen 3 (GFLOP/s, gemm vs
-//! matrixmultiply): [200×784]·[784×B] 67 vs 55 (B = 20), 81 vs 75 (128); ∇W₀ = δ·Xᵀ 74 vs 69
-//! (B = 20), 84 vs 82 (128), 77 vs 75 (1000); the 10-row products 30–60 vs 20–50. `gemm` wins or
-//! ties every shape, so it is used for all of them.
+//! thread, 10th percentile of 100 interleaved rounds (2-vCPU Zen 3, AVX2+FMA; GFLOP/s, `gemm` vs
+//! `matrixmultiply`, at B = 20 / 128 / 1000):
+//!
+//! | product | shape | B = 20 | 128 | 1000 |
+//! |---|---|---|---|---|
+//! | forward, layer 0 | [200×784]·[784×B] | 71 vs 58 | 89 vs 83 | 90 vs 79 |
+//! | forward, layer 1 | [10×200]·[200×B] | 35 vs 24 | 55 vs 33 | 56 vs 31 |
+//! | ∇W₁ = δ₁·A₁ᵀ | [10×B]·[B×200] | 28 vs 32 | 52 vs 43 | 52 vs 41 |
+//! | δ₀ = W₁ᵀ·δ₁ | [200×10]·[10×B] | 32 vs 30 | 54 vs 52 | 61 vs 53 |
+//! | ∇W₀ = δ₀·Xᵀ | [200×B]·[B×784] | 75 vs 69 | 76 vs 79 | 85 vs 83 |
+//!
+//! `gemm` wins or ties (within run-to-run noise, ~5%) every shape, so it is used for all of them.
 //!
 //! nalgebra's own `gemm` is not used: for any dimension ≤ 5 it falls back to per-column `axcpy`,
 //! which with strided (transposed) views writes out of bounds (nalgebra 0.33.3 `axcpy_uninit`
