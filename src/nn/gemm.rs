@@ -1,10 +1,14 @@
 //! One general matrix product for the MLP's forward and backward passes, on strided slices.
 //!
-//! `f32`/`f64` go to the `gemm` crate (the kernels behind `faer`): it picks AVX2+FMA or AVX-512
+//! `f32`/`f64` go to the `gemm` crate (the kernels behind `faer`): it picks its AVX2+FMA
 //! microkernels at run time even though the crate is compiled for generic x86-64, reads a
 //! column-major operand in place instead of packing it when that is cheaper (the MLP's weight
 //! matrix at small minibatches), and has dedicated paths for the thin products (10 output units,
 //! or a propagated delta with k = 10). A transposed operand is just swapped strides.
+//!
+//! Exception: on a CPU with AVX-512F the products go to `matrixmultiply`, whose AVX-512 kernels
+//! build on stable Rust, while `gemm` 0.18 compiles its AVX-512 kernels only with its `nightly`
+//! feature and would run at AVX2 width there (see `backend`).
 //!
 //! Measured against `matrixmultiply` 0.3 (the previous backend) on the MLP's own shapes, f32, one
 //! thread, 10th percentile of 100 interleaved rounds (2-vCPU Zen 3, AVX2+FMA; GFLOP/s, `gemm` vs
@@ -80,6 +84,27 @@ fn may_split() -> bool {
     rayon::current_thread_index().is_none() && rayon::current_num_threads() >= 2
 }
 
+/// Which library computes the products (one choice per CPU, never per thread count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// The `gemm` crate: faster on every MLP shape with AVX2 (table above).
+    Gemm,
+    /// `matrixmultiply`: packed kernels with AVX-512 on stable Rust; its depth blocking is a
+    /// constant of the kernel, so a split along the rows or columns of C is bit-identical (with
+    /// α = 1, see the unit tests).
+    MatrixMultiply,
+}
+
+/// `matrixmultiply` where AVX-512F is available (unmeasured here: this machine has none; 16-lane
+/// FMA kernels against `gemm`'s 8-lane ones on stable), `gemm` everywhere else.
+fn backend() -> Backend {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        return Backend::MatrixMultiply;
+    }
+    Backend::Gemm
+}
+
 /// Largest inner dimension k for which a threaded product is split into two halves of C here
 /// (one `gemm` call each): every path of `gemm` 0.18 then runs the whole k in one block
 /// (its depth block is ≥ min(k, 512)), so a half computes each element exactly as the whole does.
@@ -88,13 +113,15 @@ const SPLIT_MAX_K: usize = 512;
 /// C = α·A·B + β·C with C contiguous column-major (`a.rows × b.cols`). If β = 0, C is not read.
 ///
 /// Large products (see `may_split`) are threaded over rayon's pool, only ever along the rows and
-/// columns of C: with k ≤ `SPLIT_MAX_K` as two halves under `rayon::join` (one fork; at the
-/// MLP's small-k ∇W products this beat `gemm`'s own threading, which forks twice — packing,
-/// then kernels — by ~15% in interleaved runs), otherwise through `gemm`'s own parallelism,
-/// whose depth blocking depends on the shape alone. Either way every element of C is one dot
-/// product accumulated in the same order with or without threads (each `gemm` microkernel keeps
-/// one FMA accumulator per element, sequential in k), so the result is bit-identical and
-/// independent of the thread count (checked by `tests/nn_threads.rs` and `tests/nn_mlp.rs`).
+/// columns of C: with k ≤ `SPLIT_MAX_K` (or with `matrixmultiply`) as two halves under
+/// `rayon::join` (one fork; at the MLP's small-k ∇W products this beat `gemm`'s own threading,
+/// which forks twice — packing, then kernels — by ~15% in interleaved runs), otherwise through
+/// `gemm`'s own parallelism, whose depth blocking depends on the shape alone. Either way every
+/// element of C is one dot product accumulated in the same order with or without threads (each
+/// `gemm` microkernel keeps one FMA accumulator per element, sequential in k), so the result is
+/// bit-identical and independent of the thread count (checked by this file's unit tests for both
+/// backends, `tests/nn_threads.rs` and `tests/nn_mlp.rs`). Every caller passes α = 1, the case
+/// in which `matrixmultiply`'s splits are bit-identical too.
 ///
 /// Panics if the shapes disagree or an operand does not fit its slice (internal invariant: every
 /// caller sizes its buffers from the same [`Mlp`](super::Mlp)).
@@ -121,7 +148,7 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
                 cast(beta),
                 c.as_mut_ptr().cast(),
             )
-            .go(threaded);
+            .go(threaded, backend());
         } else if id == TypeId::of::<f64>() {
             Job::<f64>::new(
                 m,
@@ -133,7 +160,7 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
                 cast(beta),
                 c.as_mut_ptr().cast(),
             )
-            .go(threaded);
+            .go(threaded, backend());
         } else {
             naive(alpha, a, b, beta, c);
         }
@@ -200,18 +227,25 @@ where
         }
     }
 
-    unsafe fn go(self, threaded: bool) {
-        if !threaded {
-            self.run(Parallelism::None)
-        } else if self.k <= SPLIT_MAX_K {
-            self.split()
-        } else {
-            self.run(Parallelism::Rayon(0))
+    unsafe fn go(self, threaded: bool, be: Backend) {
+        match be {
+            _ if !threaded => self.run(be),
+            Backend::MatrixMultiply => self.split(be),
+            Backend::Gemm if self.k <= SPLIT_MAX_K => self.split(be),
+            Backend::Gemm => self.run_gemm(Parallelism::Rayon(0)),
+        }
+    }
+
+    /// One thread.
+    unsafe fn run(self, be: Backend) {
+        match be {
+            Backend::Gemm => self.run_gemm(Parallelism::None),
+            Backend::MatrixMultiply => self.run_mm(),
         }
     }
 
     /// Two halves of C — rows if m ≥ n, else columns — under `rayon::join`.
-    unsafe fn split(self) {
+    unsafe fn split(self, be: Backend) {
         let (x, y) = if self.m >= self.n {
             let h = self.m / 2;
             let top = Job { m: h, ..self };
@@ -233,14 +267,54 @@ where
             };
             (left, right)
         };
-        rayon::join(
-            move || unsafe { x.run(Parallelism::None) },
-            move || unsafe { y.run(Parallelism::None) },
-        );
+        rayon::join(move || unsafe { x.run(be) }, move || unsafe { y.run(be) });
+    }
+
+    /// `matrixmultiply`'s call (C with unit row stride). `U` is `f32` or `f64` (`gemm` builds
+    /// jobs for nothing else).
+    unsafe fn run_mm(self) {
+        let id = TypeId::of::<U>();
+        if id == TypeId::of::<f32>() {
+            matrixmultiply::sgemm(
+                self.m,
+                self.k,
+                self.n,
+                cast(self.alpha),
+                self.a.cast(),
+                self.rsa as isize,
+                self.csa as isize,
+                self.b.cast(),
+                self.rsb as isize,
+                self.csb as isize,
+                cast(self.beta),
+                self.c.cast(),
+                1,
+                self.csc as isize,
+            );
+        } else if id == TypeId::of::<f64>() {
+            matrixmultiply::dgemm(
+                self.m,
+                self.k,
+                self.n,
+                cast(self.alpha),
+                self.a.cast(),
+                self.rsa as isize,
+                self.csa as isize,
+                self.b.cast(),
+                self.rsb as isize,
+                self.csb as isize,
+                cast(self.beta),
+                self.c.cast(),
+                1,
+                self.csc as isize,
+            );
+        } else {
+            unreachable!("jobs are built for f32 and f64 only");
+        }
     }
 
     /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs, strides given as (column, row).
-    unsafe fn run(self, par: Parallelism) {
+    unsafe fn run_gemm(self, par: Parallelism) {
         let read_c = self.beta != U::default();
         gemm::gemm(
             self.m,
@@ -283,5 +357,144 @@ fn naive<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: &mut [T]) 
             };
             *cij = alpha * s + old;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both backends against a plain triple loop, and the split (threaded) path against one call:
+    //! bit-identical wherever `Job::go` splits. The integration tests only reach the backend of
+    //! the machine they run on; these reach both.
+    use super::*;
+
+    /// Deterministic test values in [−0.5, 0.5).
+    fn fill(len: usize, seed: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f64 / 1000.0 - 0.5)
+            .collect()
+    }
+
+    /// (m, k, n, transpose A, transpose B): the MLP's five products at B = 20 and ragged ones.
+    const SHAPES: [(usize, usize, usize, bool, bool); 7] = [
+        (200, 784, 20, false, false),
+        (10, 200, 20, false, false),
+        (10, 20, 200, false, true),
+        (200, 10, 20, true, false),
+        (200, 20, 784, false, true),
+        (33, 600, 70, true, true),
+        (3, 5, 2, false, false),
+    ];
+
+    /// C = α·A·B + β·C through one backend, threaded (split) or not, with C pre-filled.
+    fn product<U: Real>(
+        be: Backend,
+        split: bool,
+        (m, k, n, ta, tb): (usize, usize, usize, bool, bool),
+        beta: U,
+    ) -> Vec<U> {
+        let conv = |v: Vec<f64>| v.into_iter().map(U::lit).collect::<Vec<U>>();
+        let (a, b) = (conv(fill(m * k, 1)), conv(fill(k * n, 2)));
+        let am = if ta {
+            Mat::new(&a, k, m).t()
+        } else {
+            Mat::new(&a, m, k)
+        };
+        let bm = if tb {
+            Mat::new(&b, n, k).t()
+        } else {
+            Mat::new(&b, k, n)
+        };
+        // β = 0 must not read C: NaN garbage there must not leak into the result.
+        let init = if beta == U::zero() { f64::NAN } else { 0.25 };
+        let mut c = vec![U::lit(init); m * n];
+        // α = 1, the only value the MLP uses: with α = 1.5, `matrixmultiply`'s split differed
+        // from the whole product in the last bit (its edge tiles scale outside the kernel, and a
+        // split moves the tile boundaries); `gemm`'s did not.
+        let alpha = U::one();
+        unsafe {
+            let id = TypeId::of::<U>();
+            if id == TypeId::of::<f32>() {
+                let job = Job::<f32>::new(
+                    m,
+                    k,
+                    n,
+                    cast(alpha),
+                    &am,
+                    &bm,
+                    cast(beta),
+                    c.as_mut_ptr().cast(),
+                );
+                if split {
+                    job.split(be)
+                } else {
+                    job.run(be)
+                }
+            } else {
+                let job = Job::<f64>::new(
+                    m,
+                    k,
+                    n,
+                    cast(alpha),
+                    &am,
+                    &bm,
+                    cast(beta),
+                    c.as_mut_ptr().cast(),
+                );
+                if split {
+                    job.split(be)
+                } else {
+                    job.run(be)
+                }
+            }
+        }
+        c
+    }
+
+    fn check<U: Real>(tol: f64) {
+        for be in [Backend::Gemm, Backend::MatrixMultiply] {
+            for shape in SHAPES {
+                let (m, k, n, ta, tb) = shape;
+                let (a, b) = (fill(m * k, 1), fill(k * n, 2));
+                for beta in [0.0, 1.0] {
+                    let c = product::<U>(be, false, shape, U::lit(beta));
+                    for j in 0..n {
+                        for i in 0..m {
+                            let mut s = 0.0;
+                            for p in 0..k {
+                                let aip = if ta { a[p + i * k] } else { a[i + p * m] };
+                                let bpj = if tb { b[j + p * n] } else { b[p + j * k] };
+                                s += aip * bpj;
+                            }
+                            let want = s + beta * 0.25;
+                            let got = c[i + j * m].as_f64();
+                            assert!(
+                                (got - want).abs() <= tol * (1.0 + s.abs()),
+                                "{be:?} {shape:?} β={beta} ({i},{j}): {got} vs {want}"
+                            );
+                        }
+                    }
+                    // The split is bit-identical wherever `go` uses it.
+                    if be == Backend::MatrixMultiply || k <= SPLIT_MAX_K {
+                        let halves = product::<U>(be, true, shape, U::lit(beta));
+                        assert!(
+                            c.iter()
+                                .zip(&halves)
+                                .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits()),
+                            "{be:?} {shape:?} β={beta}: split differs"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f64() {
+        check::<f64>(1e-12);
+    }
+
+    #[test]
+    fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f32() {
+        check::<f32>(1e-4);
     }
 }
