@@ -105,20 +105,27 @@ fn backend() -> Backend {
     Backend::Gemm
 }
 
-/// Largest inner dimension k for which a threaded product is split into two halves of C here
-/// (one `gemm` call each): every path of `gemm` 0.18 then runs the whole k in one block
-/// (its depth block is ≥ min(k, 512)), so a half computes each element exactly as the whole does.
-const SPLIT_MAX_K: usize = 512;
+/// Whether `gemm` 0.18 computes every element of the two halves of C (see `Job::split`) exactly
+/// as in the whole product: both go through its main path (not the matrix-vector or ≤ 16×16
+/// "horizontal" kernels, which reduce in another order), whose microkernels keep one FMA
+/// accumulator per element, sequential in k, and both use the same depth blocks: a single block
+/// if k ≤ 512 (every path's block is ≥ min(k, 512)); otherwise blocks that depend on k alone once
+/// a dimension exceeds 64 (below that, a small-matrix path blocks by 512).
+fn gemm_split_is_exact(m: usize, k: usize, n: usize) -> bool {
+    let (mh, nh) = if m >= n { (m / 2, n) } else { (m, n / 2) };
+    let main_path = mh >= 2 && nh >= 2 && mh * nh > 256;
+    main_path && (k <= 512 || mh > 64 || nh > 64)
+}
 
 /// C = α·A·B + β·C with C contiguous column-major (`a.rows × b.cols`). If β = 0, C is not read.
 ///
 /// Large products (see `may_split`) are threaded over rayon's pool, only ever along the rows and
-/// columns of C: with k ≤ `SPLIT_MAX_K` (or with `matrixmultiply`) as two halves under
-/// `rayon::join` (one fork; at the MLP's small-k ∇W products this beat `gemm`'s own threading,
-/// which forks twice — packing, then kernels — by ~15% in interleaved runs), otherwise through
-/// `gemm`'s own parallelism, whose depth blocking depends on the shape alone. Either way every
-/// element of C is one dot product accumulated in the same order with or without threads (each
-/// `gemm` microkernel keeps one FMA accumulator per element, sequential in k), so the result is
+/// columns of C: as two halves under one `rayon::join` where that is exact (always with
+/// `matrixmultiply`; with `gemm` see `gemm_split_is_exact` — every MLP product qualifies), else
+/// through `gemm`'s own parallelism, whose blocking depends on the shape alone. One fork beat
+/// `gemm`'s own threading, which forks twice (packing, then kernels), by ~15% on the MLP's
+/// small-k ∇W products in interleaved runs, and ties elsewhere. Either way every element of C is
+/// one dot product accumulated in the same order with or without threads, so the result is
 /// bit-identical and independent of the thread count (checked by this file's unit tests for both
 /// backends, `tests/nn_threads.rs` and `tests/nn_mlp.rs`). Every caller passes α = 1, the case
 /// in which `matrixmultiply`'s splits are bit-identical too.
@@ -231,7 +238,7 @@ where
         match be {
             _ if !threaded => self.run(be),
             Backend::MatrixMultiply => self.split(be),
-            Backend::Gemm if self.k <= SPLIT_MAX_K => self.split(be),
+            Backend::Gemm if gemm_split_is_exact(self.m, self.k, self.n) => self.split(be),
             Backend::Gemm => self.run_gemm(Parallelism::Rayon(0)),
         }
     }
@@ -374,9 +381,11 @@ mod tests {
             .collect()
     }
 
-    /// (m, k, n, transpose A, transpose B): the MLP's five products at B = 20 and ragged ones.
-    const SHAPES: [(usize, usize, usize, bool, bool); 7] = [
+    /// (m, k, n, transpose A, transpose B): the MLP's five products at B = 20, ∇W₁ at B = 1000
+    /// (k > 512, split exact), and ragged ones (the last two: split not exact with `gemm`).
+    const SHAPES: [(usize, usize, usize, bool, bool); 8] = [
         (200, 784, 20, false, false),
+        (10, 1000, 200, false, true),
         (10, 200, 20, false, false),
         (10, 20, 200, false, true),
         (200, 10, 20, true, false),
@@ -474,7 +483,7 @@ mod tests {
                         }
                     }
                     // The split is bit-identical wherever `go` uses it.
-                    if be == Backend::MatrixMultiply || k <= SPLIT_MAX_K {
+                    if be == Backend::MatrixMultiply || gemm_split_is_exact(m, k, n) {
                         let halves = product::<U>(be, true, shape, U::lit(beta));
                         assert!(
                             c.iter()
@@ -496,5 +505,25 @@ mod tests {
     #[test]
     fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f32() {
         check::<f32>(1e-4);
+    }
+
+    /// Every product of 784→200→10 at the benchmarked minibatches takes the one-fork split.
+    #[test]
+    fn every_mlp_product_splits_exactly() {
+        for b in [20, 128, 1000] {
+            for (m, k, n) in [
+                (200, 784, b),
+                (10, 200, b),
+                (10, b, 200),
+                (200, 10, b),
+                (200, b, 784),
+            ] {
+                if 2 * m * k * n >= PAR_MIN_FLOPS {
+                    assert!(gemm_split_is_exact(m, k, n), "({m}, {k}, {n})");
+                }
+            }
+        }
+        // The small-matrix path's depth blocks differ from the general path's for k > 512.
+        assert!(!gemm_split_is_exact(33, 600, 70));
     }
 }
