@@ -1,12 +1,35 @@
 //! One general matrix product for the MLP's forward and backward passes, on strided slices.
 //!
-//! `f32`/`f64` go to `matrixmultiply` (packed, vectorized kernels; AVX-512 where available),
-//! which takes arbitrary row/column strides, so a transposed operand is just swapped strides.
+//! `f32`/`f64` go to the `gemm` crate (the kernels behind `faer`): it picks its AVX2+FMA
+//! microkernels at run time even though the crate is compiled for generic x86-64, reads a
+//! column-major operand in place instead of packing it when that is cheaper (the MLP's weight
+//! matrix at small minibatches), and has dedicated paths for the thin products (10 output units,
+//! or a propagated delta with k = 10). A transposed operand is just swapped strides.
+//!
+//! Exception: on a CPU with AVX-512F the products go to `matrixmultiply`, whose AVX-512 kernels
+//! build on stable Rust, while `gemm` 0.18 compiles its AVX-512 kernels only with its `nightly`
+//! feature and would run at AVX2 width there (see `backend`).
+//!
+//! Measured against `matrixmultiply` 0.3 (the previous backend) on the MLP's own shapes, f32, one
+//! thread, 10th percentile of 100 interleaved rounds (2-vCPU Zen 3, AVX2+FMA; GFLOP/s, `gemm` vs
+//! `matrixmultiply`, at B = 20 / 128 / 1000):
+//!
+//! | product | shape | B = 20 | 128 | 1000 |
+//! |---|---|---|---|---|
+//! | forward, layer 0 | [200×784]·[784×B] | 71 vs 58 | 89 vs 83 | 90 vs 79 |
+//! | forward, layer 1 | [10×200]·[200×B] | 35 vs 24 | 55 vs 33 | 56 vs 31 |
+//! | ∇W₁ = δ₁·A₁ᵀ | [10×B]·[B×200] | 28 vs 32 | 52 vs 43 | 52 vs 41 |
+//! | δ₀ = W₁ᵀ·δ₁ | [200×10]·[10×B] | 32 vs 30 | 54 vs 52 | 61 vs 53 |
+//! | ∇W₀ = δ₀·Xᵀ | [200×B]·[B×784] | 75 vs 69 | 76 vs 79 | 85 vs 83 |
+//!
+//! `gemm` wins or ties (within run-to-run noise, ~5%) every shape, so it is used for all of them.
+//!
 //! nalgebra's own `gemm` is not used: for any dimension ≤ 5 it falls back to per-column `axcpy`,
 //! which with strided (transposed) views writes out of bounds (nalgebra 0.33.3 `axcpy_uninit`
 //! loops over the *slice* length, not the element count).
 
 use crate::Real;
+use gemm::Parallelism;
 use std::any::TypeId;
 
 /// A column-major operand: `rows × cols` at `data` with strides (`rs`, `cs`).
@@ -50,25 +73,62 @@ impl<'a, T> Mat<'a, T> {
     }
 }
 
-/// Products of fewer than twice this many FLOPs are not split between threads (≈ 25 µs per half:
-/// rayon's fork costs a few µs, and each piece loses some kernel efficiency).
-const PAR_MIN_FLOPS: usize = 1_500_000;
+/// Products of fewer FLOPs than this are never threaded (≈ 40 µs on one core: rayon's fork and
+/// wake-up cost a few µs, and each piece loses some kernel efficiency).
+const PAR_MIN_FLOPS: usize = 3_000_000;
 
-/// Whether this call may split its products: only from outside rayon's workers (a single
+/// Whether this call may thread its products: only from outside rayon's workers (a single
 /// gradient for SGD or Entropy-SGD's inner loop), with at least two threads. Calls already made
-/// in parallel (importance samples, Parle replicas) keep every core busy without it, and a split
-/// costs ~10% kernel efficiency per piece (measured, matrixmultiply AVX2 sgemm, 784×200 shapes).
+/// in parallel (importance samples, Parle replicas) keep every core busy without it.
 fn may_split() -> bool {
     rayon::current_thread_index().is_none() && rayon::current_num_threads() >= 2
 }
 
+/// Which library computes the products (one choice per CPU, never per thread count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// The `gemm` crate: faster on every MLP shape with AVX2 (table above).
+    Gemm,
+    /// `matrixmultiply`: packed kernels with AVX-512 on stable Rust; its depth blocking is a
+    /// constant of the kernel, so a split along the rows or columns of C is bit-identical (with
+    /// α = 1, see the unit tests).
+    MatrixMultiply,
+}
+
+/// `matrixmultiply` where AVX-512F is available (unmeasured here: this machine has none; 16-lane
+/// FMA kernels against `gemm`'s 8-lane ones on stable), `gemm` everywhere else.
+fn backend() -> Backend {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        return Backend::MatrixMultiply;
+    }
+    Backend::Gemm
+}
+
+/// Whether `gemm` 0.18 computes every element of the two halves of C (see `Job::split`) exactly
+/// as in the whole product: both go through its main path (not the matrix-vector or ≤ 16×16
+/// "horizontal" kernels, which reduce in another order), whose microkernels keep one FMA
+/// accumulator per element, sequential in k, and both use the same depth blocks: a single block
+/// if k ≤ 512 (every path's block is ≥ min(k, 512)); otherwise blocks that depend on k alone once
+/// a dimension exceeds 64 (below that, a small-matrix path blocks by 512).
+fn gemm_split_is_exact(m: usize, k: usize, n: usize) -> bool {
+    let (mh, nh) = if m >= n { (m / 2, n) } else { (m, n / 2) };
+    let main_path = mh >= 2 && nh >= 2 && mh * nh > 256;
+    main_path && (k <= 512 || mh > 64 || nh > 64)
+}
+
 /// C = α·A·B + β·C with C contiguous column-major (`a.rows × b.cols`). If β = 0, C is not read.
 ///
-/// Large products may be split in two along the larger of C's dimensions (rows = output units,
-/// or columns = examples), the halves running under `rayon::join` (see `may_split`). Each
-/// element of C is still one dot product accumulated in the same order (matrixmultiply blocks
-/// only the inner dimension), so the result is bit-identical with or without the split — checked
-/// by `tests/nn_mlp.rs` — and does not depend on the thread count.
+/// Large products (see `may_split`) are threaded over rayon's pool, only ever along the rows and
+/// columns of C: as two halves under one `rayon::join` where that is exact (always with
+/// `matrixmultiply`; with `gemm` see `gemm_split_is_exact` — every MLP product qualifies), else
+/// through `gemm`'s own parallelism, whose blocking depends on the shape alone. One fork beat
+/// `gemm`'s own threading, which forks twice (packing, then kernels), by ~15% on the MLP's
+/// small-k ∇W products in interleaved runs, and ties elsewhere. Either way every element of C is
+/// one dot product accumulated in the same order with or without threads, so the result is
+/// bit-identical and independent of the thread count (checked by this file's unit tests for both
+/// backends, `tests/nn_threads.rs` and `tests/nn_mlp.rs`). Every caller passes α = 1, the case
+/// in which `matrixmultiply`'s splits are bit-identical too.
 ///
 /// Panics if the shapes disagree or an operand does not fit its slice (internal invariant: every
 /// caller sizes its buffers from the same [`Mlp`](super::Mlp)).
@@ -78,60 +138,125 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
     if m == 0 || n == 0 {
         return;
     }
-    let op = Raw {
-        m,
-        k,
-        n,
-        alpha,
-        beta,
-        a: a.data.as_ptr(),
-        rsa: a.rs,
-        csa: a.cs,
-        b: b.data.as_ptr(),
-        rsb: b.rs,
-        csb: b.cs,
-        c: c.as_mut_ptr(),
-        csc: m,
-    };
-    // SAFETY: the checks above keep every access inside `a`, `b` and `c`; `c` is borrowed
-    // mutably for the whole call, and `split` hands disjoint parts of it to the pieces.
-    let split = may_split() && 2 * m * k * n >= 2 * PAR_MIN_FLOPS && (m >= 16 || n >= 16);
-    unsafe { op.split(split) }
+    let threaded = may_split() && 2 * m * k * n >= PAR_MIN_FLOPS;
+    // SAFETY: the checks above keep every access inside `a`, `b` and `c` (C is m × n with
+    // column stride m inside `c`); `c` is borrowed mutably for the whole call, and `split`
+    // hands disjoint parts of it to the two halves.
+    unsafe {
+        let id = TypeId::of::<T>();
+        if id == TypeId::of::<f32>() {
+            Job::<f32>::new(
+                m,
+                k,
+                n,
+                cast(alpha),
+                &a,
+                &b,
+                cast(beta),
+                c.as_mut_ptr().cast(),
+            )
+            .go(threaded, backend());
+        } else if id == TypeId::of::<f64>() {
+            Job::<f64>::new(
+                m,
+                k,
+                n,
+                cast(alpha),
+                &a,
+                &b,
+                cast(beta),
+                c.as_mut_ptr().cast(),
+            )
+            .go(threaded, backend());
+        } else {
+            naive(alpha, a, b, beta, c);
+        }
+    }
 }
 
-/// A product on raw pointers (C with unit row stride and column stride `csc`).
+/// `x` reinterpreted as `U`. Caller: `T` and `U` are the same type (checked by `TypeId`).
+unsafe fn cast<T: Copy, U: Copy>(x: T) -> U {
+    *(&x as *const T as *const U)
+}
+
+/// One product on raw pointers: C (unit row stride, column stride `csc`) = α·A·B + β·C.
 #[derive(Clone, Copy)]
-struct Raw<T> {
+struct Job<U> {
     m: usize,
     k: usize,
     n: usize,
-    alpha: T,
-    beta: T,
-    a: *const T,
+    alpha: U,
+    beta: U,
+    a: *const U,
     rsa: usize,
     csa: usize,
-    b: *const T,
+    b: *const U,
     rsb: usize,
     csb: usize,
-    c: *mut T,
+    c: *mut U,
     csc: usize,
 }
 
 // SAFETY: the pointers are only dereferenced inside `gemm`'s borrow of the slices, and the
-// pieces handed to different threads write disjoint parts of C.
-unsafe impl<T: Send> Send for Raw<T> {}
-unsafe impl<T: Sync> Sync for Raw<T> {}
+// halves handed to different threads write disjoint parts of C.
+unsafe impl<U: Send> Send for Job<U> {}
+unsafe impl<U: Sync> Sync for Job<U> {}
 
-impl<T: Real> Raw<T> {
-    unsafe fn split(self, split: bool) {
-        if !split {
-            return self.run();
+impl<U> Job<U>
+where
+    U: Copy + PartialEq + Default + Send + Sync + 'static,
+{
+    #[allow(clippy::too_many_arguments)]
+    fn new<T>(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: U,
+        a: &Mat<'_, T>,
+        b: &Mat<'_, T>,
+        beta: U,
+        c: *mut U,
+    ) -> Self {
+        Self {
+            m,
+            k,
+            n,
+            alpha,
+            beta,
+            a: a.data.as_ptr().cast(),
+            rsa: a.rs,
+            csa: a.cs,
+            b: b.data.as_ptr().cast(),
+            rsb: b.rs,
+            csb: b.cs,
+            c,
+            csc: m,
         }
+    }
+
+    unsafe fn go(self, threaded: bool, be: Backend) {
+        match be {
+            _ if !threaded => self.run(be),
+            Backend::MatrixMultiply => self.split(be),
+            Backend::Gemm if gemm_split_is_exact(self.m, self.k, self.n) => self.split(be),
+            Backend::Gemm => self.run_gemm(Parallelism::Rayon(0)),
+        }
+    }
+
+    /// One thread.
+    unsafe fn run(self, be: Backend) {
+        match be {
+            Backend::Gemm => self.run_gemm(Parallelism::None),
+            Backend::MatrixMultiply => self.run_mm(),
+        }
+    }
+
+    /// Two halves of C — rows if m ≥ n, else columns — under `rayon::join`.
+    unsafe fn split(self, be: Backend) {
         let (x, y) = if self.m >= self.n {
-            // Rows of C: the first h rows of A and of C.
             let h = self.m / 2;
-            let top = Raw { m: h, ..self };
-            let bottom = Raw {
+            let top = Job { m: h, ..self };
+            let bottom = Job {
                 m: self.m - h,
                 a: self.a.add(h * self.rsa),
                 c: self.c.add(h),
@@ -139,10 +264,9 @@ impl<T: Real> Raw<T> {
             };
             (top, bottom)
         } else {
-            // Columns of C: the first h columns of B and of C.
             let h = self.n / 2;
-            let left = Raw { n: h, ..self };
-            let right = Raw {
+            let left = Job { n: h, ..self };
+            let right = Job {
                 n: self.n - h,
                 b: self.b.add(h * self.csb),
                 c: self.c.add(h * self.csc),
@@ -150,25 +274,27 @@ impl<T: Real> Raw<T> {
             };
             (left, right)
         };
-        rayon::join(move || unsafe { x.run() }, move || unsafe { y.run() });
+        rayon::join(move || unsafe { x.run(be) }, move || unsafe { y.run(be) });
     }
 
-    unsafe fn run(self) {
-        let id = TypeId::of::<T>();
+    /// `matrixmultiply`'s call (C with unit row stride). `U` is `f32` or `f64` (`gemm` builds
+    /// jobs for nothing else).
+    unsafe fn run_mm(self) {
+        let id = TypeId::of::<U>();
         if id == TypeId::of::<f32>() {
             matrixmultiply::sgemm(
                 self.m,
                 self.k,
                 self.n,
-                *(&self.alpha as *const T as *const f32),
-                self.a as *const f32,
+                cast(self.alpha),
+                self.a.cast(),
                 self.rsa as isize,
                 self.csa as isize,
-                self.b as *const f32,
+                self.b.cast(),
                 self.rsb as isize,
                 self.csb as isize,
-                *(&self.beta as *const T as *const f32),
-                self.c as *mut f32,
+                cast(self.beta),
+                self.c.cast(),
                 1,
                 self.csc as isize,
             );
@@ -177,36 +303,227 @@ impl<T: Real> Raw<T> {
                 self.m,
                 self.k,
                 self.n,
-                *(&self.alpha as *const T as *const f64),
-                self.a as *const f64,
+                cast(self.alpha),
+                self.a.cast(),
                 self.rsa as isize,
                 self.csa as isize,
-                self.b as *const f64,
+                self.b.cast(),
                 self.rsb as isize,
                 self.csb as isize,
-                *(&self.beta as *const T as *const f64),
-                self.c as *mut f64,
+                cast(self.beta),
+                self.c.cast(),
                 1,
                 self.csc as isize,
             );
         } else {
-            // Any other Real (none in the crate today): a plain triple loop.
-            for j in 0..self.n {
-                for i in 0..self.m {
-                    let mut s = T::zero();
-                    for p in 0..self.k {
-                        s += *self.a.add(i * self.rsa + p * self.csa)
-                            * *self.b.add(p * self.rsb + j * self.csb);
-                    }
-                    let cij = self.c.add(i + j * self.csc);
-                    let old = if self.beta == T::zero() {
-                        T::zero()
-                    } else {
-                        self.beta * *cij
-                    };
-                    *cij = self.alpha * s + old;
+            unreachable!("jobs are built for f32 and f64 only");
+        }
+    }
+
+    /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs, strides given as (column, row).
+    unsafe fn run_gemm(self, par: Parallelism) {
+        let read_c = self.beta != U::default();
+        gemm::gemm(
+            self.m,
+            self.n,
+            self.k,
+            self.c,
+            self.csc as isize,
+            1,
+            read_c,
+            self.a,
+            self.csa as isize,
+            self.rsa as isize,
+            self.b,
+            self.csb as isize,
+            self.rsb as isize,
+            self.beta,
+            self.alpha,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// Any other `Real` (none in the crate today): a plain triple loop, same contract.
+fn naive<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: &mut [T]) {
+    let m = a.rows;
+    for j in 0..b.cols {
+        for i in 0..m {
+            let mut s = T::zero();
+            for p in 0..a.cols {
+                s += a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs];
+            }
+            let cij = &mut c[i + j * m];
+            let old = if beta == T::zero() {
+                T::zero()
+            } else {
+                beta * *cij
+            };
+            *cij = alpha * s + old;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both backends against a plain triple loop, and the split (threaded) path against one call:
+    //! bit-identical wherever `Job::go` splits. The integration tests only reach the backend of
+    //! the machine they run on; these reach both.
+    use super::*;
+
+    /// Deterministic test values in [−0.5, 0.5).
+    fn fill(len: usize, seed: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104_729) % 1000) as f64 / 1000.0 - 0.5)
+            .collect()
+    }
+
+    /// (m, k, n, transpose A, transpose B): the MLP's five products at B = 20, ∇W₁ at B = 1000
+    /// (k > 512, split exact), and ragged ones (the last two: split not exact with `gemm`).
+    const SHAPES: [(usize, usize, usize, bool, bool); 8] = [
+        (200, 784, 20, false, false),
+        (10, 1000, 200, false, true),
+        (10, 200, 20, false, false),
+        (10, 20, 200, false, true),
+        (200, 10, 20, true, false),
+        (200, 20, 784, false, true),
+        (33, 600, 70, true, true),
+        (3, 5, 2, false, false),
+    ];
+
+    /// C = α·A·B + β·C through one backend, threaded (split) or not, with C pre-filled.
+    fn product<U: Real>(
+        be: Backend,
+        split: bool,
+        (m, k, n, ta, tb): (usize, usize, usize, bool, bool),
+        beta: U,
+    ) -> Vec<U> {
+        let conv = |v: Vec<f64>| v.into_iter().map(U::lit).collect::<Vec<U>>();
+        let (a, b) = (conv(fill(m * k, 1)), conv(fill(k * n, 2)));
+        let am = if ta {
+            Mat::new(&a, k, m).t()
+        } else {
+            Mat::new(&a, m, k)
+        };
+        let bm = if tb {
+            Mat::new(&b, n, k).t()
+        } else {
+            Mat::new(&b, k, n)
+        };
+        // β = 0 must not read C: NaN garbage there must not leak into the result.
+        let init = if beta == U::zero() { f64::NAN } else { 0.25 };
+        let mut c = vec![U::lit(init); m * n];
+        // α = 1, the only value the MLP uses: with α = 1.5, `matrixmultiply`'s split differed
+        // from the whole product in the last bit (its edge tiles scale outside the kernel, and a
+        // split moves the tile boundaries); `gemm`'s did not.
+        let alpha = U::one();
+        unsafe {
+            let id = TypeId::of::<U>();
+            if id == TypeId::of::<f32>() {
+                let job = Job::<f32>::new(
+                    m,
+                    k,
+                    n,
+                    cast(alpha),
+                    &am,
+                    &bm,
+                    cast(beta),
+                    c.as_mut_ptr().cast(),
+                );
+                if split {
+                    job.split(be)
+                } else {
+                    job.run(be)
+                }
+            } else {
+                let job = Job::<f64>::new(
+                    m,
+                    k,
+                    n,
+                    cast(alpha),
+                    &am,
+                    &bm,
+                    cast(beta),
+                    c.as_mut_ptr().cast(),
+                );
+                if split {
+                    job.split(be)
+                } else {
+                    job.run(be)
                 }
             }
         }
+        c
+    }
+
+    fn check<U: Real>(tol: f64) {
+        for be in [Backend::Gemm, Backend::MatrixMultiply] {
+            for shape in SHAPES {
+                let (m, k, n, ta, tb) = shape;
+                let (a, b) = (fill(m * k, 1), fill(k * n, 2));
+                for beta in [0.0, 1.0] {
+                    let c = product::<U>(be, false, shape, U::lit(beta));
+                    for j in 0..n {
+                        for i in 0..m {
+                            let mut s = 0.0;
+                            for p in 0..k {
+                                let aip = if ta { a[p + i * k] } else { a[i + p * m] };
+                                let bpj = if tb { b[j + p * n] } else { b[p + j * k] };
+                                s += aip * bpj;
+                            }
+                            let want = s + beta * 0.25;
+                            let got = c[i + j * m].as_f64();
+                            assert!(
+                                (got - want).abs() <= tol * (1.0 + s.abs()),
+                                "{be:?} {shape:?} β={beta} ({i},{j}): {got} vs {want}"
+                            );
+                        }
+                    }
+                    // The split is bit-identical wherever `go` uses it.
+                    if be == Backend::MatrixMultiply || gemm_split_is_exact(m, k, n) {
+                        let halves = product::<U>(be, true, shape, U::lit(beta));
+                        assert!(
+                            c.iter()
+                                .zip(&halves)
+                                .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits()),
+                            "{be:?} {shape:?} β={beta}: split differs"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f64() {
+        check::<f64>(1e-12);
+    }
+
+    #[test]
+    fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f32() {
+        check::<f32>(1e-4);
+    }
+
+    /// Every product of 784→200→10 at the benchmarked minibatches takes the one-fork split.
+    #[test]
+    fn every_mlp_product_splits_exactly() {
+        for b in [20, 128, 1000] {
+            for (m, k, n) in [
+                (200, 784, b),
+                (10, 200, b),
+                (10, b, 200),
+                (200, 10, b),
+                (200, b, 784),
+            ] {
+                if 2 * m * k * n >= PAR_MIN_FLOPS {
+                    assert!(gemm_split_is_exact(m, k, n), "({m}, {k}, {n})");
+                }
+            }
+        }
+        // The small-matrix path's depth blocks differ from the general path's for k > 512.
+        assert!(!gemm_split_is_exact(33, 600, 70));
     }
 }
