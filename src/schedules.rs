@@ -210,7 +210,10 @@ mod tests {
         let j = serde_json::to_string(&s).unwrap();
         let back: Schedule<f64> = serde_json::from_str(&j).unwrap();
         for k in [0, 1, 7, 500] {
-            assert_eq!(s.at(k).to_bits(), back.at(k).to_bits());
+            // black_box: LLVM may constant-fold `powi` for the schedule it can see (with a
+            // different rounding than the run-time routine); compare run-time values only.
+            let (a, b) = (std::hint::black_box(&s).at(k), std::hint::black_box(&back).at(k));
+            assert_eq!(a.to_bits(), b.to_bits(), "k = {k}");
         }
         assert!((back.at(3) - 1.5 / 1.01f64.powi(3)).abs() < 1e-15);
     }
