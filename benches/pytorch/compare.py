@@ -44,8 +44,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
+if "--omp-passive" in sys.argv:  # must be set before libgomp starts (i.e. before importing torch)
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -685,61 +688,79 @@ def self_check(data: Data, x0: torch.Tensor, log) -> bool:
 # ----------------------------------------------------------------------------------------------
 
 
-def variants(quick: bool):
-    """(update, variant name, constructor(data, x) -> object with .step(), repeats kind)."""
+def variants(quick: bool, threads: int):
+    """(update, variant name, constructor(data, x) -> object with .step(), timing kind, intra-op
+    threads). `intra` 1 with noise on another thread is the other way of using two cores: under
+    load, OpenMP's 2-thread barriers in small products can cost more than they gain."""
     v = []
+    t = threads
+    intras = [t] if t == 1 else [t, 1]
+
+    def add(upd, name, make, kind, intra):
+        v.append((upd, f"{name}, intra-op {intra}", make, kind, intra))
+
     for gk in ("manual", "autograd"):
-        v.append(("sgd", gk, lambda d, x, gk=gk: Sgd(d, x, gk), "fast"))
-    noise_modes = ["main", "split", "ahead", "ahead-split"]
-    if quick:
-        noise_modes = ["main", "split"]
-    for nm in noise_modes:
-        v.append(("sgld_1000", f"manual, noise {nm}", lambda d, x, nm=nm: Sgld(d, x, "manual", nm), "slow"))
-    v.append(("sgld_1000", "autograd, noise split", lambda d, x: Sgld(d, x, "autograd", "split"), "slow"))
-    for ch in ([100] if quick else [20, 100, 250]):
-        for nm in noise_modes:
-            v.append(
-                (
-                    "importance_sampling_1000",
-                    f"batched {ch} samples, noise {nm}",
-                    lambda d, x, ch=ch, nm=nm: ImportanceSampling(d, x, 1000, ch, nm),
-                    "slow",
-                )
-            )
-    v.append(
-        ("importance_sampling_1000", "per-sample loop, noise split", lambda d, x: ImportanceSamplingLoop(d, x, 1000, "split"), "slow")
-    )
-    for nm in noise_modes:
-        v.append(("heat_regularization_rm_30x30", f"batched M=30, noise {nm}", lambda d, x, nm=nm: RobbinsMonro(d, x, nm), "slow"))
-    v.append(
-        ("heat_regularization_rm_30x30", "per-gradient loop, manual, noise split", lambda d, x: RobbinsMonroLoop(d, x, "manual", "split"), "slow")
-    )
-    for gk in ("manual", "autograd"):
-        for nm in ["main", "split"] if quick else ["main", "split", "ahead"]:
-            v.append(("entropy_sgd_l20_b128", f"{gk}, noise {nm}", lambda d, x, gk=gk, nm=nm: EntropySgd(d, x, gk, nm), "mid"))
+        for it in intras:
+            add("sgd", gk, lambda d, x, gk=gk: Sgd(d, x, gk), "fast", it)
+    for nm, it in [("main", t), ("split", t), ("ahead", t), ("main", 1), ("split", 1), ("ahead", 1)][: 3 if quick else 6]:
+        add("sgld_1000", f"manual, noise {nm}", lambda d, x, nm=nm: Sgld(d, x, "manual", nm), "slow", it)
+    if not quick:
+        add("sgld_1000", "autograd, noise ahead", lambda d, x: Sgld(d, x, "autograd", "ahead"), "slow", 1)
+    is_cfg = [(100, "main", t), (100, "split", t), (100, "ahead-split", t), (100, "split", 1), (100, "ahead", 1)]
+    if not quick:
+        is_cfg += [(25, "main", t), (25, "split", t), (25, "split", 1), (250, "split", t)]
+    for ch, nm, it in is_cfg:
+        add(
+            "importance_sampling_1000",
+            f"batched {ch} samples, noise {nm}",
+            lambda d, x, ch=ch, nm=nm: ImportanceSampling(d, x, 1000, ch, nm),
+            "slow",
+            it,
+        )
+    if not quick:
+        add("importance_sampling_1000", "per-sample loop, noise split", lambda d, x: ImportanceSamplingLoop(d, x, 1000, "split"), "slow", 1)
+    for nm, it in [("main", t), ("split", t), ("ahead-split", t), ("split", 1), ("ahead", 1)]:
+        add("heat_regularization_rm_30x30", f"batched M=30, noise {nm}", lambda d, x, nm=nm: RobbinsMonro(d, x, nm), "slow", it)
+    if not quick:
+        add(
+            "heat_regularization_rm_30x30",
+            "per-gradient loop, manual, noise split",
+            lambda d, x: RobbinsMonroLoop(d, x, "manual", "split"),
+            "slow",
+            1,
+        )
+    es_cfg = [("manual", "main", t), ("manual", "split", t), ("manual", "split", 1), ("manual", "ahead", 1)]
+    if not quick:
+        es_cfg += [("autograd", "main", t), ("autograd", "split", t), ("autograd", "ahead", 1)]
+    for gk, nm, it in es_cfg:
+        add("entropy_sgd_l20_b128", f"{gk}, noise {nm}", lambda d, x, gk=gk, nm=nm: EntropySgd(d, x, gk, nm), "mid", it)
     return v
 
 
 def run_updates(args, data, x0, log):
     results = {}  # update -> list of (variant, median, times)
-    for upd, name, make, kind in variants(args.quick):
+    for upd, name, make, kind, intra in variants(args.quick, args.threads):
         if args.only and upd not in args.only:
             continue
+        torch.set_num_threads(intra)
         x = x0.clone()
         obj = make(data, x)
-        if kind == "fast":
-            ts = timeit(obj.step, repeats=args.repeats_fast, warmup=20, min_seconds=0.2)
-        elif kind == "mid":
-            ts = timeit(obj.step, repeats=args.repeats_fast, warmup=2, min_seconds=0.3)
-        else:
-            ts = timeit(obj.step, repeats=args.repeats_slow, warmup=1)
-        noise = getattr(obj, "noise", None)
-        if noise is not None:
-            noise.close()
+        try:
+            if kind == "fast":
+                ts = timeit(obj.step, repeats=args.repeats_fast, warmup=20, min_seconds=0.2)
+            elif kind == "mid":
+                ts = timeit(obj.step, repeats=args.repeats_fast, warmup=2, min_seconds=0.3)
+            else:
+                ts = timeit(obj.step, repeats=args.repeats_slow, warmup=1)
+        finally:
+            noise = getattr(obj, "noise", None)
+            if noise is not None:
+                noise.close()
+            torch.set_num_threads(args.threads)
         if not bool(torch.isfinite(x).all()):
             log(f"  WARNING: {upd} / {name}: non-finite parameters after the run")
         med = statistics.median(ts)
-        log(f"  {upd:30s} {name:45s} median {fmt_s(med):>10s}  (min {fmt_s(min(ts))}, n={len(ts)})")
+        log(f"  {upd:30s} {name:52s} median {fmt_s(med):>10s}  (min {fmt_s(min(ts))}, n={len(ts)})")
         results.setdefault(upd, []).append((name, med, ts))
     return results
 
@@ -747,38 +768,46 @@ def run_updates(args, data, x0, log):
 def run_mlp(args, data, x0, log):
     out = {}
     for b in (20, 128, 1000):
-        for gk in ("manual", "autograd"):
-            gr = GRADS[gk](data, b)
-            idx = (torch.arange(b) * 7) % data.n  # fixed batch, as benches/mlp.rs
-            g = torch.empty(DIM)
-            ts = timeit(lambda: gr(x0, idx, g), repeats=args.repeats_fast, warmup=5, min_seconds=0.2)
-            med = statistics.median(ts)
-            log(f"  mlp B={b:<5d} {gk:9s} median {fmt_s(med):>10s}  {mlp_flops(b) / med / 1e9:6.1f} GFLOP/s")
-            out.setdefault(b, []).append((gk, med, ts))
+        for it in sorted({args.threads, 1}, reverse=True):
+            torch.set_num_threads(it)
+            for gk in ("manual", "autograd"):
+                gr = GRADS[gk](data, b)
+                idx = (torch.arange(b) * 7) % data.n  # fixed batch, as benches/mlp.rs
+                g = torch.empty(DIM)
+                ts = timeit(lambda: gr(x0, idx, g), repeats=args.repeats_fast, warmup=5, min_seconds=0.2)
+                med = statistics.median(ts)
+                log(f"  mlp B={b:<5d} {gk:9s} intra-op {it}  median {fmt_s(med):>10s}  {mlp_flops(b) / med / 1e9:6.1f} GFLOP/s")
+                out.setdefault(b, []).append((f"{gk}, intra-op {it}", med, ts))
+        torch.set_num_threads(args.threads)
     return out
 
 
 def run_gemm(args, log):
     """Raw [B x 784] x [784 x 200] products: MKL (torch.mm) and oneDNN (mkldnn_linear)."""
     out = {}
-    for b in (20, 128, 1000):
-        a = torch.rand(b, N_IN)
-        w = torch.randn(N_HID, N_IN)
-        c = torch.empty(b, N_HID)
-        flops = 2 * b * N_IN * N_HID
-        res = {}
-        ts = timeit(lambda: torch.mm(a, w.t(), out=c), repeats=args.repeats_fast, warmup=10, min_seconds=0.2)
-        res["torch.mm (MKL)"] = statistics.median(ts)
-        wkn = w.t().contiguous()
-        ts = timeit(lambda: torch.mm(a, wkn, out=c), repeats=args.repeats_fast, warmup=10, min_seconds=0.2)
-        res["torch.mm (MKL, W as K x N)"] = statistics.median(ts)
-        if torch.backends.mkldnn.is_available():
-            am, wm, bm = a.to_mkldnn(), w.to_mkldnn(), torch.zeros(N_HID).to_mkldnn()
-            ts = timeit(lambda: torch._C._nn.mkldnn_linear(am, wm, bm), repeats=args.repeats_fast, warmup=10, min_seconds=0.2)
-            res["oneDNN mkldnn_linear"] = statistics.median(ts)
-        for k, s in res.items():
-            log(f"  gemm B={b:<5d} {k:28s} {fmt_s(s):>10s}  {flops / s / 1e9:6.1f} GFLOP/s")
-        out[b] = {k: flops / s / 1e9 for k, s in res.items()}
+    for it in sorted({args.threads, 1}, reverse=True):
+        torch.set_num_threads(it)
+        for b in (20, 128, 1000):
+            a = torch.rand(b, N_IN)
+            w = torch.randn(N_HID, N_IN)
+            c = torch.empty(b, N_HID)
+            flops = 2 * b * N_IN * N_HID
+            res = {}
+            ts = timeit(lambda: torch.mm(a, w.t(), out=c), repeats=args.repeats_fast, warmup=10, min_seconds=0.2)
+            res["torch.mm (MKL)"] = statistics.median(ts)
+            wkn = w.t().contiguous()
+            ts = timeit(lambda: torch.mm(a, wkn, out=c), repeats=args.repeats_fast, warmup=10, min_seconds=0.2)
+            res["torch.mm (MKL, W stored K x N)"] = statistics.median(ts)
+            if torch.backends.mkldnn.is_available():
+                am, wm, bm = a.to_mkldnn(), w.to_mkldnn(), torch.zeros(N_HID).to_mkldnn()
+                ts = timeit(
+                    lambda: torch._C._nn.mkldnn_linear(am, wm, bm), repeats=args.repeats_fast, warmup=10, min_seconds=0.2
+                )
+                res["oneDNN (mkldnn_linear)"] = statistics.median(ts)
+            for k, s in res.items():
+                log(f"  gemm B={b:<5d} threads {it} {k:32s} {fmt_s(s):>10s}  {flops / s / 1e9:6.1f} GFLOP/s")
+            out[f"B={b}, threads {it}"] = {k: flops / s / 1e9 for k, s in res.items()}
+    torch.set_num_threads(args.threads)
     return out
 
 
@@ -818,7 +847,7 @@ def machine_info() -> dict:
     info["cpu"] = f"{model}, {os.cpu_count()} logical CPUs"
     info["flags"] = ", ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512vl") if f in flags) or "?"
     info["torch"] = f"{torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
-    info["threads"] = str(torch.get_num_threads())
+    info["threads"] = f"{torch.get_num_threads()} (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')})"
     try:
         info["load (uptime)"] = open("/proc/loadavg").read().split()[:3]
         info["load (uptime)"] = " ".join(info["load (uptime)"])
@@ -849,6 +878,11 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", choices=UPDATES, help="time only these updates")
     ap.add_argument("--skip", nargs="*", default=[], choices=["updates", "mlp", "gemm", "randn"], help="skip sections")
     ap.add_argument("--json", type=Path, help="also write all results to this JSON file")
+    ap.add_argument(
+        "--omp-passive",
+        action="store_true",
+        help="OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep instead of spinning: much better on a loaded machine)",
+    )
     ap.add_argument("--check", action="store_true", help="only check the fast paths against plain references, then exit")
     args = ap.parse_args(argv)
 
