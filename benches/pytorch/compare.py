@@ -44,8 +44,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-if "--omp-passive" in sys.argv:  # must be set before libgomp starts (i.e. before importing torch)
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+# OMP_WAIT_POLICY must be set before libgomp starts, i.e. before importing torch. PASSIVE (idle OpenMP
+# threads sleep) unless --omp-active or the variable is already set: on a shared 2-core machine the
+# default spinning barriers of a 2-thread team cost 10-1000x in small products (see README.md).
+if "--omp-active" not in sys.argv:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -90,11 +93,16 @@ def mlp_flops(b: int) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
-def timeit(fn, repeats: int, warmup: int = 1, min_seconds: float = 0.0) -> list[float]:
+def timeit(fn, repeats: int, warmup: int = 1, min_seconds: float = 0.0, budget: float = math.inf) -> list[float]:
     """Seconds per call of fn: `warmup` discarded runs, then `repeats` measurements. A
-    measurement loops fn enough times to last about `min_seconds` (fast functions)."""
+    measurement loops fn enough times to last about `min_seconds` (fast functions). If the
+    warm-up shows that the repeats would take longer than `budget` seconds, fewer (>= 1) are made."""
+    t0 = time.perf_counter()
     for _ in range(warmup):
         fn()
+    if warmup and math.isfinite(budget):
+        per = (time.perf_counter() - t0) / warmup
+        repeats = max(1, min(repeats, int(budget / max(per, min_seconds, 1e-9))))
     inner = 1
     if min_seconds > 0:
         t0 = time.perf_counter()
@@ -747,11 +755,11 @@ def run_updates(args, data, x0, log):
         obj = make(data, x)
         try:
             if kind == "fast":
-                ts = timeit(obj.step, repeats=args.repeats_fast, warmup=20, min_seconds=0.2)
+                ts = timeit(obj.step, repeats=args.repeats_fast, warmup=20, min_seconds=0.2, budget=args.budget)
             elif kind == "mid":
-                ts = timeit(obj.step, repeats=args.repeats_fast, warmup=2, min_seconds=0.3)
+                ts = timeit(obj.step, repeats=args.repeats_fast, warmup=2, min_seconds=0.3, budget=args.budget)
             else:
-                ts = timeit(obj.step, repeats=args.repeats_slow, warmup=1)
+                ts = timeit(obj.step, repeats=args.repeats_slow, warmup=1, budget=args.budget)
         finally:
             noise = getattr(obj, "noise", None)
             if noise is not None:
@@ -879,9 +887,15 @@ def main(argv=None):
     ap.add_argument("--skip", nargs="*", default=[], choices=["updates", "mlp", "gemm", "randn"], help="skip sections")
     ap.add_argument("--json", type=Path, help="also write all results to this JSON file")
     ap.add_argument(
-        "--omp-passive",
+        "--omp-active",
         action="store_true",
-        help="OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep instead of spinning: much better on a loaded machine)",
+        help="leave OMP_WAIT_POLICY to libgomp's default (spinning); otherwise PASSIVE unless already set",
+    )
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        help="seconds per variant: fewer repeats (at least 1) when the warm-up shows they would exceed it (default 60)",
     )
     ap.add_argument("--check", action="store_true", help="only check the fast paths against plain references, then exit")
     args = ap.parse_args(argv)
