@@ -710,7 +710,8 @@ def variants(quick: bool, threads: int):
     for gk in ("manual", "autograd"):
         for it in intras:
             add("sgd", gk, lambda d, x, gk=gk: Sgd(d, x, gk), "fast", it)
-    for nm, it in [("main", t), ("split", t), ("ahead", t), ("main", 1), ("split", 1), ("ahead", 1)][: 3 if quick else 6]:
+    sgld_cfg = [("main", t), ("split", t), ("ahead", t), ("main", 1), ("split", 1), ("ahead", 1), ("ahead-split", 1)]
+    for nm, it in sgld_cfg[: 3 if quick else len(sgld_cfg)]:
         add("sgld_1000", f"manual, noise {nm}", lambda d, x, nm=nm: Sgld(d, x, "manual", nm), "slow", it)
     if not quick:
         add("sgld_1000", "autograd, noise ahead", lambda d, x: Sgld(d, x, "autograd", "ahead"), "slow", 1)
@@ -738,6 +739,7 @@ def variants(quick: bool, threads: int):
             1,
         )
     es_cfg = [("manual", "main", t), ("manual", "split", t), ("manual", "split", 1), ("manual", "ahead", 1)]
+    es_cfg += [("manual", "ahead-split", 1)]
     if not quick:
         es_cfg += [("autograd", "main", t), ("autograd", "split", t), ("autograd", "ahead", 1)]
     for gk, nm, it in es_cfg:
@@ -897,6 +899,7 @@ def main(argv=None):
         default=60.0,
         help="seconds per variant: fewer repeats (at least 1) when the warm-up shows they would exceed it (default 60)",
     )
+    ap.add_argument("--table-from", type=Path, help="print the table from a --json file of an earlier run (no timing)")
     ap.add_argument("--check", action="store_true", help="only check the fast paths against plain references, then exit")
     args = ap.parse_args(argv)
 
@@ -910,6 +913,10 @@ def main(argv=None):
         for bench in ("updates", "mlp"):
             log(f"$ cargo bench --bench {bench}   (in {REPO})")
             subprocess.run(["cargo", "bench", "--bench", bench], cwd=REPO, check=True)
+
+    if args.table_from:
+        print_table(json.loads(args.table_from.read_text()), args.criterion_dir, log)
+        return
 
     if args.check:
         ok = self_check(Data(), init_params(), log)
@@ -944,9 +951,26 @@ def main(argv=None):
         upd = run_updates(args, data, x0, log)
         log("")
 
-    crit = args.criterion_dir
+    res["updates"] = {u: [(n, m, ts) for n, m, ts in rows] for u, rows in upd.items()}
+    res["mlp"] = {str(b): [(n, m, ts) for n, m, ts in rows] for b, rows in mlp.items()}
+    res["load_at_end"] = machine_info().get("load (uptime)", "?")
+    res["table"] = print_table(res, args.criterion_dir, log)
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=1))
+    if _POOL is not None:
+        _POOL.shutdown()
+
+
+def print_table(res: dict, crit: Path, log) -> list:
+    """The Markdown table from a results dict (this run's, or a --json file via --table-from)."""
+    info = res["machine"]
+    upd = res.get("updates", {})
+    mlp = {int(b): rows for b, rows in res.get("mlp", {}).items()}
     log(f"## Table (Rust: criterion medians from {crit})\n")
-    log(f"threads {args.threads}; load {machine_info().get('load (uptime)', '?')} at the end; {info['date']}\n")
+    log(
+        f"PyTorch {info['torch']}, threads {info['threads']}, {info['date']}, "
+        f"load {info.get('load (uptime)', '?')} at the start, {res.get('load_at_end', '?')} at the end\n"
+    )
     log("| update | PyTorch (best variant, median) | Rust (criterion median) | Rust / PyTorch | paper 000 Table 2 |")
     log("|---|---|---|---|---|")
     table = []
@@ -972,14 +996,7 @@ def main(argv=None):
             f"{f'{fmt_s(rust)} ({gf(rust):.0f} GFLOP/s)' if rust else 'n/a'} | {f'{rust / med:.2f}' if rust else 'n/a'} | – |"
         )
         table.append({"update": f"mlp_b{b}", "pytorch_s": med, "variant": name, "rust_s": rust})
-    res["table"] = table
-    res["updates"] = {u: [(n, m, ts) for n, m, ts in rows] for u, rows in upd.items()}
-    res["mlp"] = {str(b): [(n, m, ts) for n, m, ts in rows] for b, rows in mlp.items()}
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=1))
-    if _POOL is not None:
-        _POOL.shutdown()
-
+    return table
 
 if __name__ == "__main__":
     main()
