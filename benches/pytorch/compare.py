@@ -21,7 +21,7 @@ cross-entropy averaged over the minibatch (000 §6.1), float32, synthetic data o
   entropy_sgd_l20_b128          004 Alg. 1, scaled (003 §3.2.3), eta = 1: L = 20 Langevin steps of
                                 y <- y - eta' (grad f(y) + (y - x)/gamma) + sigma N(0, I) at minibatch
                                 128, eta' = 0.1, gamma = 1 (a variance), sigma = sqrt(2 eta' 1e-8),
-                                mu <- 0.25 mu + 0.75 y; x <- mu.
+                                mu <- 0.25 mu + 0.75 y from mu = x; x <- mu.
 
 The mean-seeking updates set x <- mu (the crate's 000 Alg. 1, i.e. x <- x - eta (x - mu) with eta = 1).
 Each update is timed in several variants (manual backward vs autograd, how the Gaussian noise is
