@@ -541,7 +541,7 @@ class RobbinsMonro:
         x, xj, gs, m = self.x, self.xj, self.gs, self.m
         xj.copy_(x)
         for j in range(1, self.iters + 1):
-            a_j = 0.1 * j ** -0.7
+            a_j = 0.1 * j**-0.7
             idx = self.batches.next_many(m).reshape(-1)  # [M*B]
             a_all = self.data.x.index_select(0, idx)  # [M*B, 784]
             oh = self.data.onehot.index_select(0, idx)
@@ -567,7 +567,7 @@ class RobbinsMonroLoop:
         sq = math.sqrt(TAU)
         xj.copy_(x)
         for j in range(1, self.iters + 1):
-            a_j = 0.1 * j ** -0.7
+            a_j = 0.1 * j**-0.7
             gs.zero_()
             for _ in range(self.m):
                 torch.add(xj, self.noise.next(), alpha=sq, out=z)
@@ -607,7 +607,9 @@ class EntropySgd:
 
 def sample_noise(nz: torch.Tensor, s: int, count: int) -> torch.Tensor:
     """Sample s's noise vector (standard layout) inside a batched noise block of `count` samples."""
-    return torch.cat([nz[s * O_B1 : (s + 1) * O_B1], nz[count * O_B1 + s * (DIM - O_B1) : count * O_B1 + (s + 1) * (DIM - O_B1)]])
+    return torch.cat(
+        [nz[s * O_B1 : (s + 1) * O_B1], nz[count * O_B1 + s * (DIM - O_B1) : count * O_B1 + (s + 1) * (DIM - O_B1)]]
+    )
 
 
 def self_check(data: Data, x0: torch.Tensor, log) -> bool:
@@ -727,9 +729,21 @@ def variants(quick: bool, threads: int):
             it,
         )
     if not quick:
-        add("importance_sampling_1000", "per-sample loop, noise split", lambda d, x: ImportanceSamplingLoop(d, x, 1000, "split"), "slow", 1)
+        add(
+            "importance_sampling_1000",
+            "per-sample loop, noise split",
+            lambda d, x: ImportanceSamplingLoop(d, x, 1000, "split"),
+            "slow",
+            1,
+        )
     for nm, it in [("main", t), ("split", t), ("ahead-split", t), ("split", 1), ("ahead", 1)]:
-        add("heat_regularization_rm_30x30", f"batched M=30, noise {nm}", lambda d, x, nm=nm: RobbinsMonro(d, x, nm), "slow", it)
+        add(
+            "heat_regularization_rm_30x30",
+            f"batched M=30, noise {nm}",
+            lambda d, x, nm=nm: RobbinsMonro(d, x, nm),
+            "slow",
+            it,
+        )
     if not quick:
         add(
             "heat_regularization_rm_30x30",
@@ -786,7 +800,9 @@ def run_mlp(args, data, x0, log):
                 g = torch.empty(DIM)
                 ts = timeit(lambda: gr(x0, idx, g), repeats=args.repeats_fast, warmup=5, min_seconds=0.2)
                 med = statistics.median(ts)
-                log(f"  mlp B={b:<5d} {gk:9s} intra-op {it}  median {fmt_s(med):>10s}  {mlp_flops(b) / med / 1e9:6.1f} GFLOP/s")
+                log(
+                    f"  mlp B={b:<5d} {gk:9s} intra-op {it}  median {fmt_s(med):>10s}  {mlp_flops(b) / med / 1e9:6.1f} GFLOP/s"
+                )
                 out.setdefault(b, []).append((f"{gk}, intra-op {it}", med, ts))
         torch.set_num_threads(args.threads)
     return out
@@ -811,7 +827,10 @@ def run_gemm(args, log):
             if torch.backends.mkldnn.is_available():
                 am, wm, bm = a.to_mkldnn(), w.to_mkldnn(), torch.zeros(N_HID).to_mkldnn()
                 ts = timeit(
-                    lambda: torch._C._nn.mkldnn_linear(am, wm, bm), repeats=args.repeats_fast, warmup=10, min_seconds=0.2
+                    lambda: torch._C._nn.mkldnn_linear(am, wm, bm),
+                    repeats=args.repeats_fast,
+                    warmup=10,
+                    min_seconds=0.2,
                 )
                 res["oneDNN (mkldnn_linear)"] = statistics.median(ts)
             for k, s in res.items():
@@ -847,11 +866,12 @@ def machine_info() -> dict:
     info = {"date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     model, flags = "?", set()
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name") and model == "?":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "?":
+                    model = line.split(":", 1)[1].strip()
+                if line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
     info["cpu"] = f"{model}, {os.cpu_count()} logical CPUs"
@@ -859,8 +879,8 @@ def machine_info() -> dict:
     info["torch"] = f"{torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
     info["threads"] = f"{torch.get_num_threads()} (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')})"
     try:
-        info["load (uptime)"] = open("/proc/loadavg").read().split()[:3]
-        info["load (uptime)"] = " ".join(info["load (uptime)"])
+        with open("/proc/loadavg") as f:
+            info["load (uptime)"] = " ".join(f.read().split()[:3])
     except OSError:
         pass
     info["python"] = platform.python_version()
@@ -881,7 +901,12 @@ def main(argv=None):
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--rust", action="store_true", help="run `cargo bench --bench updates` and `--bench mlp` first")
     g.add_argument("--no-rust", action="store_true", help="only read criterion's existing results (default)")
-    ap.add_argument("--criterion-dir", type=Path, default=REPO / "target" / "criterion", help="where criterion's results are (default <repo>/target/criterion)")
+    ap.add_argument(
+        "--criterion-dir",
+        type=Path,
+        default=REPO / "target" / "criterion",
+        help="where criterion's results are (default <repo>/target/criterion)",
+    )
     ap.add_argument("--repeats-fast", type=int, default=7, help="repeats for fast measurements (default 7)")
     ap.add_argument("--repeats-slow", type=int, default=3, help="repeats for the slow updates (default 3)")
     ap.add_argument("--quick", action="store_true", help="fewer variants")
@@ -900,7 +925,9 @@ def main(argv=None):
         help="seconds per variant: fewer repeats (at least 1) when the warm-up shows they would exceed it (default 60)",
     )
     ap.add_argument("--table-from", type=Path, help="print the table from a --json file of an earlier run (no timing)")
-    ap.add_argument("--check", action="store_true", help="only check the fast paths against plain references, then exit")
+    ap.add_argument(
+        "--check", action="store_true", help="only check the fast paths against plain references, then exit"
+    )
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -997,6 +1024,7 @@ def print_table(res: dict, crit: Path, log) -> list:
         )
         table.append({"update": f"mlp_b{b}", "pytorch_s": med, "variant": name, "rust_s": rust})
     return table
+
 
 if __name__ == "__main__":
     main()
