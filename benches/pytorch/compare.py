@@ -875,7 +875,7 @@ def machine_info() -> dict:
     except OSError:
         pass
     info["cpu"] = f"{model}, {os.cpu_count()} logical CPUs"
-    info["flags"] = ", ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512vl") if f in flags) or "?"
+    info["flags"] = ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in ("avx2", "fma", "avx512f", "avx512vl", "avx512_bf16"))
     info["torch"] = f"{torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
     info["threads"] = f"{torch.get_num_threads()} (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')})"
     try:
