@@ -101,24 +101,77 @@ pub(crate) fn add_into<T: Real>(z: &mut [T], x: &[T], y: &[T]) {
     }
 }
 
-/// One pass over the parameters with fresh Gaussian noise, in parallel over fixed blocks.
+/// The random stream of block `b` of noise pass `step` under `key` (see [`fill_noise`]).
+fn block_stream(key: u64, step: u64, b: usize) -> crate::rng::Prng {
+    crate::rng::stream(key, (step << 24) | b as u64)
+}
+
+/// Fills `noise` with N(0, 1) variates for pass `step` under `key`, in parallel over fixed blocks.
 ///
-/// The parameters are cut into blocks of [`NOISE_BLOCK`]; block b of pass `step` draws its noise
-/// from `rng::stream(key, step·2²⁴ + b)`, in chunks of [`NOISE_CHUNK`] variates, and calls
-/// `f(offset, y_chunk, z_chunk, noise_chunk)` with the matching pieces of `y` and of `z` (`z` has
-/// y's length, or is empty and then every `z_chunk` is empty). Blocks run on rayon when there are
-/// several; because each block's noise and work depend only on (key, step, b), the result is
-/// bit-identical for any number of threads. With `noisy == false` no variate is drawn and the noise
-/// chunks are zeros.
+/// The vector is cut into blocks of [`NOISE_BLOCK`]; block b draws from
+/// `rng::stream(key, step·2²⁴ + b)`. Each block's variates depend only on (key, step, b), so the
+/// result is bit-identical for any number of threads, and called from inside a rayon task (next
+/// to a gradient, see SGLD) the blocks are stolen by whichever thread is free.
+pub(crate) fn fill_noise<T: Real>(key: u64, step: u64, noise: &mut [T]) {
+    use rayon::prelude::*;
+    if noise.len() <= NOISE_BLOCK {
+        T::fill_standard_normal(&mut block_stream(key, step, 0), noise);
+    } else {
+        noise
+            .par_chunks_mut(NOISE_BLOCK)
+            .enumerate()
+            .for_each(|(b, nb)| T::fill_standard_normal(&mut block_stream(key, step, b), nb));
+    }
+}
+
+/// Runs `a` and `b` side by side on rayon when the parameter vector is long enough (d >
+/// [`NOISE_BLOCK`]) to repay a fork (a few µs from outside the pool), one after the other
+/// otherwise. The callers' two halves write disjoint buffers, so the order never matters.
+pub(crate) fn beside<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B, d: usize) {
+    if d > NOISE_BLOCK {
+        rayon::join(a, b);
+    } else {
+        a();
+        b();
+    }
+}
+
+/// Runs `f(offset, y_block, z_block)` over the fixed blocks of `y` and `z` (same length, or `z`
+/// empty and every `z_block` empty), in parallel when there are several blocks. Element-wise
+/// work only, so the result does not depend on the thread count.
+pub(crate) fn par_blocks<T, F>(y: &mut [T], z: &mut [T], f: F)
+where
+    T: Real,
+    F: Fn(usize, &mut [T], &mut [T]) + Sync,
+{
+    use rayon::prelude::*;
+    debug_assert!(z.is_empty() || z.len() == y.len());
+    if y.len() <= NOISE_BLOCK {
+        f(0, y, z);
+    } else if z.is_empty() {
+        y.par_chunks_mut(NOISE_BLOCK)
+            .enumerate()
+            .for_each(|(b, yb)| f(b * NOISE_BLOCK, yb, &mut []));
+    } else {
+        y.par_chunks_mut(NOISE_BLOCK)
+            .zip(z.par_chunks_mut(NOISE_BLOCK))
+            .enumerate()
+            .for_each(|(b, (yb, zb))| f(b * NOISE_BLOCK, yb, zb));
+    }
+}
+
+/// One pass over the parameters with fresh Gaussian noise, in parallel over fixed blocks: block b
+/// of pass `step` draws its noise from the stream of [`fill_noise`] in chunks of [`NOISE_CHUNK`]
+/// (a stack buffer: the same variates as `fill_noise` gives for the block) and calls
+/// `f(offset, y_chunk, z_chunk, noise_chunk)` with the matching pieces of `y` and `z` (`z` has y's
+/// length or is empty). With `noisy == false` no variate is drawn and the noise chunks are zeros.
 pub(crate) fn noisy_pass<T, F>(key: u64, step: u64, noisy: bool, y: &mut [T], z: &mut [T], f: F)
 where
     T: Real,
     F: Fn(usize, &mut [T], &mut [T], &[T]) + Sync,
 {
-    use rayon::prelude::*;
-    debug_assert!(z.is_empty() || z.len() == y.len());
-    let block = |b: usize, yb: &mut [T], zb: &mut [T]| {
-        let mut r = crate::rng::stream(key, (step << 24) | b as u64);
+    par_blocks(y, z, |o, yb, zb| {
+        let mut r = block_stream(key, step, o / NOISE_BLOCK);
         let mut noise = [T::zero(); NOISE_CHUNK];
         for (c, yc) in yb.chunks_mut(NOISE_CHUNK).enumerate() {
             let n = yc.len();
@@ -130,21 +183,9 @@ where
             } else {
                 &mut zb[c * NOISE_CHUNK..c * NOISE_CHUNK + n]
             };
-            f(b * NOISE_BLOCK + c * NOISE_CHUNK, yc, zc, &noise[..n]);
+            f(o + c * NOISE_CHUNK, yc, zc, &noise[..n]);
         }
-    };
-    if y.len() <= NOISE_BLOCK {
-        block(0, y, z);
-    } else if z.is_empty() {
-        y.par_chunks_mut(NOISE_BLOCK)
-            .enumerate()
-            .for_each(|(b, yb)| block(b, yb, &mut []));
-    } else {
-        y.par_chunks_mut(NOISE_BLOCK)
-            .zip(z.par_chunks_mut(NOISE_BLOCK))
-            .enumerate()
-            .for_each(|(b, (yb, zb))| block(b, yb, zb));
-    }
+    });
 }
 
 /// z ← x + s·ξ (a Gaussian sample around x with standard deviation s).
@@ -189,7 +230,10 @@ pub(crate) fn displacement_langevin<T: Real>(
 
 /// Euclidean norm |v|, summed in 16 interleaved partial sums (a vectorizable order; the plain
 /// left-to-right sum runs at one addition per add-latency). Overflows to ∞ like the plain sum.
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
 pub(crate) fn norm<T: Real>(v: &[T]) -> T {
     const LANES: usize = 16;
     let mut acc = [T::zero(); LANES];

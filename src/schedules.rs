@@ -212,7 +212,10 @@ mod tests {
         for k in [0, 1, 7, 500] {
             // black_box: LLVM may constant-fold `powi` for the schedule it can see (with a
             // different rounding than the run-time routine); compare run-time values only.
-            let (a, b) = (std::hint::black_box(&s).at(k), std::hint::black_box(&back).at(k));
+            let (a, b) = (
+                std::hint::black_box(&s).at(k),
+                std::hint::black_box(&back).at(k),
+            );
             assert_eq!(a.to_bits(), b.to_bits(), "k = {k}");
         }
         assert!((back.at(3) - 1.5 / 1.01f64.powi(3)).abs() < 1e-15);

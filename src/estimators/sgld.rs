@@ -66,6 +66,7 @@ struct Scratch<T: Real> {
     grad: DVector<T>,
     acc: DVector<T>,
     state: DVector<T>,
+    noise: DVector<T>,
     batch: Batch,
 }
 
@@ -94,6 +95,7 @@ impl<T: Real> Sgld<T> {
                 grad: DVector::zeros(0),
                 acc: DVector::zeros(0),
                 state: DVector::zeros(0),
+                noise: DVector::zeros(0),
                 batch: Batch::Full,
             },
         }
@@ -181,6 +183,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
             s.grad = DVector::zeros(d);
             s.acc = DVector::zeros(d);
             s.state = DVector::zeros(d);
+            s.noise = DVector::zeros(d);
         }
         let warm = match (&self.chain, self.warm_start) {
             (Some(c), true) if c.len() == d => {
@@ -196,34 +199,46 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
         let mut eps_sum = T::zero();
         let inv_tau = T::one() / tau;
         let half = T::lit(0.5);
-        // The noise comes from per-block streams of this key (kernels::noisy_pass), so the
+        // The noise comes from per-block streams of this key (kernels::fill_noise), so the
         // chain is the same for any number of threads.
         let key = rng::fork_key(rng);
         let xs = x.as_slice();
         for j in 1..=self.burn_in + self.samples {
             let eps = self.step_sizes.at(j)?;
-            loss.draw_batch(rng, &mut s.batch);
-            loss.gradient(&s.state, &s.batch, &mut s.grad);
-            check::finite_vec("gradient", "SGLD (000 Alg. 3)", &s.grad)?;
             let drift = eps * half;
             let sd = (eps * self.temperature).sqrt();
-            let average = j > self.burn_in;
-            let g = s.grad.as_slice();
-            // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ.
-            kernels::noisy_pass(
-                key,
-                j as u64,
-                sd > T::zero(),
-                s.state.as_mut_slice(),
-                s.acc.as_mut_slice(),
-                |o, y, acc, noise| {
-                    let n = y.len();
-                    kernels::langevin(y, &g[o..o + n], &xs[o..o + n], noise, drift, inv_tau, sd);
-                    if average {
-                        kernels::axpy(acc, eps, y);
+            loss.draw_batch(rng, &mut s.batch);
+            // The noise does not depend on the gradient: draw it while the gradient is computed
+            // (the blocks are stolen by the thread that is not running the network).
+            let (state, batch, grad, noise) = (&s.state, &s.batch, &mut s.grad, &mut s.noise);
+            kernels::beside(
+                || loss.gradient(state, batch, grad),
+                || {
+                    if sd > T::zero() {
+                        kernels::fill_noise(key, j as u64, noise.as_mut_slice())
                     }
                 },
+                d,
             );
+            check::finite_vec("gradient", "SGLD (000 Alg. 3)", &s.grad)?;
+            let average = j > self.burn_in;
+            let (g, noise) = (s.grad.as_slice(), s.noise.as_slice());
+            // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ.
+            kernels::par_blocks(s.state.as_mut_slice(), s.acc.as_mut_slice(), |o, y, acc| {
+                let r = o..o + y.len();
+                kernels::langevin(
+                    y,
+                    &g[r.clone()],
+                    &xs[r.clone()],
+                    &noise[r],
+                    drift,
+                    inv_tau,
+                    sd,
+                );
+                if average {
+                    kernels::axpy(acc, eps, y);
+                }
+            });
             if average {
                 eps_sum += eps;
             }

@@ -51,6 +51,9 @@ struct Scratch<T: Real> {
     z: DVector<T>,
     g: DVector<T>,
     gsum: DVector<T>,
+    /// Noise of the current sample and, drawn during its gradient, of the next one.
+    noise: DVector<T>,
+    noise_next: DVector<T>,
     batch: Batch,
 }
 
@@ -75,6 +78,8 @@ impl<T: Real> RobbinsMonro<T> {
                 z: DVector::zeros(0),
                 g: DVector::zeros(0),
                 gsum: DVector::zeros(0),
+                noise: DVector::zeros(0),
+                noise_next: DVector::zeros(0),
                 batch: Batch::Full,
             },
         }
@@ -152,6 +157,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
             s.z = DVector::zeros(d);
             s.g = DVector::zeros(d);
             s.gsum = DVector::zeros(d);
+            s.noise = DVector::zeros(d);
+            s.noise_next = DVector::zeros(d);
         }
         s.xj.copy_from(x_k);
         let sqrt_tau = tau.sqrt();
@@ -170,23 +177,32 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
             match &self.expectation {
                 GaussianExpectation::MonteCarlo => {
                     s.gsum.fill(T::zero());
+                    let passes = (self.iterations * self.samples) as u64;
+                    if j == 1 {
+                        kernels::fill_noise(key, 0, s.noise.as_mut_slice());
+                    }
                     for m in 0..self.samples {
-                        let xs = s.xj.as_slice();
                         let pass = ((j - 1) * self.samples + m) as u64;
-                        kernels::noisy_pass(
-                            key,
-                            pass,
-                            true,
-                            s.z.as_mut_slice(),
-                            &mut [],
-                            |o, z, _, n| {
-                                kernels::gaussian_sample(z, &xs[o..o + z.len()], n, sqrt_tau)
-                            },
-                        );
+                        let (xs, noise) = (s.xj.as_slice(), s.noise.as_slice());
+                        kernels::par_blocks(s.z.as_mut_slice(), &mut [], |o, z, _| {
+                            let r = o..o + z.len();
+                            kernels::gaussian_sample(z, &xs[r.clone()], &noise[r], sqrt_tau)
+                        });
                         loss.draw_batch(rng, &mut s.batch);
-                        loss.gradient(&s.z, &s.batch, &mut s.g);
+                        // The next sample's noise is drawn while this gradient is computed.
+                        let (z, batch, g, next) = (&s.z, &s.batch, &mut s.g, &mut s.noise_next);
+                        kernels::beside(
+                            || loss.gradient(z, batch, g),
+                            || {
+                                if pass + 1 < passes {
+                                    kernels::fill_noise(key, pass + 1, next.as_mut_slice())
+                                }
+                            },
+                            d,
+                        );
                         check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.g)?;
-                        s.gsum += &s.g;
+                        kernels::axpy(s.gsum.as_mut_slice(), T::one(), s.g.as_slice());
+                        std::mem::swap(&mut s.noise, &mut s.noise_next);
                     }
                     s.gsum *= m_inv;
                     grads += self.samples;

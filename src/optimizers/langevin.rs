@@ -124,6 +124,8 @@ pub struct LocalEntropyGradient<T: Real> {
     #[serde(skip)]
     g: DVector<T>,
     #[serde(skip)]
+    noise: DVector<T>,
+    #[serde(skip)]
     batch: Batch,
 }
 
@@ -152,6 +154,7 @@ impl<T: Real> LocalEntropyGradient<T> {
             mu: DVector::zeros(0),
             y: DVector::zeros(0),
             g: DVector::zeros(0),
+            noise: DVector::zeros(0),
             batch: Batch::Full,
         })
     }
@@ -219,6 +222,7 @@ impl<T: Real> LocalEntropyGradient<T> {
             self.mu = DVector::zeros(n);
             self.y = DVector::zeros(n);
             self.g = DVector::zeros(n);
+            self.noise = DVector::zeros(n);
         }
     }
 }
@@ -247,22 +251,33 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
         for l in 0..self.langevin_steps {
             loss.draw_batch(rng, &mut self.batch);
             kernels::add_into(self.y.as_mut_slice(), x.as_slice(), self.d.as_slice());
-            loss.gradient(&self.y, &self.batch, &mut self.g);
-            check::finite_vec("gradient", "Langevin inner loop", &self.g)?;
-            let g = self.g.as_slice();
-            kernels::noisy_pass(
-                key,
-                l as u64,
-                noisy,
-                self.d.as_mut_slice(),
-                self.mu.as_mut_slice(),
-                |o, d, mu, noise| {
-                    let g = &g[o..o + d.len()];
-                    kernels::displacement_langevin(
-                        d, mu, g, noise, eta, inv_gamma, sigma, a, noisy,
-                    );
+            // The noise does not depend on the gradient: draw it while the gradient is computed.
+            let (y, batch, g, noise) = (&self.y, &self.batch, &mut self.g, &mut self.noise);
+            kernels::beside(
+                || loss.gradient(y, batch, g),
+                || {
+                    if noisy {
+                        kernels::fill_noise(key, l as u64, noise.as_mut_slice())
+                    }
                 },
+                x.len(),
             );
+            check::finite_vec("gradient", "Langevin inner loop", &self.g)?;
+            let (g, noise) = (self.g.as_slice(), self.noise.as_slice());
+            kernels::par_blocks(self.d.as_mut_slice(), self.mu.as_mut_slice(), |o, d, mu| {
+                let r = o..o + d.len();
+                kernels::displacement_langevin(
+                    d,
+                    mu,
+                    &g[r.clone()],
+                    &noise[r],
+                    eta,
+                    inv_gamma,
+                    sigma,
+                    a,
+                    noisy,
+                );
+            });
         }
         // x − μ = −(mean displacement); divided by γ unless scaled (003 §3.2.3).
         let factor = if self.scaled { -T::one() } else { -inv_gamma };

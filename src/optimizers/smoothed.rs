@@ -115,10 +115,13 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
         let info = self
             .oracle
             .estimate(x, loss, self.k, &mut self.rng, &mut self.grad)?;
-        check::finite_vec("smoothed gradient", "optimizer step", &self.grad)?;
-        // Finite entries can still overflow the norm: the update would then not be meaningful.
+        // One pass: the norm is finite only if every entry is; finite entries can still overflow
+        // it, and the update would then not be meaningful either.
         let norm = crate::kernels::norm(self.grad.as_slice());
-        check::finite("smoothed gradient norm", "optimizer step", norm)?;
+        if !norm.is_finite() {
+            check::finite_vec("smoothed gradient", "optimizer step", &self.grad)?;
+            check::finite("smoothed gradient norm", "optimizer step", norm)?;
+        }
         Ok((info, norm))
     }
 }
