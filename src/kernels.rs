@@ -127,13 +127,33 @@ pub(crate) fn fill_noise<T: Real>(key: u64, step: u64, noise: &mut [T]) {
 /// Runs `a` and `b` side by side on rayon when the parameter vector is long enough (d >
 /// [`NOISE_BLOCK`]) to repay a fork (a few µs from outside the pool), one after the other
 /// otherwise. The callers' two halves write disjoint buffers, so the order never matters.
+///
+/// Inside `a`, the network's matrix products may still split between threads
+/// ([`split_allowed`]): the thread running `b` steals the second half when its part is done.
 pub(crate) fn beside<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B, d: usize) {
     if d > NOISE_BLOCK {
-        rayon::join(a, b);
+        rayon::join(
+            || {
+                let was = SPLIT_ALLOWED.with(|s| s.replace(true));
+                a();
+                SPLIT_ALLOWED.with(|s| s.set(was));
+            },
+            b,
+        );
     } else {
         a();
         b();
     }
+}
+
+thread_local! {
+    static SPLIT_ALLOWED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True inside the first task of [`beside`] (see there). A split is bit-identical to the
+/// unsplit product (nn::gemm), so this changes speed only.
+pub(crate) fn split_allowed() -> bool {
+    SPLIT_ALLOWED.with(|s| s.get())
 }
 
 /// Runs `f(offset, y_block, z_block)` over the fixed blocks of `y` and `z` (same length, or `z`

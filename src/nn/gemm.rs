@@ -77,12 +77,30 @@ impl<'a, T> Mat<'a, T> {
 /// wake-up cost a few µs, and each piece loses some kernel efficiency).
 const PAR_MIN_FLOPS: usize = 3_000_000;
 
-/// Whether this call may thread its products: only from outside rayon's workers (a single
-/// gradient for SGD or Entropy-SGD's inner loop), with at least two threads. Calls already made
-/// in parallel (importance samples, Parle replicas) keep every core busy without it.
-fn may_split() -> bool {
-    rayon::current_thread_index().is_none() && rayon::current_num_threads() >= 2
+/// Whether this call may thread its products: with at least two threads, from outside rayon's
+/// workers (a single gradient for SGD) or from a gradient that runs beside its own noise
+/// (`kernels::beside`: SGLD, Entropy-SGD's inner loop, Robbins–Monro — the other thread steals
+/// the second half once its noise is drawn). Calls already made in parallel (importance samples,
+/// Parle replicas) keep every core busy without it.
+///
+/// Returns the smallest product (in FLOPs) worth splitting, or `None`. Beside the noise the bar is
+/// higher: at minibatch 20 the noise alone keeps the second thread busy for as long as the
+/// gradient takes, and a split only adds its fork (measured: SGLD 0.42 s unsplit vs 0.50 s split).
+fn may_split() -> Option<usize> {
+    if rayon::current_num_threads() < 2 {
+        None
+    } else if rayon::current_thread_index().is_none() {
+        Some(PAR_MIN_FLOPS)
+    } else if crate::kernels::split_allowed() {
+        Some(PAR_MIN_FLOPS_BESIDE_NOISE)
+    } else {
+        None
+    }
 }
+
+/// [`PAR_MIN_FLOPS`] for a gradient running beside its noise (see [`may_split`]): the layer-0
+/// products at minibatch 128 (40 MFLOP) split, those at minibatch 20 (6 MFLOP) do not.
+const PAR_MIN_FLOPS_BESIDE_NOISE: usize = 20_000_000;
 
 /// Which library computes the products (one choice per CPU, never per thread count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +156,7 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
     if m == 0 || n == 0 {
         return;
     }
-    let threaded = may_split() && 2 * m * k * n >= PAR_MIN_FLOPS;
+    let threaded = may_split().is_some_and(|min| 2 * m * k * n >= min);
     // SAFETY: the checks above keep every access inside `a`, `b` and `c` (C is m × n with
     // column stride m inside `c`); `c` is borrowed mutably for the whole call, and `split`
     // hands disjoint parts of it to the two halves.
