@@ -24,7 +24,9 @@
 //!    the MLP's workspaces and rayon's jobs are what is counted), on 1 and on 2 threads, and the
 //!    ratio J = 10⁴ / J = 10.
 //!
-//! Timings depend on the load: the load average is printed; run on a quiet machine.
+//! Timings depend on the load: the load average is printed; run on a quiet machine. The CPU-time
+//! columns (all threads of the process) tell whether the 2-thread run did the same work as the
+//! 1-thread run (equal CPU time: no parallel overhead) even when the wall times are disturbed.
 
 use clap::Parser;
 use nalgebra::{DMatrix, DVector};
@@ -117,6 +119,12 @@ struct Args {
     /// Skip the memory section.
     #[arg(long)]
     no_memory: bool,
+    /// Time only the updates whose name contains this text (e.g. "Parle").
+    #[arg(long)]
+    only: Option<String>,
+    /// Print each thread's CPU time (pool workers, then the calling thread).
+    #[arg(long)]
+    verbose: bool,
 }
 
 /// τ of 000 §6.2 (a variance).
@@ -191,18 +199,138 @@ fn sgld_step(s: &Setup) -> Step {
     })
 }
 
-/// Median wall time of `reps` calls after one warm-up call.
-fn median_time(step: &mut Step, reps: usize) -> Duration {
-    step();
-    let mut t: Vec<Duration> = (0..reps.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            step();
-            start.elapsed()
-        })
-        .collect();
-    t.sort();
-    t[t.len() / 2]
+/// CPU-time clocks of POSIX `clock_gettime` (Linux, 64-bit: `time_t` and `long` are `c_long`),
+/// declared here rather than pulling in the `libc` crate; None on other targets.
+mod cpu_clock {
+    use std::time::Duration;
+
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    fn read(clock: std::os::raw::c_int) -> Option<Duration> {
+        use std::os::raw::{c_int, c_long};
+        #[repr(C)]
+        struct Timespec {
+            tv_sec: c_long,
+            tv_nsec: c_long,
+        }
+        extern "C" {
+            fn clock_gettime(clock: c_int, tp: *mut Timespec) -> c_int;
+        }
+        let mut t = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid, writable timespec; the call writes only into it.
+        let rc = unsafe { clock_gettime(clock, &mut t) };
+        (rc == 0).then(|| Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+    }
+
+    #[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+    fn read(_clock: std::os::raw::c_int) -> Option<Duration> {
+        None
+    }
+
+    /// CPU time of the whole process (all threads).
+    pub fn process() -> Option<Duration> {
+        read(2) // CLOCK_PROCESS_CPUTIME_ID
+    }
+
+    /// CPU time of the calling thread.
+    pub fn thread() -> Option<Duration> {
+        read(3) // CLOCK_THREAD_CPUTIME_ID
+    }
+}
+
+/// CPU time of every worker of `pool` (None: the global pool), then of the calling thread.
+fn threads_cpu(pool: Option<&rayon::ThreadPool>) -> Vec<Option<Duration>> {
+    let mut v = match pool {
+        Some(p) => p.broadcast(|_| cpu_clock::thread()),
+        None => rayon::broadcast(|_| cpu_clock::thread()),
+    };
+    v.push(cpu_clock::thread());
+    v
+}
+
+/// CPU time used by each thread between two [`threads_cpu`] readings.
+fn used(before: &[Option<Duration>], after: &[Option<Duration>]) -> Option<Vec<Duration>> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(a, b)| Some((*b)?.saturating_sub((*a)?)))
+        .collect()
+}
+
+/// Set by `--verbose`: print each step's per-thread CPU times.
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What [`measure`] found.
+struct Timing {
+    /// Median wall time.
+    wall: Duration,
+    /// Median CPU time of the process (all threads): equal for 1 and 2 threads = no parallel
+    /// overhead, whatever the load.
+    cpu: Option<Duration>,
+    /// Σ_steps Σ_threads CPU / Σ_steps max_thread CPU, over the threads that can run the update
+    /// (pool workers and the caller): the speedup the split of the work allows if each thread
+    /// had a core to itself — an estimate that does not depend on the machine's load (it ignores
+    /// memory-bandwidth contention and wake-up latency).
+    balance: Option<f64>,
+}
+
+/// Times `reps` calls of `step` (after one warm-up call) in `pool`, or on the calling thread
+/// with the global pool if `pool` is None.
+fn measure(step: &mut Step, reps: usize, pool: Option<&rayon::ThreadPool>) -> Timing {
+    let mut once = || match pool {
+        Some(p) => p.install(&mut *step),
+        None => step(),
+    };
+    once();
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    let (mut total, mut critical) = (Some(0.0), Some(0.0));
+    for _ in 0..reps.max(1) {
+        let before = threads_cpu(pool);
+        let (c0, start) = (cpu_clock::process(), Instant::now());
+        once();
+        wall.push(start.elapsed());
+        if let (Some(a), Some(b)) = (c0, cpu_clock::process()) {
+            cpu.push(b.saturating_sub(a));
+        }
+        let u = used(&before, &threads_cpu(pool));
+        if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("  per-thread CPU: {u:?}");
+        }
+        match u {
+            Some(u) => {
+                let secs = u.iter().map(Duration::as_secs_f64);
+                total = total.map(|t| t + secs.clone().sum::<f64>());
+                critical = critical.map(|c| c + secs.fold(0.0, f64::max));
+            }
+            None => (total, critical) = (None, None),
+        }
+    }
+    wall.sort();
+    cpu.sort();
+    Timing {
+        wall: wall[wall.len() / 2],
+        cpu: cpu.get(cpu.len() / 2).copied(),
+        balance: total
+            .zip(critical)
+            .and_then(|(t, c)| (c > 0.0).then_some(t / c)),
+    }
+}
+
+/// One row of the scaling table.
+fn row(name: &str, t1: &Timing, t2: &Timing) {
+    let cpu = |c: Option<Duration>| c.map_or("?".into(), |c| format!("{:.0}", ms(c)));
+    let bal = |b: Option<f64>| b.map_or("?".into(), |b| format!("{b:.2}"));
+    println!(
+        "| {name} | {:.1} | {:.1} | {:.2}× | {} | {} | {} |",
+        ms(t1.wall),
+        ms(t2.wall),
+        t1.wall.as_secs_f64() / t2.wall.as_secs_f64(),
+        cpu(t1.cpu),
+        cpu(t2.cpu),
+        bal(t2.balance),
+    );
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -222,15 +350,18 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn scaling(s: &Setup, reps: usize) {
+fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     println!("## Thread scaling: one update, 784 → 200 → 10 f32, minibatch 20, τ = 0.01");
     println!(
         "median of {reps} after 1 warm-up; load average before: {}",
         load_average()
     );
     println!();
-    println!("| update | 1 thread (ms) | 2 threads (ms) | speedup |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "| update | 1 thread (ms) | 2 threads (ms) | speedup | CPU, 1 thread (ms) \
+         | CPU, 2 threads (ms) | work balance, 2 threads |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let (p1, p2) = (pool(1), pool(2));
     type Make<'a> = Box<dyn Fn() -> Step + 'a>;
     let rows: Vec<(&str, Make)> = vec![
@@ -242,33 +373,29 @@ fn scaling(s: &Setup, reps: usize) {
         ("Parle, n = 4, L = 25", Box::new(|| parle_step(s, 4))),
         ("SGLD, 10³ Langevin steps", Box::new(|| sgld_step(s))),
     ];
-    for (name, make) in &rows {
+    let selected = |name: &str| only.map_or(true, |o| name.contains(o));
+    for (name, make) in rows.iter().filter(|(name, _)| selected(name)) {
         // Each pool gets a fresh state from the same start: the same work is timed.
-        let mut a = make();
-        let t1 = p1.install(|| median_time(&mut a, reps));
-        let mut b = make();
-        let t2 = p2.install(|| median_time(&mut b, reps));
-        println!(
-            "| {name} | {:.1} | {:.1} | {:.2}× |",
-            ms(t1),
-            ms(t2),
-            t1.as_secs_f64() / t2.as_secs_f64()
-        );
+        let t1 = measure(&mut make(), reps, Some(&p1));
+        let t2 = measure(&mut make(), reps, Some(&p2));
+        row(name, &t1, &t2);
     }
     // SGLD from the main thread: 2 = the global pool (built with 2 threads in main), where
     // src/nn/gemm.rs may split large products.
-    let mut a = sgld_step(s);
-    let t1 = p1.install(|| median_time(&mut a, reps));
-    let mut b = sgld_step(s);
-    let t2 = median_time(&mut b, reps);
-    println!(
-        "| SGLD, 10³ Langevin steps (caller thread, global pool of 2) | {:.1} | {:.1} | {:.2}× |",
-        ms(t1),
-        ms(t2),
-        t1.as_secs_f64() / t2.as_secs_f64()
-    );
+    let name = "SGLD, 10³ Langevin steps (caller thread, global pool of 2)";
+    if !selected(name) {
+        return;
+    }
+    let t1 = measure(&mut sgld_step(s), reps, Some(&p1));
+    let t2 = measure(&mut sgld_step(s), reps, None);
+    row(name, &t1, &t2);
     println!();
     println!("load average after: {}", load_average());
+    println!(
+        "CPU: median per update, all threads. Work balance: Σ CPU / Σ max-thread CPU per update, \
+         over the threads that ran it (2 = evenly split: about the speedup a quiet machine \
+         would show; it does not depend on the load)."
+    );
     println!();
 }
 
@@ -328,7 +455,8 @@ fn main() {
         .expect("global pool");
     let setup = Setup::new();
     if !args.no_scaling {
-        scaling(&setup, args.reps);
+        VERBOSE.store(args.verbose, std::sync::atomic::Ordering::Relaxed);
+        scaling(&setup, args.reps, args.only.as_deref());
     }
     if !args.no_memory {
         memory(&setup, args.max_samples);
