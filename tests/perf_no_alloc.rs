@@ -23,6 +23,10 @@
 //!
 //! Cases that fail because of code outside this file's owner (see each `#[ignore = ..]`) are
 //! ignored, not hidden: `cargo test --release --test perf_no_alloc -- --include-ignored` runs them.
+//! Today that is every MLP case (matrixmultiply allocates a packing buffer per matrix product) and
+//! importance sampling on [`Quadratic`] (whose `cost` allocates a temporary). Meanwhile
+//! `mlp_steps_allocate_at_most_one_buffer_per_matrix_product` pins down that nothing *else*
+//! allocates on the MLP: at most one allocation per matrix product the step makes.
 
 use nalgebra::{DMatrix, DVector};
 use std::alloc::{GlobalAlloc, Layout, System};
