@@ -26,7 +26,8 @@
 //! Today that is every MLP case (matrixmultiply allocates a packing buffer per matrix product) and
 //! importance sampling on [`Quadratic`] (whose `cost` allocates a temporary). Meanwhile
 //! `mlp_steps_allocate_at_most_one_buffer_per_matrix_product` pins down that nothing *else*
-//! allocates on the MLP: at most one allocation per matrix product the step makes.
+//! allocates on the MLP: at most one allocation per matrix product the step makes; and
+//! `parallel_cases_allocate_nothing_on_two_threads` checks the parallel cases on 2 workers.
 
 use nalgebra::{DMatrix, DVector};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -548,4 +549,87 @@ mlp_no_alloc! {
     hj_mlp => "HJ",
     parle_mlp => "Parle",
     elastic_sgd_mlp => "Elastic-SGD",
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two threads: the parallel cases (importance-sampling chunks, Parle / Elastic-SGD replicas)
+// also allocate nothing when rayon really spreads their work over two workers.
+
+/// As [`count`], on a 2-thread pool: the sum of both workers' counters (read on each worker with
+/// `broadcast`) across `steps` steps run by `install`.
+fn count_2_threads<S: FnMut() + Send>(
+    make: &(impl Fn(usize) -> S + Sync),
+    inner: usize,
+    steps: usize,
+) -> usize {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("2-thread pool");
+    let total = || -> usize { pool.broadcast(|_| ALLOCS.with(Cell::get)).iter().sum() };
+    let mut step = pool.install(|| make(inner));
+    pool.install(|| {
+        for _ in 0..WARMUP {
+            step();
+        }
+    });
+    let before = total();
+    pool.install(|| {
+        for _ in 0..steps {
+            step();
+        }
+    });
+    total() - before
+}
+
+#[test]
+fn parallel_cases_allocate_nothing_on_two_threads() {
+    fn is(j: usize) -> impl FnMut() + Send {
+        let (f, mut x) = (separable(), q_x0());
+        let mut s = LocalEntropy::<f64>::new(0.1)
+            .estimator(ImportanceSampling::new(j))
+            .seed(1);
+        move || {
+            s.step(&mut x, &f).expect("step");
+        }
+    }
+    let parle = |l: usize| {
+        let opt = Parle::new(4, 1.0, 1.0, l, 0.1).expect("valid").seed(1);
+        stepper(opt, q_x0(), quadratic())
+    };
+    let elastic = |_: usize| {
+        let opt = ElasticSgd::new(4, 1.0, 0.1).expect("valid").seed(1);
+        stepper(opt, q_x0(), quadratic())
+    };
+    let counts = [
+        (
+            "IS / separable quadratic",
+            count_2_threads(&is, 10, STEPS),
+            count_2_threads(&is, 1000, STEPS),
+        ),
+        (
+            "Parle n = 4 / quadratic",
+            count_2_threads(&parle, 10, STEPS),
+            count_2_threads(&parle, 100, STEPS),
+        ),
+        (
+            "Elastic-SGD n = 4 / quadratic",
+            count_2_threads(&elastic, 1, 10),
+            count_2_threads(&elastic, 1, 100),
+        ),
+    ];
+    eprintln!("2 threads (short, long): {counts:?}");
+    // The counter sees both workers: 64 parallel allocations per step are all counted.
+    let allocating = |_: usize| {
+        || {
+            use rayon::prelude::*;
+            (0..64u8)
+                .into_par_iter()
+                .for_each(|i| drop(std::hint::black_box(vec![i; 8])));
+        }
+    };
+    assert_eq!(count_2_threads(&allocating, 0, STEPS), 64 * STEPS);
+    for (name, short, long) in counts {
+        assert_eq!((short, long), (0, 0), "{name} allocates on 2 threads");
+    }
 }
