@@ -4,6 +4,9 @@
 //! all with τ = 0.01. The paper has only the figure: IS and SGLD do better than HR, which stays
 //! flat after SGD; none improves much on continued SGD.
 //!
+//! Writes `after_sgd.csv` / `after_sgd.png` (held-out accuracy) and the observers' step log
+//! `after_sgd_steps.csv` (one row per update; method `SGD (phase 1)` for the shared first phase).
+//!
 //! ```text
 //! MNIST_DIR=/path/to/mnist cargo run --release --example after_sgd -- --seeds 1 --sgd-updates 300 --updates 50 --samples 100
 //! ```
@@ -11,7 +14,7 @@
 mod mnist000;
 
 use clap::Parser;
-use mnist000::common::progress;
+use mnist000::common::{progress, ProgressObserver, StepLog};
 use mnist000::*;
 
 /// Flags.
@@ -55,10 +58,14 @@ fn main() -> wide_valleys::Result<()> {
         .collect();
     let total = c.seeds * (args.sgd_updates + methods.len() * c.updates) as u64;
     let pb = progress(total, "after SGD");
+    let progress = ProgressObserver::new(&pb);
+    let log = StepLog::create(&c.out, "after_sgd", &["method", "seed"]);
     for seed in c.first_seed..c.first_seed + c.seeds {
         let mut x = obj.init(&mut wide_valleys::rng::seeded(seed));
         // Phase 1: SGD, shared by all methods of this seed.
-        let mut sgd = Method::Sgd { lr: args.tau }.stepper(1000 + seed)?;
+        let s = seed.to_string();
+        let obs = (progress.clone(), log.run(&["SGD (phase 1)", &s]));
+        let mut sgd = Method::Sgd { lr: args.tau }.stepper(1000 + seed, obs)?;
         let eval_seed = 777 + seed;
         let phase1 = train(
             &mut sgd,
@@ -70,16 +77,17 @@ fn main() -> wide_valleys::Result<()> {
             c.eval_images,
             eval_seed,
             0,
-            &pb,
+            &progress,
         );
         for (i, (name, m)) in methods.iter().enumerate() {
             pb.set_prefix(format!("{name} s{seed}"));
             let mut xi = x.clone();
             // SGD continues with its own generator; the others start fresh at the SGD point.
+            let obs = (progress.clone(), log.run(&[name, &s]));
             let mut step = if i == 0 {
-                Method::Sgd { lr: args.tau }.stepper(2000 + seed)?
+                Method::Sgd { lr: args.tau }.stepper(2000 + seed, obs)?
             } else {
-                m.stepper(1000 + seed)?
+                m.stepper(1000 + seed, obs)?
             };
             let mut cur = train(
                 &mut step,
@@ -91,7 +99,7 @@ fn main() -> wide_valleys::Result<()> {
                 c.eval_images,
                 eval_seed,
                 args.sgd_updates,
-                &pb,
+                &progress,
             );
             let mut pts = phase1.points.clone();
             pts.extend(cur.points.drain(1..));
@@ -104,6 +112,7 @@ fn main() -> wide_valleys::Result<()> {
         }
     }
     pb.finish_and_clear();
+    println!("wrote {}", log.finish().display());
     // Checkpoints on the evaluation grid: the switch, about halfway, the end.
     let e = c.eval_every.max(1);
     let cps: Vec<usize> = [0, c.updates / 2 / e * e, c.updates]

@@ -22,7 +22,10 @@
 //! ```
 //!
 //! Prints our validation error beside Table 4.1's, writes `mnistfc.csv` (one row per evaluation)
-//! and `mnistfc.png` (validation error against effective epochs).
+//! and `mnistfc.png` (validation error against effective epochs), and the step log
+//! `mnistfc_steps.csv` (columns `algorithm,seed` then the crate's observer columns: one row per
+//! outer update with |Δx|, γ, η, gradient norm and evaluations, time). The progress bar and the
+//! step log are both observers of the optimizer ([`Observed`]).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -35,6 +38,7 @@ use std::time::Instant;
 use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
+use wide_valleys::observe::Observed;
 use wide_valleys::optimizers::{
     Averaging, EntropySgd, GradientDescent, Heat, HopfLaxGradient, Optimizer, SmoothedOptimizer,
 };
@@ -180,7 +184,7 @@ fn evals_per_step(name: &str) -> usize {
     }
 }
 
-/// One curve: (effective epoch, validation error %) and the run's wall-clock seconds.
+/// One curve: (effective epoch, validation error %) and the run's observed step seconds.
 struct RunResult {
     curve: Vec<(f64, f64)>,
     seconds: f64,
@@ -194,6 +198,7 @@ fn run(
     train: &Arc<Dataset<f32>>,
     test: &Dataset<f32>,
     mlp: &Mlp,
+    log: &common::StepLog,
 ) -> Result<RunResult, Box<dyn std::error::Error>> {
     let n = train.len();
     let f = MlpObjective::new(mlp.clone(), Arc::clone(train), args.batch)?.with_dropout_seed(seed);
@@ -201,7 +206,7 @@ fn run(
     // Epochs of the outer loop (one outer step per minibatch): 003 trains Entropy-SGD "for 5
     // epochs with L = 20" = 100 effective epochs, so its "every 3 epochs" is 3·B outer steps.
     let per_epoch = batches_per_epoch.max(1);
-    let mut opt = build(name, per_epoch, args, seed)?;
+    let opt = build(name, per_epoch, args, seed)?;
     let mut x: DVector<f32> = f.init(&mut rng::seeded(seed));
     let total_evals = (args.epochs * batches_per_epoch as f64).ceil() as usize;
     let mut steps = total_evals.div_ceil(evals_per_step(name));
@@ -209,6 +214,12 @@ fn run(
         steps = steps.min(m);
     }
     let pb = common::progress(steps as u64, display(name));
+    let progress = common::ProgressObserver::new(&pb);
+    let watch = (
+        progress.clone(),
+        log.run(&[display(name), &seed.to_string()]),
+    );
+    let mut opt = Observed::new(common::DynOptimizer(opt), watch);
     let eval_every = (batches_per_epoch as f64 / args.evals_per_epoch).max(1.0);
     let mut next_eval = eval_every;
     let mut evals = 0usize;
@@ -217,26 +228,24 @@ fn run(
     };
     let mut curve = vec![(0.0, val_err(&x)?)];
     let t0 = Instant::now();
-    let mut train_time = 0.0;
     for _ in 0..steps {
-        let t = Instant::now();
         let r = opt.step(&mut x, &f)?;
-        train_time += t.elapsed().as_secs_f64();
         evals += r.gradient_evaluations;
         if evals as f64 >= next_eval {
             next_eval += eval_every;
             let e = evals as f64 / batches_per_epoch as f64;
             let v = val_err(&x)?;
-            pb.set_message(format!("epoch {e:.2} err {v:.2}%"));
+            progress.note(format!("epoch {e:.2} err {v:.2}%"));
             curve.push((e, v));
         }
-        pb.inc(1);
     }
     let e = evals as f64 / batches_per_epoch as f64;
     if curve.last().map(|p| p.0) != Some(e) {
         curve.push((e, val_err(&x)?));
     }
     pb.finish_and_clear();
+    // Time of the optimizer's steps alone, as observed (observing and evaluating not counted).
+    let train_time = progress.step_seconds();
     eprintln!(
         "{:<12} seed {seed}: {steps} updates, {e:.2} effective epochs, {:.1} s ({:.1} ms/update, {:.1} s total with evaluation)",
         display(name),
@@ -279,6 +288,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "validation_error_percent",
         ],
     );
+    // The summary above is a table of evaluations; the per-step log comes from the observers.
+    let log = common::StepLog::create(&out, "mnistfc", &["algorithm", "seed"]);
     let mut series = Vec::new();
     let mut rows = Vec::new();
     for name in &args.algorithms {
@@ -289,7 +300,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut epochs = 0.0;
         let mut updates = 0;
         for &seed in &args.seeds {
-            let r = run(name, seed, &args, &train, &test, &mlp)?;
+            let r = run(name, seed, &args, &train, &test, &mlp, &log)?;
             for (e, v) in &r.curve {
                 csv.row(&[
                     display(name).into(),
@@ -365,6 +376,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None,
         )],
     )?;
-    println!("\nwrote {} and {}", csv_path.display(), png.display());
+    println!(
+        "\nwrote {}, {} and {}",
+        csv_path.display(),
+        png.display(),
+        log.finish().display()
+    );
     Ok(())
 }

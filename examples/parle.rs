@@ -23,7 +23,9 @@
 //! ```
 //!
 //! Prints our table beside Tables 5.1/5.2, writes `parle.csv` and `parle.png` (two panels: full
-//! data, split data).
+//! data, split data), and the step log `parle_steps.csv` (columns `table,algorithm,seed` then the
+//! crate's observer columns: one row per outer update with |Δx|, γ, ρ, η, gradient evaluations,
+//! time). The progress bar (training seconds) and the step log are observers ([`Observed`]).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -32,10 +34,10 @@ use clap::Parser;
 use nalgebra::DVector;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
+use wide_valleys::observe::Observed;
 use wide_valleys::optimizers::{
     Averaging, ElasticSgd, EntropySgd, GradientDescent, Optimizer, Parle,
 };
@@ -91,11 +93,14 @@ struct Args {
 type Obj = MlpObjective<f32>;
 type ParleN = Parle<f32, Momentum<f32>>;
 
-/// What is being trained: a single-process optimizer on one objective, or Parle / Elastic-SGD
-/// with one objective per replica (or one shared).
+/// Who watches a run: its progress bar and its rows of the step log.
+type Watch = common::RunObserver;
+
+/// What is being trained, each step reported to its observer: a single-process optimizer on one
+/// objective, or Parle / Elastic-SGD with one objective per replica (or one shared).
 enum Runner {
-    Single(Box<dyn Optimizer<f32, Obj>>, Obj),
-    Replicas(Box<ParleN>, Vec<Obj>),
+    Single(Box<Observed<common::DynOptimizer<f32, Obj>, Watch>>, Obj),
+    Replicas(Box<Observed<ParleN, Watch>>, Vec<Obj>),
 }
 
 impl Runner {
@@ -156,8 +161,8 @@ fn drop_once(eta0: f32, after: usize) -> Schedule<f32> {
     Schedule::from_fn(move |k| if k < after { eta0 } else { 0.1 * eta0 })
 }
 
-/// The runner for `algo`; `split`: replicas get disjoint shards (003 §5.5); `split_n`: the
-/// number of shards of the split table (SGD* trains on one of them).
+/// The runner for `algo`, reporting to `watch`; `split`: replicas get disjoint shards (003 §5.5);
+/// `split_n`: the number of shards of the split table (SGD* trains on one of them).
 fn build(
     algo: Algo,
     split: bool,
@@ -165,7 +170,11 @@ fn build(
     args: &Args,
     seed: u64,
     base: &Obj,
+    watch: Watch,
 ) -> wide_valleys::Result<Runner> {
+    let single = |o: Box<dyn Optimizer<f32, Obj>>, f: Obj, watch: Watch| {
+        Runner::Single(Box::new(Observed::new(common::DynOptimizer(o), watch)), f)
+    };
     let n_data = base.indices().len();
     let b = (n_data / args.batch).max(1); // B: minibatches in the global dataset (eq. 5.10)
     let factor = 1.0 - 1.0 / (2.0 * b as f32);
@@ -204,9 +213,9 @@ fn build(
                     .with_rule(nesterov()?)
                     .seed(seed)
             };
-            Runner::Replicas(Box::new(p), objs)
+            Runner::Replicas(Box::new(Observed::new(p, watch)), objs)
         }
-        Algo::EntropySgd => Runner::Single(
+        Algo::EntropySgd => single(
             Box::new(
                 EntropySgd::new(gamma()?, l, args.lr)?
                     .scaled(true)
@@ -218,6 +227,7 @@ fn build(
                     .seed(seed),
             ),
             base.clone(),
+            watch,
         ),
         Algo::Sgd => {
             // SGD* of Table 5.2: one random shard of the size a replica sees.
@@ -226,13 +236,14 @@ fn build(
             } else {
                 base.clone()
             };
-            Runner::Single(
+            single(
                 Box::new(
                     GradientDescent::new(args.lr)?
                         .with_rule(nesterov()?)
                         .seed(seed),
                 ),
                 f,
+                watch,
             )
         }
     })
@@ -245,6 +256,7 @@ struct RunResult {
     evaluations: usize,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     algo: Algo,
     split: bool,
@@ -253,29 +265,38 @@ fn run(
     args: &Args,
     base: &Obj,
     test: &Dataset<f32>,
+    log: &common::StepLog,
 ) -> Result<RunResult, Box<dyn std::error::Error>> {
-    let mut runner = build(algo, split, split_n, args, seed, base)?;
+    let pb = common::progress((args.seconds.ceil()) as u64, &algo.label(split));
+    // The bar counts seconds of step time, as the budget does (evaluation excluded).
+    let progress = common::ProgressObserver::by_time(&pb);
+    let table = if split {
+        format!("5.2 split {split_n}")
+    } else {
+        "5.1 full".into()
+    };
+    let labels = [table.as_str(), &algo.label(split), &seed.to_string()];
+    let watch = (progress.clone(), log.run(&labels));
+    let mut runner = build(algo, split, split_n, args, seed, base, watch)?;
     let mut x: DVector<f32> = base.init(&mut rng::seeded(seed));
     let val_err = |x: &DVector<f32>| -> wide_valleys::Result<f64> {
         Ok(100.0 * (1.0 - base.evaluate_first(x, test, args.val)?.accuracy))
     };
     let mut curve = vec![(0.0, val_err(&x)?)];
-    let pb = common::progress((args.seconds.ceil()) as u64, &algo.label(split));
     let eval_every = args.seconds / args.evals.max(1) as f64;
     let mut next_eval = eval_every;
     let (mut elapsed, mut updates, mut evaluations) = (0.0f64, 0usize, 0usize);
     while elapsed < args.seconds && !matches!(args.max_updates, Some(m) if updates >= m) {
-        let t = Instant::now();
         evaluations += runner.step(&mut x)?;
-        elapsed += t.elapsed().as_secs_f64();
+        // The budget counts the steps' own time, as observed (evaluation and observing excluded).
+        elapsed = progress.step_seconds();
         updates += 1;
         if elapsed >= next_eval {
             next_eval += eval_every;
             let v = val_err(&x)?;
-            pb.set_message(format!("err {v:.2}%"));
+            progress.note(format!("err {v:.2}%"));
             curve.push((elapsed, v));
         }
-        pb.set_position(elapsed as u64);
     }
     if curve.last().map(|p| p.0) != Some(elapsed) {
         curve.push((elapsed, val_err(&x)?));
@@ -340,6 +361,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    // parle.csv is the table of evaluations (error against time); the step log is the observers'.
+    let log = common::StepLog::create(&out, "parle", &["table", "algorithm", "seed"]);
     let mut csv = common::Csv::create(
         &out.join("parle.csv"),
         &[
@@ -361,7 +384,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (mut finals, mut times, mut ups, mut evs) = (vec![], vec![], 0, 0);
         let mut first_curve = None;
         for &seed in &args.seeds {
-            let r = run(algo, split, n, seed, &args, &base, &test)?;
+            let r = run(algo, split, n, seed, &args, &base, &test, &log)?;
             for (t, v) in &r.curve {
                 csv.row(&[
                     if split {
@@ -429,6 +452,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
     }
     common::line_charts(&png, &panels)?;
-    println!("\nwrote {} and {}", csv_path.display(), png.display());
+    println!(
+        "\nwrote {}, {} and {}",
+        csv_path.display(),
+        png.display(),
+        log.finish().display()
+    );
     Ok(())
 }

@@ -2,7 +2,10 @@
 //! (`data::synthetic::Blobs`) with every family of the crate — SGD, local entropy by SGLD and by
 //! importance sampling (000 Alg. 1 with Alg. 3 / Alg. 4), heat regularization by Robbins–Monro
 //! (000 Alg. 2 + Alg. 5), Entropy-SGD (004 Alg. 1) and Parle (003 eq. 5.8) — and prints held-out
-//! accuracy and time per update; writes `out/quickstart.csv` and `out/quickstart.png`.
+//! accuracy and time per update; writes `out/quickstart.csv` and `out/quickstart.png` (held-out
+//! accuracy every 10 updates) and `out/quickstart_steps.csv`, the step log of the crate's
+//! observers (one row per update of every method: loss estimate, |Δx|, τ / γ / ρ, ESS, gradient
+//! evaluations, time), which also drive the progress bar.
 //!
 //! ```text
 //! cargo run --release --example quickstart
@@ -13,7 +16,7 @@ mod mnist000;
 use clap::Parser;
 use mnist000::*;
 use wide_valleys::data::synthetic::Blobs;
-use wide_valleys::optimizers::{EntropySgd, Optimizer, Parle};
+use wide_valleys::optimizers::{EntropySgd, Parle};
 use wide_valleys::Schedule;
 
 /// Flags.
@@ -87,26 +90,34 @@ fn main() -> wide_valleys::Result<()> {
     let mut names: Vec<(String, usize)> = methods.iter().map(|(n, _)| (n.to_string(), 0)).collect();
     names.push(("Entropy-SGD".into(), 0));
     names.push(("Parle n=3".into(), 0));
-    let make = |i: usize, seed: u64| -> Stepper {
+    let make = |i: usize, seed: u64, obs: common::RunObserver| -> Stepper {
         match i {
-            4 => {
-                let mut o = EntropySgd::new(1.0f32, 5, 1.0)
+            4 => observed(
+                EntropySgd::new(1.0f32, 5, 1.0)
                     .and_then(|o| o.langevin_step(0.1))
                     .expect("valid")
                     .scaled(true)
-                    .seed(seed);
-                Box::new(move |x, obj| o.step(x, obj).map(|_| ()))
-            }
-            5 => {
-                let mut o = Parle::new(3, 1.0f32, 1.0, 5, 0.1)
+                    .seed(seed),
+                obs,
+            ),
+            5 => observed(
+                Parle::new(3, 1.0f32, 1.0, 5, 0.1)
                     .expect("valid")
-                    .seed(seed);
-                Box::new(move |x, obj| o.step(x, obj).map(|_| ()))
-            }
-            _ => methods[i].1.stepper(seed).expect("valid"),
+                    .seed(seed),
+                obs,
+            ),
+            _ => methods[i].1.stepper(seed, obs).expect("valid"),
         }
     };
-    let runs = run_steppers(&names, make, &obj, &task.test, &common, init_for(&obj));
+    let runs = run_steppers(
+        "quickstart",
+        &names,
+        make,
+        &obj,
+        &task.test,
+        &common,
+        init_for(&obj),
+    );
     print_table(
         &format!(
             "held-out accuracy on the blob task ({} test examples; chance 0.10)",

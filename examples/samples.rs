@@ -6,6 +6,9 @@
 //! ```text
 //! MNIST_DIR=/path/to/mnist cargo run --release --example samples -- --seeds 1 --updates 100 --s 10,100
 //! ```
+//!
+//! Writes `samples.csv` and `samples.png` (held-out accuracy) and the step log `samples_steps.csv`
+//! (the crate's observers: one row per update of every method and seed) into `--out`.
 
 mod mnist000;
 
@@ -44,7 +47,14 @@ fn main() -> wide_valleys::Result<()> {
     }
     // Panels by algorithm, as in the paper; order series by S within a panel.
     methods.sort_by_key(|m| m.1);
-    let runs = run_all(&methods, &obj, &mnist.test, &args.common, init_for(&obj));
+    let runs = run_all(
+        "samples",
+        &methods,
+        &obj,
+        &mnist.test,
+        &args.common,
+        init_for(&obj),
+    );
     print_table(
         "000 Figure 6 (accuracy mean±std over seeds). Paper, qualitatively: IS and SGLD improve \
          with S (less noise, faster); HR is worse with longer chains (smaller a_j)",

@@ -9,6 +9,9 @@
 //! ```text
 //! MNIST_DIR=/path/to/mnist cargo run --release --example scoping -- --seeds 1 --updates 200 --samples 100
 //! ```
+//!
+//! Writes `scoping.csv` and `scoping.png` (held-out accuracy) and the step log `scoping_steps.csv`
+//! (the crate's observers: one row per update of every method and seed) into `--out`.
 
 mod mnist000;
 
@@ -59,7 +62,14 @@ fn main() -> wide_valleys::Result<()> {
             sgld(Schedule::geometric(0.01, 1.01)?.clipped(0.0, 1.5)?),
         ),
     ];
-    let runs = run_all(&methods, &obj, &mnist.test, &args.common, init_for(&obj));
+    let runs = run_all(
+        "scoping",
+        &methods,
+        &obj,
+        &mnist.test,
+        &args.common,
+        init_for(&obj),
+    );
     print_table(
         "000 Figure 8 (accuracy mean±std over seeds). Paper, qualitatively: τ=1.5 fastest early, \
          ends below SGD; τ=0.01 ends close to SGD; 1.5→0.01 faster than SGD early and ends \

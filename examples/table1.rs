@@ -7,6 +7,9 @@
 //! ```text
 //! MNIST_DIR=/path/to/mnist cargo run --release --example table1 -- --seeds 2 --updates 500
 //! ```
+//!
+//! Writes `table1.csv` and `table1.png` (held-out accuracy) and the step log `table1_steps.csv`
+//! (the crate's observers: one row per update of every method and seed) into `--out`.
 
 mod mnist000;
 
@@ -57,7 +60,14 @@ fn main() -> wide_valleys::Result<()> {
         .filter(|(n, _)| want.contains(n))
         .map(|(n, m)| (n.to_string(), 0, m.clone()))
         .collect();
-    let runs = run_all(&methods, &obj, &mnist.test, &args.common, init_for(&obj));
+    let runs = run_all(
+        "table1",
+        &methods,
+        &obj,
+        &mnist.test,
+        &args.common,
+        init_for(&obj),
+    );
     print_table(
         &format!(
             "000 Table 1 (accuracy, mean±std over {} seeds) and Table 2 (s/update); \

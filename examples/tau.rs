@@ -6,6 +6,9 @@
 //! ```text
 //! MNIST_DIR=/path/to/mnist cargo run --release --example tau -- --seeds 1 --updates 100
 //! ```
+//!
+//! Writes `tau.csv` and `tau.png` (held-out accuracy) and the step log `tau_steps.csv`
+//! (the crate's observers: one row per update of every method and seed) into `--out`.
 
 mod mnist000;
 
@@ -46,7 +49,14 @@ fn main() -> wide_valleys::Result<()> {
     for &t in &taus {
         methods.push((format!("IS tau={t}"), 1, Method::is(t, args.samples)));
     }
-    let runs = run_all(&methods, &obj, &mnist.test, &args.common, init_for(&obj));
+    let runs = run_all(
+        "tau",
+        &methods,
+        &obj,
+        &mnist.test,
+        &args.common,
+        init_for(&obj),
+    );
     print_table(
         "000 Figure 7, 784→10 (accuracy mean±std over seeds). Paper, qualitatively: SGLD trains \
          slowly for small τ and saturates for large τ; IS fails for small τ, is best at \

@@ -10,7 +10,17 @@
 //! ```text
 //! cargo run --release --example wide_vs_sharp -- --out out
 //! ```
+//!
+//! Outputs: `landscape_1d.csv`, `trajectories_1d.csv` / `trajectories_2d.csv` (x_k of every
+//! run, for the plots), `wide_vs_sharp_1d.png`, `wide_vs_sharp_2d.png`, and the step log
+//! `wide_vs_sharp_steps.csv` written by the crate's observers (columns `landscape,optimizer`
+//! then one row per outer step: f(x_{k+1}) for the optimizers, |Δx|, τ / γ / ρ, evaluations,
+//! time), which also drive the progress bar.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{DynOptimizer, ProgressObserver, StepLog};
 use nalgebra::{dvector, DVector};
 use plotters::prelude::*;
 use std::error::Error as StdError;
@@ -19,6 +29,7 @@ use std::path::{Path, PathBuf};
 use wide_valleys::estimators::{Quadrature, Sgld};
 use wide_valleys::objective::{Batch, Cost};
 use wide_valleys::objectives::GaussianMixture;
+use wide_valleys::observe::Observed;
 use wide_valleys::optimizers::*;
 use wide_valleys::update::{Adam, Momentum};
 use wide_valleys::{HeatRegularization, LocalEntropy, Schedule};
@@ -27,6 +38,20 @@ type Landscape = GaussianMixture<f64>;
 type Boxed = Box<dyn Optimizer<f64, Landscape>>;
 /// A named trajectory: one point per outer step.
 type Run = (&'static str, Vec<DVector<f64>>);
+
+/// Watches the runs on one landscape: the shared bar and the landscape's rows of the step log.
+struct Watch<'a> {
+    progress: &'a ProgressObserver,
+    log: &'a StepLog,
+    landscape: &'static str,
+}
+
+impl Watch<'_> {
+    /// The observer of the run `name`.
+    fn run(&self, name: &str) -> common::RunObserver {
+        (self.progress.clone(), self.log.run(&[self.landscape, name]))
+    }
+}
 
 /// The scale τ (a variance) of the smoothed curves drawn next to f.
 const TAU: f64 = 1.0;
@@ -120,18 +145,30 @@ const TWO_STEP_STEPS: usize = 200;
 ///   constant ε = 0.02);
 /// - "HeatReg (RM)": 000 Alg. 2, mode-seeking x_{k+1} = argmin KL(φ_{x,τ} ‖ q_{x_k,τ}) by
 ///   Robbins–Monro (000 Alg. 5, c = 0.1, α = 0.7, M = J = 30, seed 1).
-fn two_step_schemes(f: &Landscape, start: &DVector<f64>) -> wide_valleys::Result<Vec<Run>> {
+fn two_step_schemes(
+    f: &Landscape,
+    start: &DVector<f64>,
+    watch: &Watch,
+) -> wide_valleys::Result<Vec<Run>> {
     let tau = || Schedule::geometric(2.0, 0.98)?.clipped(0.1, 10.0);
-    let mut quad = LocalEntropy::new(2.0)
+    let quad = LocalEntropy::new(2.0)
         .estimator(Quadrature::default())
         .tau_schedule(tau()?);
     // ε = 0.02 instead of 000's 1/(1000 + j): the paper's steps (tuned for MNIST) are too short
     // for the chain to cross between the valleys here in 10³ iterations.
-    let mut sgld = LocalEntropy::new(2.0)
+    let sgld = LocalEntropy::new(2.0)
         .estimator(Sgld::paper().constant_step(0.02))
         .tau_schedule(tau()?)
         .seed(1);
-    let mut heat = HeatRegularization::new(2.0).tau_schedule(tau()?).seed(1);
+    let heat = HeatRegularization::new(2.0).tau_schedule(tau()?).seed(1);
+    let names = [
+        "LocalEntropy (quad.)",
+        "LocalEntropy (SGLD)",
+        "HeatReg (RM)",
+    ];
+    let mut quad = Observed::new(quad, watch.run(names[0]));
+    let mut sgld = Observed::new(sgld, watch.run(names[1]));
+    let mut heat = Observed::new(heat, watch.run(names[2]));
     let mut runs = Vec::new();
     // One closure per scheme: the schemes have different types (generic over the KL step).
     let trajectory = |step: &mut dyn FnMut(&mut DVector<f64>) -> wide_valleys::Result<()>| {
@@ -143,25 +180,22 @@ fn two_step_schemes(f: &Landscape, start: &DVector<f64>) -> wide_valleys::Result
         }
         Ok::<_, wide_valleys::Error>(path)
     };
-    runs.push((
-        "LocalEntropy (quad.)",
-        trajectory(&mut |x| quad.step(x, f).map(|_| ()))?,
-    ));
-    runs.push((
-        "LocalEntropy (SGLD)",
-        trajectory(&mut |x| sgld.step(x, f).map(|_| ()))?,
-    ));
-    runs.push((
-        "HeatReg (RM)",
-        trajectory(&mut |x| heat.step(x, f).map(|_| ()))?,
-    ));
+    runs.push((names[0], trajectory(&mut |x| quad.step(x, f).map(|_| ()))?));
+    runs.push((names[1], trajectory(&mut |x| sgld.step(x, f).map(|_| ()))?));
+    runs.push((names[2], trajectory(&mut |x| heat.step(x, f).map(|_| ()))?));
     Ok(runs)
 }
 
-/// Runs every optimizer from `start`, recording the trajectory.
-fn trajectories(f: &Landscape, start: &DVector<f64>) -> wide_valleys::Result<Vec<Run>> {
+/// Runs every optimizer from `start`, recording the trajectory; each step is reported to
+/// `watch` with f(x_{k+1}) (cheap here).
+fn trajectories(
+    f: &Landscape,
+    start: &DVector<f64>,
+    watch: &Watch,
+) -> wide_valleys::Result<Vec<Run>> {
     let mut out = Vec::new();
-    for (name, mut opt, steps) in optimizers(start.len())? {
+    for (name, opt, steps) in optimizers(start.len())? {
+        let mut opt = Observed::new(DynOptimizer(opt), watch.run(name)).loss_every(1);
         let mut x = start.clone();
         let mut path = vec![x.clone()];
         for _ in 0..steps {
@@ -170,7 +204,7 @@ fn trajectories(f: &Landscape, start: &DVector<f64>) -> wide_valleys::Result<Vec
         }
         out.push((name, path));
     }
-    out.extend(two_step_schemes(f, start)?);
+    out.extend(two_step_schemes(f, start, watch)?);
     Ok(out)
 }
 
@@ -345,11 +379,21 @@ fn out_dir() -> PathBuf {
 fn main() -> Result<(), Box<dyn StdError>> {
     let out = out_dir();
     std::fs::create_dir_all(&out)?;
+    let per_landscape: usize =
+        optimizers(1)?.iter().map(|o| o.2).sum::<usize>() + 3 * TWO_STEP_STEPS;
+    let pb = common::progress(2 * per_landscape as u64, "wide vs sharp");
+    let progress = ProgressObserver::new(&pb);
+    let log = StepLog::create(&out, "wide_vs_sharp", &["landscape", "optimizer"]);
+    let watch = |landscape| Watch {
+        progress: &progress,
+        log: &log,
+        landscape,
+    };
 
     // 1-D: f = −log(0.3 N(x; −2, 0.05) + 0.7 N(x; 1.5, 1)).
     let f = GaussianMixture::<f64>::wide_and_sharp();
     let start = dvector![-1.8];
-    let runs = trajectories(&f, &start)?;
+    let runs = trajectories(&f, &start, &watch("1-D"))?;
 
     // 2-D: a sharp deep component at (−1.5, −1) and a wide shallow one at (1.5, 1).
     let f2 = GaussianMixture::new(
@@ -358,7 +402,8 @@ fn main() -> Result<(), Box<dyn StdError>> {
         vec![0.05, 1.0],
     );
     let start2 = dvector![-1.2, -0.6];
-    let runs2 = trajectories(&f2, &start2)?;
+    let runs2 = trajectories(&f2, &start2, &watch("2-D"))?;
+    pb.finish_and_clear();
 
     println!(
         "{:<21} {:>12} {:>10}   {:>22} {:>10}",
@@ -408,6 +453,8 @@ fn main() -> Result<(), Box<dyn StdError>> {
         writeln!(csv, "{},{},{},{},{}", c.0, c.1, c.2, c.3, c.4)?;
     }
     std::fs::write(out.join("landscape_1d.csv"), csv)?;
+    // The trajectories are positions x_k for the plots (an Observation carries no x), so they
+    // stay here; the step log of the same runs is the observers' wide_vs_sharp_steps.csv.
     let mut csv = String::from("optimizer,step,x\n");
     for (name, t) in &runs {
         for (k, v) in t.iter().enumerate() {
@@ -425,6 +472,10 @@ fn main() -> Result<(), Box<dyn StdError>> {
 
     plot_1d(&out.join("wide_vs_sharp_1d.png"), &f, &curves, &runs)?;
     plot_2d(&out.join("wide_vs_sharp_2d.png"), &f2, &runs2)?;
-    println!("wrote CSV and PNG files to {}", out.display());
+    println!(
+        "wrote CSV and PNG files to {} (step log {})",
+        out.display(),
+        log.finish().display()
+    );
     Ok(())
 }

@@ -156,7 +156,7 @@ pub(crate) mod check {
         during: &'static str,
         v: &nalgebra::DVector<T>,
     ) -> Result<()> {
-        if v.iter().all(|e| e.is_finite()) {
+        if crate::kernels::all_finite(v.as_slice()) {
             Ok(())
         } else {
             Err(Error::NonFinite { what, during })

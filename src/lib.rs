@@ -52,6 +52,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod estimators;
+mod kernels;
 pub mod kl;
 pub mod nn;
 pub mod objective;

@@ -147,10 +147,15 @@ impl<F: FnMut(&Observation)> Observer for FnObserver<F> {
 /// Writes one CSV row per step: `step,loss,step_norm,tau,gamma,rho,learning_rate,gradient_norm,
 /// ess,cost_evaluations,gradient_evaluations,step_seconds,elapsed_seconds` (empty cell = not
 /// known). Each row is flushed, so the log of a run that is killed is complete up to its last step.
+///
+/// Optional leading label columns ([`CsvObserver::with_label_columns`], e.g. `method,seed`) let
+/// one log hold several runs: set their values with [`CsvObserver::set_labels`] before each run.
 pub struct CsvObserver<W: Write> {
     out: W,
     header_written: bool,
     error: Option<std::io::Error>,
+    label_columns: Vec<String>,
+    labels: Vec<String>,
 }
 
 /// The CSV header written by [`CsvObserver`].
@@ -170,7 +175,29 @@ impl<W: Write> CsvObserver<W> {
             out,
             header_written: false,
             error: None,
+            label_columns: Vec::new(),
+            labels: Vec::new(),
         }
+    }
+
+    /// Prepends label columns (e.g. `["method", "seed"]`) to the header and to every row, so that
+    /// one log holds several runs. Call before the first step is observed.
+    pub fn with_label_columns<S: AsRef<str>>(mut self, columns: &[S]) -> Self {
+        self.label_columns = columns.iter().map(|c| c.as_ref().to_string()).collect();
+        self
+    }
+
+    /// The label values written in the label columns of the following rows, in column order:
+    /// a missing value leaves its cell empty, values beyond the label columns are ignored.
+    /// Cells with a comma, quote or line break are quoted (RFC 4180).
+    pub fn set_labels<I>(&mut self, values: I)
+    where
+        I: IntoIterator,
+        I::Item: std::fmt::Display,
+    {
+        self.labels.clear();
+        self.labels
+            .extend(values.into_iter().map(|v| v.to_string()));
     }
 
     /// The first write error, if any (later rows are then skipped).
@@ -191,9 +218,24 @@ impl<W: Write> CsvObserver<W> {
         fn opt(v: Option<f64>) -> String {
             v.map(|v| v.to_string()).unwrap_or_default()
         }
+        // RFC 4180: quote a cell that holds a separator, a quote or a line break.
+        fn cell(v: &str) -> std::borrow::Cow<'_, str> {
+            if v.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", v.replace('"', "\"\"")).into()
+            } else {
+                v.into()
+            }
+        }
         if !self.header_written {
+            for c in &self.label_columns {
+                write!(self.out, "{},", cell(c))?;
+            }
             writeln!(self.out, "{CSV_HEADER}")?;
             self.header_written = true;
+        }
+        for i in 0..self.label_columns.len() {
+            let v = self.labels.get(i).map(String::as_str).unwrap_or("");
+            write!(self.out, "{},", cell(v))?;
         }
         writeln!(
             self.out,

@@ -28,6 +28,10 @@ pub trait Real:
     fn as_f64(self) -> f64;
     /// Draws one standard normal variate N(0, 1) in this precision.
     fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
+    /// Fills `out` with N(0, 1) variates (see [`crate::rng::fill_standard_normal`]).
+    fn fill_standard_normal<R: Rng + ?Sized>(rng: &mut R, out: &mut [Self]) {
+        out.iter_mut().for_each(|v| *v = Self::standard_normal(rng));
+    }
 }
 
 impl Real for f64 {
@@ -57,5 +61,9 @@ impl Real for f32 {
     #[inline]
     fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
         StandardNormal.sample(rng)
+    }
+    #[inline]
+    fn fill_standard_normal<R: Rng + ?Sized>(rng: &mut R, out: &mut [Self]) {
+        crate::rng::fill_f32(rng, out)
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::error::check;
 use crate::estimators::{LogSum, Quadrature};
+use crate::kernels;
 use crate::objective::{Batch, Cost};
 use crate::rng::{self, Prng};
 use crate::{Real, Result};
@@ -71,9 +72,9 @@ impl<T: Real> MonteCarlo<T> {
         let sd = tau.sqrt();
         for j in 0..self.samples {
             let mut r = rng::stream(key, j as u64);
-            for i in 0..x.len() {
-                self.y[i] = x[i] + sd * T::standard_normal(&mut r);
-            }
+            let y = self.y.as_mut_slice();
+            rng::fill_standard_normal(&mut r, y);
+            kernels::shift_scaled(y, x.as_slice(), sd);
             let f = check::finite("loss value", during, loss.cost(&self.y, &self.batch))?;
             visit(f.as_f64());
         }

@@ -167,3 +167,54 @@ fn csv_observer_keeps_a_write_error_instead_of_failing_the_step() {
     let (_, csv) = watched.into_parts();
     assert!(matches!(csv.finish(), Err(Error::Io(_))));
 }
+
+#[test]
+fn csv_observer_label_columns_let_one_log_hold_several_runs() {
+    let loss = Hostile::new(2);
+    let mut csv = CsvObserver::new(Vec::new()).with_label_columns(&["method", "seed"]);
+    for (run, (name, steps)) in [("Entropy-SGD, L=5", 2), ("say \"hi\"", 1), ("short", 1)]
+        .into_iter()
+        .enumerate()
+    {
+        match run {
+            // A missing value leaves its cell empty; extra values are ignored.
+            2 => csv.set_labels([name]),
+            _ => csv.set_labels([name.to_string(), run.to_string(), "extra".into()]),
+        }
+        let mut watched = Observed::new(
+            EntropySgd::new(0.5, 5, 0.1).unwrap().seed(run as u64),
+            &mut csv,
+        );
+        let mut x: DVector<f64> = start(1);
+        for _ in 0..steps {
+            watched.step(&mut x, &loss).unwrap();
+        }
+    }
+    let text = String::from_utf8(csv.finish().unwrap()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("method,seed,{CSV_HEADER}"));
+    assert_eq!(lines.len(), 1 + 4, "{text}");
+    // RFC 4180 quoting of a comma and of quotes; the step counter restarts with each run.
+    assert!(
+        lines[1].starts_with("\"Entropy-SGD, L=5\",0,0,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("\"Entropy-SGD, L=5\",0,1,"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].starts_with("\"say \"\"hi\"\"\",1,0,"),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[4].starts_with("short,,0,"), "{}", lines[4]);
+    // Every row has the label cells plus the standard ones (the quoted comma is one cell).
+    let cols = CSV_HEADER.split(',').count();
+    for (i, line) in lines[1..].iter().enumerate() {
+        let quoted_commas = usize::from(i < 2);
+        assert_eq!(line.split(',').count(), 2 + cols + quoted_commas, "{line}");
+    }
+}

@@ -1,12 +1,23 @@
 //! Shared plumbing for the examples: output directory, CSV, PNG line charts (plotters), progress bars
 //! (indicatif) and the papers' reference numbers. Not part of the library.
+//!
+//! Every run is watched through the crate's observers (issue 5): the optimizer or scheme is
+//! wrapped in [`Observed`] with a [`RunObserver`] = ([`ProgressObserver`], [`StepLog`]), so the
+//! progress bar moves and the step log `<out>/<example>_steps.csv` gets its row from the same
+//! [`Observation`] of each outer step.
 #![allow(dead_code)]
 
 use indicatif::{ProgressBar, ProgressStyle};
+use nalgebra::DVector;
 use plotters::prelude::*;
+use std::cell::{Cell, RefCell};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use wide_valleys::observe::{CsvObserver, Observation, Observer};
+use wide_valleys::optimizers::{Optimizer, Report};
+use wide_valleys::{Gradient, Real};
 
 /// Creates (if needed) and returns the output directory.
 pub fn out_dir(dir: &Path) -> PathBuf {
@@ -168,6 +179,159 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     );
     pb.set_prefix(what.to_string());
     pb
+}
+
+/// An indicatif bar advanced by observations: one tick per successful outer step (or, with
+/// [`ProgressObserver::by_time`], the bar counts seconds of step time), with the step's loss
+/// estimate, τ, γ, ρ and ESS, as far as the algorithm reports them, in the message.
+///
+/// Cheap to clone (the bar, the note and the time are shared): keep a clone to add a note such
+/// as the last held-out accuracy ([`ProgressObserver::note`]) and to read the summed step time
+/// ([`ProgressObserver::step_seconds`]).
+#[derive(Clone)]
+pub struct ProgressObserver {
+    pb: ProgressBar,
+    note: Rc<RefCell<String>>,
+    by_time: bool,
+    seconds: Rc<Cell<f64>>,
+}
+
+impl ProgressObserver {
+    /// Ticks `pb` once per step.
+    pub fn new(pb: &ProgressBar) -> Self {
+        Self {
+            pb: pb.clone(),
+            note: Rc::default(),
+            by_time: false,
+            seconds: Rc::default(),
+        }
+    }
+
+    /// Sets the bar's position to the summed step time in whole seconds (for runs with a time
+    /// budget; evaluation time between steps is not counted).
+    pub fn by_time(pb: &ProgressBar) -> Self {
+        Self {
+            by_time: true,
+            ..Self::new(pb)
+        }
+    }
+
+    /// Text shown before the step values (e.g. `acc 0.871`), until the next note.
+    pub fn note(&self, text: String) {
+        *self.note.borrow_mut() = text;
+    }
+
+    /// Summed [`Observation::step_time`] of the steps observed so far, in seconds: the time of
+    /// the algorithm's steps alone (observing them is not counted).
+    pub fn step_seconds(&self) -> f64 {
+        self.seconds.get()
+    }
+
+    /// The bar.
+    pub fn bar(&self) -> &ProgressBar {
+        &self.pb
+    }
+}
+
+/// Compact number: fixed for ordinary magnitudes, scientific otherwise.
+fn num(v: f64) -> String {
+    if v != 0.0 && !(1e-2..1e4).contains(&v.abs()) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+impl Observer for ProgressObserver {
+    fn observe(&mut self, o: &Observation) {
+        self.seconds
+            .set(self.seconds.get() + o.step_time.as_secs_f64());
+        if self.by_time {
+            self.pb.set_position(self.seconds.get() as u64);
+        } else {
+            self.pb.inc(1);
+        }
+        let mut msg = self.note.borrow().clone();
+        let fields = [
+            ("loss", o.loss),
+            ("τ", o.tau),
+            ("γ", o.gamma),
+            ("ρ", o.rho),
+            ("ESS", o.ess),
+        ];
+        for (name, v) in fields {
+            if let Some(v) = v {
+                msg += &format!(" {name} {}", num(v));
+            }
+        }
+        self.pb.set_message(msg.trim_start().to_string());
+    }
+}
+
+/// The step log of one example: `<dir>/<name>_steps.csv`, one row per outer step of every run,
+/// written by the crate's [`CsvObserver`] with label columns naming the run (e.g. `method,seed`).
+///
+/// A handle made by [`StepLog::run`] writes that run's labels; all handles share the file.
+#[derive(Clone)]
+pub struct StepLog {
+    csv: Rc<RefCell<CsvObserver<BufWriter<File>>>>,
+    path: PathBuf,
+    labels: Vec<String>,
+}
+
+impl StepLog {
+    /// Creates `<dir>/<name>_steps.csv` (and `dir`) with the given label columns.
+    pub fn create(dir: &Path, name: &str, label_columns: &[&str]) -> Self {
+        let path = out_dir(dir).join(format!("{name}_steps.csv"));
+        let csv = CsvObserver::create(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
+            .with_label_columns(label_columns);
+        Self {
+            csv: Rc::new(RefCell::new(csv)),
+            path,
+            labels: Vec::new(),
+        }
+    }
+
+    /// A handle whose rows carry `labels` (one per label column).
+    pub fn run(&self, labels: &[&str]) -> Self {
+        Self {
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The file's path; warns if a row could not be written (rows are flushed as they go).
+    pub fn finish(&self) -> PathBuf {
+        if let Some(e) = self.csv.borrow().io_error() {
+            eprintln!("warning: step log {} incomplete: {e}", self.path.display());
+        }
+        self.path.clone()
+    }
+}
+
+impl Observer for StepLog {
+    fn observe(&mut self, o: &Observation) {
+        let mut csv = self.csv.borrow_mut();
+        csv.set_labels(&self.labels);
+        csv.observe(o);
+    }
+}
+
+/// What watches one run: its progress bar and its rows of the step log.
+pub type RunObserver = (ProgressObserver, StepLog);
+
+/// A boxed optimizer as an [`Optimizer`], so that it can be wrapped in
+/// [`Observed`](wide_valleys::observe::Observed).
+pub struct DynOptimizer<T: Real, O: Gradient<T>>(pub Box<dyn Optimizer<T, O>>);
+
+impl<T: Real, O: Gradient<T>> Optimizer<T, O> for DynOptimizer<T, O> {
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> wide_valleys::Result<Report<T>> {
+        self.0.step(x, loss)
+    }
+    fn steps_taken(&self) -> usize {
+        self.0.steps_taken()
+    }
 }
 
 /// Mean and sample standard deviation.

@@ -2,6 +2,11 @@
 //! `scoping`) and of `quickstart`: the methods of 000 §6 as boxed steppers, a training loop that
 //! records held-out accuracy, aggregation over seeds, and the table / CSV / PNG output.
 //!
+//! Every stepper is its scheme or optimizer wrapped in [`Observed`] with a [`RunObserver`]: the
+//! progress bar and the step log `<out>/<example>_steps.csv` (columns `method,seed` then
+//! [`CSV_HEADER`](wide_valleys::observe::CSV_HEADER), one row per update) are both fed by the
+//! crate's observers (issue 5).
+//!
 //! The loss is [`MlpObjective`]: the minibatch MEAN softmax cross-entropy. The paper's code is
 //! TensorFlow and the paper does not say which reduction it used; the TensorFlow MNIST tutorials
 //! of the time (and `tf.losses.softmax_cross_entropy`) take the mean, and a mean makes "SGD
@@ -15,17 +20,18 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
-use common::{line_charts, mean_std, progress, Csv, Series};
-use indicatif::ProgressBar;
+use common::{
+    line_charts, mean_std, progress, Csv, ProgressObserver, RunObserver, Series, StepLog,
+};
 use nalgebra::DVector;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::{ImportanceSampling, Sgld};
 use wide_valleys::kl::RobbinsMonro;
 use wide_valleys::nn::{Mlp, MlpObjective};
+use wide_valleys::observe::{Observed, Observer};
 use wide_valleys::optimizers::{GradientDescent, Optimizer};
 use wide_valleys::{rng, HeatRegularization, LocalEntropy, Schedule};
 
@@ -33,8 +39,17 @@ use wide_valleys::{rng, HeatRegularization, LocalEntropy, Schedule};
 pub type F = f32;
 /// The training objective.
 pub type Obj = MlpObjective<F>;
-/// One outer update of a method, in place; errors leave x unchanged.
+/// One outer update of a method, in place, reported to its observer; errors leave x unchanged.
 pub type Stepper = Box<dyn FnMut(&mut DVector<F>, &Obj) -> wide_valleys::Result<()>>;
+
+/// The stepper of any optimizer, each step reported to `observer`.
+pub fn observed<S: Optimizer<F, Obj> + 'static>(
+    optimizer: S,
+    observer: impl Observer + 'static,
+) -> Stepper {
+    let mut o = Observed::new(optimizer, observer);
+    Box::new(move |x, obj| o.step(x, obj).map(|_| ()))
+}
 
 /// Flags shared by the seed-000 MNIST examples.
 #[derive(clap::Args, Debug, Clone)]
@@ -147,29 +162,32 @@ impl Method {
         }
     }
 
-    /// The stepper, seeded with `seed`.
-    pub fn stepper(&self, seed: u64) -> wide_valleys::Result<Stepper> {
+    /// The stepper, seeded with `seed`, every step reported to `observer`.
+    pub fn stepper(
+        &self,
+        seed: u64,
+        observer: impl Observer + 'static,
+    ) -> wide_valleys::Result<Stepper> {
         Ok(match self.clone() {
-            Method::Sgd { lr } => {
-                let mut o = GradientDescent::new(lr)?.seed(seed);
-                Box::new(move |x, obj| o.step(x, obj).map(|_| ()))
-            }
+            Method::Sgd { lr } => observed(GradientDescent::new(lr)?.seed(seed), observer),
             Method::Sgld {
                 tau,
                 offset,
                 samples,
             } => {
-                let mut s = LocalEntropy::<F>::new(1.0)
+                let s = LocalEntropy::<F>::new(1.0)
                     .tau_schedule(tau)
                     .estimator(Sgld::paper().harmonic(offset).samples(samples))
                     .seed(seed);
+                let mut s = Observed::new(s, observer);
                 Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
             }
             Method::Is { tau, samples } => {
-                let mut s = LocalEntropy::<F>::new(1.0)
+                let s = LocalEntropy::<F>::new(1.0)
                     .tau_schedule(tau)
                     .estimator(ImportanceSampling::new(samples))
                     .seed(seed);
+                let mut s = Observed::new(s, observer);
                 Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
             }
             Method::Hr {
@@ -184,10 +202,11 @@ impl Method {
                     .iterations(j)
                     .c(c)
                     .alpha(alpha);
-                let mut s = HeatRegularization::<F>::new(1.0)
+                let s = HeatRegularization::<F>::new(1.0)
                     .tau_schedule(tau)
                     .solver(rm)
                     .seed(seed);
+                let mut s = Observed::new(s, observer);
                 Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
             }
         })
@@ -201,7 +220,7 @@ pub struct Curve {
     pub seed: u64,
     /// (updates done, accuracy).
     pub points: Vec<(usize, f64)>,
-    /// Mean wall-clock seconds per update (evaluation excluded).
+    /// Mean wall-clock seconds per update: the observed step times (evaluation excluded).
     pub secs_per_update: f64,
     /// Set when the run stopped early on an error (e.g. a non-finite estimate).
     pub error: Option<String>,
@@ -225,7 +244,8 @@ pub fn accuracy(
 
 /// Runs `updates` updates of `step` from `x` (modified in place), evaluating every `every`
 /// updates (and at 0). `offset` is added to the update counter in the record (for runs that
-/// continue another, 000 Fig. 5).
+/// continue another, 000 Fig. 5). The stepper's observer moves the bar; `progress` (a clone of
+/// it) shows the last accuracy and, if the run stops on an error, skips the bar past the rest.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     step: &mut Stepper,
@@ -237,32 +257,34 @@ pub fn train(
     eval_images: usize,
     eval_seed: u64,
     offset: usize,
-    pb: &ProgressBar,
+    progress: &ProgressObserver,
 ) -> Curve {
     let every = every.max(1);
     let mut points = vec![(
         offset,
         accuracy(obj, x, test, eval_images, eval_seed, offset),
     )];
-    let mut secs = 0.0;
+    // A fresh note, so that the bar does not show the previous run's accuracy.
+    progress.note(format!("acc {:.3}", points[0].1));
+    // Time of the steps alone, as observed (the observers' own work is not counted).
+    let secs0 = progress.step_seconds();
     let mut done = 0;
     let mut error = None;
     for u in 1..=updates {
-        let t = Instant::now();
         let r = step(x, obj);
-        secs += t.elapsed().as_secs_f64();
-        pb.inc(1);
         if let Err(e) = r {
             error = Some(e.to_string());
+            progress.bar().inc((updates - done) as u64);
             break;
         }
         done = u;
         if u % every == 0 || u == updates {
             let a = accuracy(obj, x, test, eval_images, eval_seed, offset + u);
             points.push((offset + u, a));
-            pb.set_message(format!("acc {a:.3}"));
+            progress.note(format!("acc {a:.3}"));
         }
     }
+    let secs = progress.step_seconds() - secs0;
     Curve {
         seed: 0,
         points,
@@ -319,8 +341,10 @@ impl Runs {
 }
 
 /// Runs every method for every seed from the same initialization per seed (000 §6.2: "identical
-/// instantiations"), with one progress bar. `init(seed)` gives x₀.
+/// instantiations"), with one progress bar and one step log `<out>/<name>_steps.csv`.
+/// `init(seed)` gives x₀.
 pub fn run_all(
+    name: &str,
     methods: &[(String, usize, Method)],
     obj: &Obj,
     test: &Dataset<F>,
@@ -329,8 +353,14 @@ pub fn run_all(
 ) -> Vec<Runs> {
     let names: Vec<(String, usize)> = methods.iter().map(|(n, p, _)| (n.clone(), *p)).collect();
     run_steppers(
+        name,
         &names,
-        |i, seed| methods[i].2.stepper(seed).expect("valid hyper-parameters"),
+        |i, seed, obs| {
+            methods[i]
+                .2
+                .stepper(seed, obs)
+                .expect("valid hyper-parameters")
+        },
         obj,
         test,
         args,
@@ -338,10 +368,12 @@ pub fn run_all(
     )
 }
 
-/// As [`run_all`] for any steppers: `make(i, seed)` builds method i's stepper.
+/// As [`run_all`] for any steppers: `make(i, seed, observer)` builds method i's stepper,
+/// reporting to `observer`.
 pub fn run_steppers(
+    name: &str,
     names: &[(String, usize)],
-    make: impl Fn(usize, u64) -> Stepper,
+    make: impl Fn(usize, u64, RunObserver) -> Stepper,
     obj: &Obj,
     test: &Dataset<F>,
     args: &CommonArgs,
@@ -349,6 +381,8 @@ pub fn run_steppers(
 ) -> Vec<Runs> {
     let total = names.len() as u64 * args.seeds * args.updates as u64;
     let pb = progress(total, "training");
+    let progress = ProgressObserver::new(&pb);
+    let log = StepLog::create(&args.out, name, &["method", "seed"]);
     let mut out: Vec<Runs> = names
         .iter()
         .map(|(n, p)| Runs {
@@ -362,7 +396,8 @@ pub fn run_steppers(
             pb.set_prefix(format!("{name} s{seed}"));
             let mut x = init(seed);
             // Algorithm randomness is seeded apart from the initialization.
-            let mut step = make(i, 1000 + seed);
+            let obs = (progress.clone(), log.run(&[name, &seed.to_string()]));
+            let mut step = make(i, 1000 + seed, obs);
             let c = train(
                 &mut step,
                 obj,
@@ -373,7 +408,7 @@ pub fn run_steppers(
                 args.eval_images,
                 777 + seed,
                 0,
-                &pb,
+                &progress,
             );
             if let Some(e) = &c.error {
                 pb.println(format!("{name} seed {seed}: stopped: {e}"));
@@ -382,6 +417,7 @@ pub fn run_steppers(
         }
     }
     pb.finish_and_clear();
+    println!("wrote {}", log.finish().display());
     out
 }
 
@@ -443,7 +479,8 @@ pub fn print_table(
 }
 
 /// Writes `name.csv` (method, panel, seed, update, accuracy, s/update) and `name.png` (one panel
-/// per entry of `panels`, mean curve with ±1 std band over seeds) into `out`.
+/// per entry of `panels`, mean curve with ±1 std band over seeds) into `out`. `name.csv` is a
+/// table of held-out evaluations, not a step log, so it is written here, not by an observer.
 pub fn write_outputs(out: &Path, name: &str, runs: &[Runs], panels: &[&str]) {
     let dir = common::out_dir(out);
     let mut csv = Csv::create(

@@ -3,6 +3,7 @@
 
 use super::{Diagnostics, LogSum, MeanEstimator};
 use crate::error::check;
+use crate::kernels;
 use crate::objective::{Batch, Cost};
 use crate::rng::{self, Prng};
 use crate::{Real, Result};
@@ -117,9 +118,9 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                 let (lo, hi) = (c * j_total / n, (c + 1) * j_total / n);
                 for j in lo..hi {
                     let mut r = rng::stream(key, j as u64);
-                    for i in 0..d {
-                        ch.y[i] = x[i] + sqrt_tau * T::standard_normal(&mut r);
-                    }
+                    let y = ch.y.as_mut_slice();
+                    rng::fill_standard_normal(&mut r, y);
+                    kernels::shift_scaled(y, x.as_slice(), sqrt_tau);
                     let f = check::finite(
                         "loss value",
                         "importance sampling (000 Alg. 4)",
@@ -127,11 +128,9 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                     )?;
                     let (rescale, w) = ch.ls.add(-f.as_f64());
                     if rescale != 1.0 {
-                        ch.sy.iter_mut().for_each(|v| *v *= rescale);
+                        kernels::scale_f64(&mut ch.sy, rescale);
                     }
-                    for (s, yi) in ch.sy.iter_mut().zip(ch.y.iter()) {
-                        *s += w * yi.as_f64();
-                    }
+                    kernels::axpy_f64(&mut ch.sy, w, ch.y.as_slice());
                 }
                 Ok(())
             })?;

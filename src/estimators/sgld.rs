@@ -3,8 +3,9 @@
 
 use super::{Diagnostics, MeanEstimator};
 use crate::error::check;
+use crate::kernels;
 use crate::objective::{Batch, Gradient};
-use crate::rng::Prng;
+use crate::rng::{self, Prng};
 use crate::{Real, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -195,6 +196,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
         let mut eps_sum = T::zero();
         let inv_tau = T::one() / tau;
         let half = T::lit(0.5);
+        // The noise comes from per-block streams of this key (kernels::noisy_pass), so the
+        // chain is the same for any number of threads.
+        let key = rng::fork_key(rng);
+        let xs = x.as_slice();
         for j in 1..=self.burn_in + self.samples {
             let eps = self.step_sizes.at(j)?;
             loss.draw_batch(rng, &mut s.batch);
@@ -202,14 +207,24 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
             check::finite_vec("gradient", "SGLD (000 Alg. 3)", &s.grad)?;
             let drift = eps * half;
             let sd = (eps * self.temperature).sqrt();
-            for i in 0..d {
-                let yi = s.state[i];
-                // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ.
-                s.state[i] =
-                    yi - drift * (s.grad[i] - (x[i] - yi) * inv_tau) + sd * T::standard_normal(rng);
-            }
-            if j > self.burn_in {
-                s.acc.axpy(eps, &s.state, T::one());
+            let average = j > self.burn_in;
+            let g = s.grad.as_slice();
+            // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ.
+            kernels::noisy_pass(
+                key,
+                j as u64,
+                sd > T::zero(),
+                s.state.as_mut_slice(),
+                s.acc.as_mut_slice(),
+                |o, y, acc, noise| {
+                    let n = y.len();
+                    kernels::langevin(y, &g[o..o + n], &xs[o..o + n], noise, drift, inv_tau, sd);
+                    if average {
+                        kernels::axpy(acc, eps, y);
+                    }
+                },
+            );
+            if average {
                 eps_sum += eps;
             }
         }

@@ -3,8 +3,9 @@
 use super::ModeSeekingSolver;
 use crate::error::check;
 use crate::estimators::{Diagnostics, Quadrature};
+use crate::kernels;
 use crate::objective::{Batch, Gradient};
-use crate::rng::Prng;
+use crate::rng::{self, Prng};
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -156,6 +157,11 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         let sqrt_tau = tau.sqrt();
         let m_inv = T::one() / T::lit(self.samples as f64);
         let mut grads = 0;
+        // Noise from per-block streams of one key per step (same result for any thread count).
+        let key = match &self.expectation {
+            GaussianExpectation::MonteCarlo => rng::fork_key(rng),
+            GaussianExpectation::Quadrature(_) => 0,
+        };
         for j in 1..=self.iterations {
             let a = check::positive(
                 "step_size",
@@ -164,10 +170,19 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
             match &self.expectation {
                 GaussianExpectation::MonteCarlo => {
                     s.gsum.fill(T::zero());
-                    for _ in 0..self.samples {
-                        for i in 0..d {
-                            s.z[i] = s.xj[i] + sqrt_tau * T::standard_normal(rng);
-                        }
+                    for m in 0..self.samples {
+                        let xs = s.xj.as_slice();
+                        let pass = ((j - 1) * self.samples + m) as u64;
+                        kernels::noisy_pass(
+                            key,
+                            pass,
+                            true,
+                            s.z.as_mut_slice(),
+                            &mut [],
+                            |o, z, _, n| {
+                                kernels::gaussian_sample(z, &xs[o..o + z.len()], n, sqrt_tau)
+                            },
+                        );
                         loss.draw_batch(rng, &mut s.batch);
                         loss.gradient(&s.z, &s.batch, &mut s.g);
                         check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.g)?;

@@ -3,8 +3,9 @@
 
 use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
 use crate::error::check;
+use crate::kernels;
 use crate::objective::{Batch, Gradient};
-use crate::rng::Prng;
+use crate::rng::{self, Prng};
 use crate::update::Sgd;
 use crate::{Real, Result, Schedule};
 use nalgebra::DVector;
@@ -62,11 +63,19 @@ impl<T: Real> GradientOracle<T> for HeatGradient<T> {
         }
         let sd = gamma.sqrt();
         out.fill(T::zero());
-        for _ in 0..self.samples {
+        // Perturbations from per-block streams of one key: the same for any thread count.
+        let key = rng::fork_key(rng);
+        for m in 0..self.samples {
             loss.draw_batch(rng, &mut self.batch);
-            for (yi, xi) in self.y.iter_mut().zip(x.iter()) {
-                *yi = *xi + sd * T::standard_normal(rng);
-            }
+            let xs = x.as_slice();
+            kernels::noisy_pass(
+                key,
+                m as u64,
+                true,
+                self.y.as_mut_slice(),
+                &mut [],
+                |o, y, _, n| kernels::gaussian_sample(y, &xs[o..o + y.len()], n, sd),
+            );
             loss.gradient(&self.y, &self.batch, &mut self.g);
             check::finite_vec("gradient", "HEAT perturbed gradient", &self.g)?;
             *out += &self.g;

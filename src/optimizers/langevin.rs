@@ -13,8 +13,9 @@
 
 use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
 use crate::error::check;
+use crate::kernels;
 use crate::objective::{Batch, Gradient};
-use crate::rng::Prng;
+use crate::rng::{self, Prng};
 use crate::update::{Sgd, UpdateRule};
 use crate::{Error, Real, Result, Schedule};
 use nalgebra::DVector;
@@ -237,24 +238,31 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
         let eta = self.langevin_step;
         let sigma = self.noise_scale.sigma(eta, self.thermal_noise);
         let a = self.averaging.new_sample_weight;
-        let one_minus_a = T::one() - a;
+        let noisy = sigma > T::zero();
         self.d.fill(T::zero());
         self.mu.fill(T::zero());
-        for _ in 0..self.langevin_steps {
+        // No draw at all when σ = 0, so noiseless variants consume only minibatch draws; the
+        // noise comes from per-block streams of one key (same result for any thread count).
+        let key = if noisy { rng::fork_key(rng) } else { 0 };
+        for l in 0..self.langevin_steps {
             loss.draw_batch(rng, &mut self.batch);
-            self.y.copy_from(x);
-            self.y += &self.d;
+            kernels::add_into(self.y.as_mut_slice(), x.as_slice(), self.d.as_slice());
             loss.gradient(&self.y, &self.batch, &mut self.g);
             check::finite_vec("gradient", "Langevin inner loop", &self.g)?;
-            for i in 0..x.len() {
-                let mut di = self.d[i] - eta * (self.g[i] + self.d[i] * inv_gamma);
-                // No draw at all when σ = 0, so noiseless variants consume only minibatch draws.
-                if sigma > T::zero() {
-                    di += sigma * T::standard_normal(rng);
-                }
-                self.d[i] = di;
-                self.mu[i] = one_minus_a * self.mu[i] + a * di;
-            }
+            let g = self.g.as_slice();
+            kernels::noisy_pass(
+                key,
+                l as u64,
+                noisy,
+                self.d.as_mut_slice(),
+                self.mu.as_mut_slice(),
+                |o, d, mu, noise| {
+                    let g = &g[o..o + d.len()];
+                    kernels::displacement_langevin(
+                        d, mu, g, noise, eta, inv_gamma, sigma, a, noisy,
+                    );
+                },
+            );
         }
         // x − μ = −(mean displacement); divided by γ unless scaled (003 §3.2.3).
         let factor = if self.scaled { -T::one() } else { -inv_gamma };

@@ -421,12 +421,12 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let mut evals = 0;
         for r in &self.replicas {
             self.mean += &r.x;
-            norm += r.grad.norm();
+            norm += crate::kernels::norm(r.grad.as_slice());
             evals += r.evaluations;
         }
         let nt = T::lit(self.n as f64);
         self.mean /= nt;
-        if !self.mean.iter().all(|v| v.is_finite()) {
+        if !crate::kernels::all_finite(self.mean.as_slice()) {
             // A finite gradient overflowed some x^a (huge η, ρ or momentum): undo the round.
             for r in &mut self.replicas {
                 r.rollback();

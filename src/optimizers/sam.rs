@@ -48,7 +48,7 @@ impl<T: Real> GradientOracle<T> for SamGradient<T> {
         loss.draw_batch(rng, &mut self.batch);
         loss.gradient(x, &self.batch, out);
         check::finite_vec("gradient", "SAM ascent", out)?;
-        let norm = out.norm();
+        let norm = crate::kernels::norm(out.as_slice());
         self.y.copy_from(x);
         if norm > T::zero() {
             self.y.axpy(self.radius / norm, out, T::one());

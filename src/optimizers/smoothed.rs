@@ -111,14 +111,15 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
         &mut self,
         x: &DVector<T>,
         loss: &O,
-    ) -> Result<super::OracleInfo<T>> {
+    ) -> Result<(super::OracleInfo<T>, T)> {
         let info = self
             .oracle
             .estimate(x, loss, self.k, &mut self.rng, &mut self.grad)?;
         check::finite_vec("smoothed gradient", "optimizer step", &self.grad)?;
         // Finite entries can still overflow the norm: the update would then not be meaningful.
-        check::finite("smoothed gradient norm", "optimizer step", self.grad.norm())?;
-        Ok(info)
+        let norm = crate::kernels::norm(self.grad.as_slice());
+        check::finite("smoothed gradient norm", "optimizer step", norm)?;
+        Ok((info, norm))
     }
 }
 
@@ -135,7 +136,7 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<
         // ChaCha's state is a fixed-size array: this backup does not allocate.
         let rng_backup = self.rng.clone();
         match self.try_step(x, loss) {
-            Ok(info) => {
+            Ok((info, gradient_norm)) => {
                 self.x_backup.copy_from(x);
                 match &mut self.rule_backup {
                     Some(b) => b.copy_state_from(&self.rule),
@@ -143,7 +144,7 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<
                 }
                 self.rule.apply(x, &self.grad, lr);
                 // A finite gradient can still overflow x (huge η or momentum): undo everything.
-                if !x.iter().all(|v| v.is_finite()) {
+                if !crate::kernels::all_finite(x.as_slice()) {
                     x.copy_from(&self.x_backup);
                     if let Some(b) = &self.rule_backup {
                         self.rule.copy_state_from(b);
@@ -161,7 +162,7 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<
                     learning_rate: lr,
                     scope: info.scope,
                     coupling: None,
-                    gradient_norm: self.grad.norm(),
+                    gradient_norm,
                     gradient_evaluations: info.gradient_evaluations,
                 };
                 self.k += 1;
