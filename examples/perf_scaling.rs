@@ -272,7 +272,8 @@ struct Timing {
     /// Σ_steps Σ_threads CPU / Σ_steps max_thread CPU, over the threads that can run the update
     /// (pool workers and the caller): the speedup the split of the work allows if each thread
     /// had a core to itself — an estimate that does not depend on the machine's load (it ignores
-    /// memory-bandwidth contention and wake-up latency).
+    /// memory-bandwidth contention and wake-up latency, and counts rayon's spin-waiting between
+    /// jobs as work, so it is an upper bound when the parallel tasks are fine-grained).
     balance: Option<f64>,
 }
 
@@ -394,7 +395,9 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     println!(
         "CPU: median per update, all threads. Work balance: Σ CPU / Σ max-thread CPU per update, \
          over the threads that ran it (2 = evenly split: about the speedup a quiet machine \
-         would show; it does not depend on the load)."
+         would show; it does not depend on the load). It counts rayon's spin-waiting as work: \
+         sound for coarse tasks (IS chunks, replicas), an upper bound for fine-grained ones \
+         (SGLD from the caller thread, whose extra CPU time shows the overhead)."
     );
     println!();
 }
