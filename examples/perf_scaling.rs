@@ -323,8 +323,11 @@ fn measure(step: &mut Step, reps: usize, pool: Option<&rayon::ThreadPool>) -> Ti
 fn row(name: &str, t1: &Timing, t2: &Timing) {
     let cpu = |c: Option<Duration>| c.map_or("?".into(), |c| format!("{:.0}", ms(c)));
     let bal = |b: Option<f64>| b.map_or("?".into(), |b| format!("{b:.2}"));
+    let cores = t2.cpu.map_or("?".into(), |c| {
+        format!("{:.2}", c.as_secs_f64() / t2.wall.as_secs_f64())
+    });
     println!(
-        "| {name} | {:.1} | {:.1} | {:.2}× | {} | {} | {} |",
+        "| {name} | {:.1} | {:.1} | {:.2}× | {} | {} | {cores} | {} |",
         ms(t1.wall),
         ms(t2.wall),
         t1.wall.as_secs_f64() / t2.wall.as_secs_f64(),
@@ -360,9 +363,9 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     println!();
     println!(
         "| update | 1 thread (ms) | 2 threads (ms) | speedup | CPU, 1 thread (ms) \
-         | CPU, 2 threads (ms) | work balance, 2 threads |"
+         | CPU, 2 threads (ms) | cores used, 2 threads | work balance, 2 threads |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let (p1, p2) = (pool(1), pool(2));
     type Make<'a> = Box<dyn Fn() -> Step + 'a>;
     let rows: Vec<(&str, Make)> = vec![
@@ -392,6 +395,12 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     row(name, &t1, &t2);
     println!();
     println!("load average after: {}", load_average());
+    println!(
+        "Cores used: CPU / wall of the 2-thread run. Near 1 means the process got one core only: \
+         with the kernel's autogroup scheduling (Linux, on by default) a single busy process of \
+         another session takes a whole core's share, whatever the thread counts — the wall \
+         speedup needs an otherwise idle machine."
+    );
     println!(
         "CPU: median per update, all threads. Work balance: Σ CPU / Σ max-thread CPU per update, \
          over the threads that ran it (2 = evenly split: about the speedup a quiet machine \
