@@ -1,0 +1,635 @@
+//! Issue 6, "no allocation inside any inner loop": after warm-up steps (which size every scratch
+//! buffer), further outer steps of each scheme and optimizer make **zero** heap allocations, and in
+//! particular the count does not grow with the inner-loop length (10 vs 100 Langevin steps,
+//! samples or Robbins–Monro iterations; 10 vs 100 outer steps where there is no inner loop).
+//!
+//! Cases: SGLD (000 Alg. 3), importance sampling (000 Alg. 4), Robbins–Monro heat regularization
+//! (000 Alg. 5), GradientDescent, Entropy-SGD (004 Alg. 1), HEAT (003 eq. 4.43), HJ (003
+//! eqs. 4.41–4.42), Parle (003 eq. 5.8) and Elastic-SGD (003 eq. 5.4), each on a small
+//! `MlpObjective` (20 → 8 → 3 on synthetic blobs, f32) and on a closed-form objective
+//! ([`Quadratic`], f64; importance sampling, which only evaluates f, also on a separable quadratic
+//! written as an [`FnLoss`]).
+//!
+//! How it counts: a global allocator counts allocations **per thread** (a `const` thread-local,
+//! which itself never allocates). Each case runs inside its own 1-thread rayon pool
+//! (`pool.install`), so every allocation of the step — including work the step hands to rayon
+//! (importance-sampling chunks, Parle replicas) — happens on that pool's one worker and is
+//! counted exactly, while tests of this file run concurrently on other threads without
+//! disturbing each other.
+//!
+//! Debugging a failure: `PERF_NO_ALLOC_TRACE=3 cargo test --release --test perf_no_alloc -- \
+//! --include-ignored --nocapture <case>` prints a backtrace of the first 3 allocations made inside
+//! the measured window of each measurement.
+//!
+//! Cases that fail because of code outside this file's owner (see each `#[ignore = ..]`) are
+//! ignored, not hidden: `cargo test --release --test perf_no_alloc -- --include-ignored` runs them.
+//! Today that is every MLP case (matrixmultiply allocates a packing buffer per matrix product) and
+//! importance sampling on [`Quadratic`] (whose `cost` allocates a temporary). Meanwhile
+//! `mlp_steps_allocate_at_most_one_buffer_per_matrix_product` pins down that nothing *else*
+//! allocates on the MLP: at most one allocation per matrix product the step makes; and
+//! `parallel_cases_allocate_nothing_on_two_threads` checks the parallel cases on 2 workers.
+
+use nalgebra::{DMatrix, DVector};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use wide_valleys::data::synthetic::Blobs;
+use wide_valleys::estimators::{ImportanceSampling, Sgld};
+use wide_valleys::kl::RobbinsMonro;
+use wide_valleys::nn::{Mlp, MlpObjective};
+use wide_valleys::objectives::Quadratic;
+use wide_valleys::optimizers::{
+    ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Optimizer, Parle,
+};
+use wide_valleys::{rng, FnLoss, Gradient, HeatRegularization, LocalEntropy};
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread counting allocator.
+
+struct Counting;
+
+thread_local! {
+    /// Allocations (alloc, alloc_zeroed, realloc) made by this thread so far.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// Backtraces still to print for this thread (0 = off).
+    static TRACE: Cell<usize> = const { Cell::new(0) };
+    /// Set while a backtrace is captured (capturing allocates: no recursion).
+    static IN_TRACE: Cell<bool> = const { Cell::new(false) };
+}
+
+fn record(size: usize) {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+    let _ = TRACE.try_with(|t| {
+        if t.get() > 0 && IN_TRACE.try_with(|b| !b.replace(true)).unwrap_or(false) {
+            t.set(t.get() - 1);
+            let bt = std::backtrace::Backtrace::force_capture();
+            eprintln!("--- allocation of {size} bytes inside the measured window:\n{bt}");
+            let _ = IN_TRACE.try_with(|b| b.set(false));
+        }
+    });
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        record(l.size());
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        record(l.size());
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+        record(new_size);
+        unsafe { System.realloc(p, l, new_size) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+// ---------------------------------------------------------------------------------------------
+// Measurement.
+
+/// Warm-up outer steps before counting: the first sizes the buffers; the second catches buffers
+/// sized lazily on a later path (e.g. a warm-started chain committed after the first step).
+const WARMUP: usize = 2;
+
+/// Outer steps counted when the inner-loop length is what varies.
+const STEPS: usize = 3;
+
+/// Allocations made by `steps` outer steps (after [`WARMUP`] steps) of the stepper built by
+/// `make(inner)`, everything running on the one worker of a fresh 1-thread rayon pool.
+fn count<S: FnMut()>(make: &(impl Fn(usize) -> S + Sync), inner: usize, steps: usize) -> usize {
+    let trace = std::env::var("PERF_NO_ALLOC_TRACE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("1-thread pool");
+    pool.install(|| {
+        let mut step = make(inner);
+        for _ in 0..WARMUP {
+            step();
+        }
+        let before = ALLOCS.with(Cell::get);
+        TRACE.with(|t| t.set(trace));
+        for _ in 0..steps {
+            step();
+        }
+        TRACE.with(|t| t.set(0));
+        ALLOCS.with(Cell::get) - before
+    })
+}
+
+/// Asserts that [`STEPS`] outer steps allocate nothing, with inner loops of length 10 and 100.
+fn assert_inner_loop_allocates_nothing<S: FnMut()>(name: &str, make: impl Fn(usize) -> S + Sync) {
+    let short = count(&make, 10, STEPS);
+    let long = count(&make, 100, STEPS);
+    eprintln!("{name}: {short} allocations in {STEPS} steps with inner length 10, {long} with 100");
+    assert!(
+        long <= short,
+        "{name}: allocations grow with the inner-loop length ({short} at 10, {long} at 100): \
+         an inner loop allocates (rerun with PERF_NO_ALLOC_TRACE=3 --nocapture)"
+    );
+    assert_eq!(
+        (short, long),
+        (0, 0),
+        "{name}: steps after warm-up allocate (rerun with PERF_NO_ALLOC_TRACE=3 --nocapture)"
+    );
+}
+
+/// Asserts that 10 and 100 outer steps (no inner loop to vary) allocate nothing.
+fn assert_steps_allocate_nothing<S: FnMut()>(name: &str, make: impl Fn() -> S + Sync) {
+    let make = |_: usize| make();
+    let short = count(&make, 0, 10);
+    let long = count(&make, 0, 100);
+    eprintln!("{name}: {short} allocations in 10 steps, {long} in 100");
+    assert_eq!(
+        (short, long),
+        (0, 0),
+        "{name}: steps after warm-up allocate (rerun with PERF_NO_ALLOC_TRACE=3 --nocapture)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objectives.
+
+/// 20 → 8 → 3 MLP on 200 synthetic blob examples (3 classes, 20 features), minibatch 16, f32.
+fn mlp() -> MlpObjective<f32> {
+    let task = Blobs {
+        classes: 3,
+        features: 20,
+        train: 200,
+        test: 3,
+        ..Blobs::default()
+    }
+    .generate::<f32>(1)
+    .expect("valid blobs");
+    let net = Mlp::new(&[20, 8, 3]).expect("valid sizes");
+    MlpObjective::new(net, Arc::new(task.train), 16).expect("valid objective")
+}
+
+fn mlp_x0(f: &MlpObjective<f32>) -> DVector<f32> {
+    f.init(&mut rng::seeded(7))
+}
+
+const D: usize = 8;
+
+/// f(x) = ½xᵀAx + bᵀx, A = 2I + 0.1·(off-diagonal ones), d = 8, f64 (a closed form of the crate).
+fn quadratic() -> Quadratic<f64> {
+    Quadratic::new(
+        DMatrix::from_fn(D, D, |i, j| if i == j { 2.0 } else { 0.1 }),
+        DVector::from_element(D, 0.3),
+    )
+}
+
+fn q_x0() -> DVector<f64> {
+    DVector::from_element(D, 1.0)
+}
+
+/// f(x) = ½ Σ aᵢ xᵢ² with aᵢ = 1 + i/d (closed form; evaluating it allocates nothing).
+#[allow(clippy::type_complexity)]
+fn separable(
+) -> FnLoss<impl Fn(&DVector<f64>) -> f64 + Sync, impl Fn(&DVector<f64>, &mut DVector<f64>) + Sync>
+{
+    let a = |i: usize| 1.0 + i as f64 / D as f64;
+    FnLoss::new(
+        D,
+        move |x: &DVector<f64>| {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| 0.5 * a(i) * v * v)
+                .sum::<f64>()
+        },
+        move |x: &DVector<f64>, g: &mut DVector<f64>| {
+            for (i, (gi, v)) in g.iter_mut().zip(x.iter()).enumerate() {
+                *gi = a(i) * v;
+            }
+        },
+    )
+}
+
+/// One optimizer step as a closure (the optimizer, x and the objective are moved in).
+fn stepper<O: Gradient<T>, T: wide_valleys::Real, Op: Optimizer<T, O>>(
+    mut opt: Op,
+    mut x: DVector<T>,
+    f: O,
+) -> impl FnMut() {
+    move || {
+        opt.step(&mut x, &f).expect("step");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two-step schemes of 000.
+
+#[test]
+fn sgld_quadratic() {
+    assert_inner_loop_allocates_nothing("SGLD / quadratic", |l| {
+        let (f, mut x) = (quadratic(), q_x0());
+        let mut s = LocalEntropy::<f64>::new(0.1)
+            .estimator(Sgld::paper().samples(l))
+            .seed(1);
+        move || {
+            s.step(&mut x, &f).expect("step");
+        }
+    });
+}
+
+#[test]
+fn importance_sampling_separable_quadratic() {
+    assert_inner_loop_allocates_nothing("IS / separable quadratic", |j| {
+        let (f, mut x) = (separable(), q_x0());
+        let mut s = LocalEntropy::<f64>::new(0.1)
+            .estimator(ImportanceSampling::new(j))
+            .seed(1);
+        move || {
+            s.step(&mut x, &f).expect("step");
+        }
+    });
+}
+
+#[test]
+#[ignore = "Quadratic::cost (src/objectives.rs) allocates the temporary A·x on every call; \
+            the estimator itself allocates nothing (see importance_sampling_separable_quadratic)"]
+fn importance_sampling_quadratic() {
+    assert_inner_loop_allocates_nothing("IS / quadratic", |j| {
+        let (f, mut x) = (quadratic(), q_x0());
+        let mut s = LocalEntropy::<f64>::new(0.1)
+            .estimator(ImportanceSampling::new(j))
+            .seed(1);
+        move || {
+            s.step(&mut x, &f).expect("step");
+        }
+    });
+}
+
+/// Robbins–Monro with M = J = `l` (both inner loops vary).
+fn rm(l: usize) -> RobbinsMonro<f64> {
+    RobbinsMonro::paper().samples(l).iterations(l)
+}
+
+#[test]
+fn robbins_monro_quadratic() {
+    assert_inner_loop_allocates_nothing("RM heat regularization / quadratic", |l| {
+        let (f, mut x) = (quadratic(), q_x0());
+        let mut s = HeatRegularization::<f64>::new(0.1).solver(rm(l)).seed(1);
+        move || {
+            s.step(&mut x, &f).expect("step");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The optimizers of 003 / 004.
+
+#[test]
+fn gradient_descent_quadratic() {
+    assert_steps_allocate_nothing("GD / quadratic", || {
+        stepper(
+            GradientDescent::new(0.1).expect("valid").seed(1),
+            q_x0(),
+            quadratic(),
+        )
+    });
+}
+
+#[test]
+fn entropy_sgd_quadratic() {
+    assert_inner_loop_allocates_nothing("Entropy-SGD / quadratic", |l| {
+        let opt = EntropySgd::new(0.5, l, 0.1)
+            .expect("valid")
+            .thermal_noise(1e-2)
+            .expect("valid")
+            .seed(1);
+        stepper(opt, q_x0(), quadratic())
+    });
+}
+
+#[test]
+fn heat_quadratic() {
+    assert_inner_loop_allocates_nothing("HEAT / quadratic", |l| {
+        stepper(
+            Heat::new(0.1, l, 0.1).expect("valid").seed(1),
+            q_x0(),
+            quadratic(),
+        )
+    });
+}
+
+#[test]
+fn hj_quadratic() {
+    assert_inner_loop_allocates_nothing("HJ / quadratic", |l| {
+        stepper(
+            HamiltonJacobi::new(0.5, l, 0.1).expect("valid").seed(1),
+            q_x0(),
+            quadratic(),
+        )
+    });
+}
+
+#[test]
+fn parle_quadratic() {
+    assert_inner_loop_allocates_nothing("Parle n = 3 / quadratic", |l| {
+        stepper(
+            Parle::new(3, 1.0, 1.0, l, 0.1).expect("valid").seed(1),
+            q_x0(),
+            quadratic(),
+        )
+    });
+}
+
+#[test]
+fn elastic_sgd_quadratic() {
+    assert_steps_allocate_nothing("Elastic-SGD n = 3 / quadratic", || {
+        stepper(
+            ElasticSgd::new(3, 1.0, 0.1).expect("valid").seed(1),
+            q_x0(),
+            quadratic(),
+        )
+    });
+}
+
+/// The counter itself: a step that allocates is seen (a test that cannot fail is a defect).
+#[test]
+fn counter_sees_allocations() {
+    let make = |l: usize| {
+        move || {
+            let v: Vec<Vec<u8>> = (0..l).map(|i| vec![0u8; i + 1]).collect();
+            std::hint::black_box(v);
+        }
+    };
+    // l inner vectors + the outer one, per step.
+    assert_eq!(count(&make, 10, STEPS), 11 * STEPS);
+    assert_eq!(count(&make, 100, STEPS), 101 * STEPS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same schemes and optimizers on the MLP (20 → 8 → 3, f32).
+
+type Step = Box<dyn FnMut()>;
+
+/// Matrix products of one MLP gradient with 2 layers: forward 2, ∇W 2, propagated δ 1.
+const GRAD: usize = 5;
+/// Matrix products of one MLP cost (forward only).
+const COST: usize = 2;
+
+/// One MLP case.
+struct MlpCase {
+    name: &'static str,
+    /// The stepper for inner-loop length `l` (unused where there is no inner loop).
+    make: fn(usize) -> Step,
+    /// True: vary the inner-loop length (10 vs 100); false: vary the number of outer steps.
+    inner: bool,
+    /// Matrix products one outer step makes with inner length `l`.
+    products: fn(usize) -> usize,
+}
+
+fn mlp_step<Op: Optimizer<f32, MlpObjective<f32>> + 'static>(opt: Op) -> Step {
+    let f = mlp();
+    let x = mlp_x0(&f);
+    Box::new(stepper(opt, x, f))
+}
+
+static MLP_CASES: [MlpCase; 9] = [
+    MlpCase {
+        name: "SGLD / MLP",
+        make: |l| {
+            let f = mlp();
+            let mut x = mlp_x0(&f);
+            let mut s = LocalEntropy::<f32>::new(0.01)
+                .estimator(Sgld::paper().samples(l))
+                .seed(1);
+            Box::new(move || {
+                s.step(&mut x, &f).expect("step");
+            })
+        },
+        inner: true,
+        products: |l| l * GRAD,
+    },
+    MlpCase {
+        name: "IS / MLP",
+        make: |j| {
+            let f = mlp();
+            let mut x = mlp_x0(&f);
+            let mut s = LocalEntropy::<f32>::new(0.01)
+                .estimator(ImportanceSampling::new(j))
+                .seed(1);
+            Box::new(move || {
+                s.step(&mut x, &f).expect("step");
+            })
+        },
+        inner: true,
+        products: |j| j * COST,
+    },
+    MlpCase {
+        name: "RM heat regularization / MLP",
+        make: |l| {
+            let f = mlp();
+            let mut x = mlp_x0(&f);
+            let mut s = HeatRegularization::<f32>::new(0.01)
+                .solver(RobbinsMonro::paper().samples(l).iterations(l))
+                .seed(1);
+            Box::new(move || {
+                s.step(&mut x, &f).expect("step");
+            })
+        },
+        inner: true,
+        products: |l| l * l * GRAD,
+    },
+    MlpCase {
+        name: "GD / MLP",
+        make: |_| mlp_step(GradientDescent::new(0.05f32).expect("valid").seed(1)),
+        inner: false,
+        products: |_| GRAD,
+    },
+    MlpCase {
+        name: "Entropy-SGD / MLP",
+        make: |l| {
+            mlp_step(
+                EntropySgd::new(0.5f32, l, 0.1)
+                    .expect("valid")
+                    .thermal_noise(1e-3)
+                    .expect("valid")
+                    .seed(1),
+            )
+        },
+        inner: true,
+        products: |l| l * GRAD,
+    },
+    MlpCase {
+        name: "HEAT / MLP",
+        make: |l| mlp_step(Heat::new(0.01f32, l, 0.1).expect("valid").seed(1)),
+        inner: true,
+        products: |l| l * GRAD,
+    },
+    MlpCase {
+        name: "HJ / MLP",
+        make: |l| mlp_step(HamiltonJacobi::new(0.5f32, l, 0.1).expect("valid").seed(1)),
+        inner: true,
+        products: |l| l * GRAD,
+    },
+    MlpCase {
+        name: "Parle n = 3 / MLP",
+        // Default transport: the replicas run on the current pool (the 1-thread pool).
+        make: |l| mlp_step(Parle::new(3, 1.0f32, 1.0, l, 0.1).expect("valid").seed(1)),
+        inner: true,
+        products: |l| 3 * l * GRAD,
+    },
+    MlpCase {
+        name: "Elastic-SGD n = 3 / MLP",
+        make: |_| mlp_step(ElasticSgd::new(3, 1.0f32, 0.05).expect("valid").seed(1)),
+        inner: false,
+        products: |_| 3 * GRAD,
+    },
+];
+
+fn mlp_case(name: &str) -> &'static MlpCase {
+    MLP_CASES
+        .iter()
+        .find(|c| c.name.starts_with(name))
+        .expect("known case")
+}
+
+fn assert_mlp_allocates_nothing(name: &str) {
+    let c = mlp_case(name);
+    if c.inner {
+        assert_inner_loop_allocates_nothing(c.name, c.make);
+    } else {
+        assert_steps_allocate_nothing(c.name, || (c.make)(0));
+    }
+}
+
+/// What holds today on the MLP: every allocation left is one GEMM packing buffer (at most one per
+/// matrix product); the schemes, optimizers and the MLP's own code add none. Fails if anything
+/// else allocates in a loop.
+#[test]
+fn mlp_steps_allocate_at_most_one_buffer_per_matrix_product() {
+    for c in &MLP_CASES {
+        for l in [10, 100] {
+            let (inner, steps) = if c.inner { (l, STEPS) } else { (1, l) };
+            let n = count(&c.make, inner, steps);
+            let bound = (c.products)(inner) * steps;
+            eprintln!(
+                "{}: {n} allocations, {bound} matrix products (length {l})",
+                c.name
+            );
+            assert!(n <= bound, "{}: {n} allocations > {bound} products", c.name);
+        }
+    }
+}
+
+/// The issue-6 target on the MLP, one test per case. Today each fails with exactly one allocation
+/// per matrix product, all from matrixmultiply's packing buffer.
+macro_rules! mlp_no_alloc {
+    ($($test:ident => $name:literal),* $(,)?) => {$(
+        #[test]
+        #[ignore = "matrixmultiply 0.3 mallocs its packing buffer in every sgemm call \
+                    (gemm.rs make_packing_buffer, reached from src/nn/gemm.rs Raw::run): one \
+                    allocation per matrix product, 5 per MLP gradient, 2 per cost; nothing else \
+                    allocates (mlp_steps_allocate_at_most_one_buffer_per_matrix_product)"]
+        fn $test() {
+            assert_mlp_allocates_nothing($name);
+        }
+    )*};
+}
+
+mlp_no_alloc! {
+    sgld_mlp => "SGLD",
+    importance_sampling_mlp => "IS",
+    robbins_monro_mlp => "RM",
+    gradient_descent_mlp => "GD",
+    entropy_sgd_mlp => "Entropy-SGD",
+    heat_mlp => "HEAT",
+    hj_mlp => "HJ",
+    parle_mlp => "Parle",
+    elastic_sgd_mlp => "Elastic-SGD",
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two threads: the parallel cases (importance-sampling chunks, Parle / Elastic-SGD replicas)
+// also allocate nothing when rayon really spreads their work over two workers.
+
+/// As [`count`], on a 2-thread pool: the sum of both workers' counters (read on each worker with
+/// `broadcast`) across `steps` steps run by `install`.
+fn count_2_threads<S: FnMut() + Send>(
+    make: &(impl Fn(usize) -> S + Sync),
+    inner: usize,
+    steps: usize,
+) -> usize {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("2-thread pool");
+    let total = || -> usize { pool.broadcast(|_| ALLOCS.with(Cell::get)).iter().sum() };
+    let mut step = pool.install(|| make(inner));
+    pool.install(|| {
+        for _ in 0..WARMUP {
+            step();
+        }
+    });
+    let before = total();
+    pool.install(|| {
+        for _ in 0..steps {
+            step();
+        }
+    });
+    total() - before
+}
+
+#[test]
+fn parallel_cases_allocate_nothing_on_two_threads() {
+    fn is(j: usize) -> impl FnMut() + Send {
+        let (f, mut x) = (separable(), q_x0());
+        let mut s = LocalEntropy::<f64>::new(0.1)
+            .estimator(ImportanceSampling::new(j))
+            .seed(1);
+        move || {
+            s.step(&mut x, &f).expect("step");
+        }
+    }
+    let parle = |l: usize| {
+        let opt = Parle::new(4, 1.0, 1.0, l, 0.1).expect("valid").seed(1);
+        stepper(opt, q_x0(), quadratic())
+    };
+    let elastic = |_: usize| {
+        let opt = ElasticSgd::new(4, 1.0, 0.1).expect("valid").seed(1);
+        stepper(opt, q_x0(), quadratic())
+    };
+    let counts = [
+        (
+            "IS / separable quadratic",
+            count_2_threads(&is, 10, STEPS),
+            count_2_threads(&is, 1000, STEPS),
+        ),
+        (
+            "Parle n = 4 / quadratic",
+            count_2_threads(&parle, 10, STEPS),
+            count_2_threads(&parle, 100, STEPS),
+        ),
+        (
+            "Elastic-SGD n = 4 / quadratic",
+            count_2_threads(&elastic, 1, 10),
+            count_2_threads(&elastic, 1, 100),
+        ),
+    ];
+    eprintln!("2 threads (short, long): {counts:?}");
+    // The counter sees both workers: 64 parallel allocations per step are all counted.
+    let allocating = |_: usize| {
+        || {
+            use rayon::prelude::*;
+            (0..64u8)
+                .into_par_iter()
+                .for_each(|i| drop(std::hint::black_box(vec![i; 8])));
+        }
+    };
+    assert_eq!(count_2_threads(&allocating, 0, STEPS), 64 * STEPS);
+    for (name, short, long) in counts {
+        assert_eq!((short, long), (0, 0), "{name} allocates on 2 threads");
+    }
+}
