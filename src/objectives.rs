@@ -198,7 +198,9 @@ impl<T: Real> Cost<T> for Quadratic<T> {
         self.b.len()
     }
     fn cost(&self, x: &DVector<T>, _batch: &Batch) -> T {
-        (&self.a * x).dot(x) / T::lit(2.0) + self.b.dot(x)
+        // xᵀAx column by column: no temporary A·x (the cost is called once per sample).
+        let xax = (0..x.len()).fold(T::zero(), |s, j| s + x[j] * self.a.column(j).dot(x));
+        xax / T::lit(2.0) + self.b.dot(x)
     }
 }
 
