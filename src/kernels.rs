@@ -68,23 +68,12 @@ pub(crate) fn shift_scaled<T: Real>(y: &mut [T], x: &[T], s: T) {
     }
 }
 
-/// acc ← acc + w·y in `f64` (importance sampling's weighted sums, 000 eq. 16).
+/// v ← c·v.
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
 ))]
-pub(crate) fn axpy_f64<T: Real>(acc: &mut [f64], w: f64, y: &[T]) {
-    for (s, &v) in acc.iter_mut().zip(y) {
-        *s += w * v.as_f64();
-    }
-}
-
-/// v ← c·v in `f64`.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma"
-))]
-pub(crate) fn scale_f64(v: &mut [f64], c: f64) {
+pub(crate) fn scale<T: Real>(v: &mut [T], c: T) {
     for s in v.iter_mut() {
         *s *= c;
     }

@@ -21,7 +21,9 @@ const DEFAULT_CHUNKS: usize = 16;
 ///   f is of order 10⁴ (where e^{−f} underflows).
 /// - One minibatch is drawn per estimate and all J samples are evaluated on it (000 §5.1.2; this
 ///   is the bias the paper mentions).
-/// - Memory O(d) per chunk: samples are streamed, never stored.
+/// - Memory O(d) per chunk: samples are streamed, never stored. Each chunk sums its w_j·y_j in T
+///   (at most ⌈J/chunks⌉ terms, weights ≤ 1 relative to the chunk's running maximum); the chunks
+///   are merged in `f64`.
 /// - Parallel (rayon) over a fixed number of chunks; sample j's noise comes from
 ///   `rng::stream(key, j)` with a fresh key per estimate, and chunks are merged in order, so the
 ///   result is bit-identical for any thread count (it does depend on the chunk count).
@@ -39,7 +41,7 @@ pub struct ImportanceSampling<T: Real> {
 #[derive(Clone, Debug)]
 struct Chunk<T: Real> {
     y: DVector<T>,
-    sy: Vec<f64>,
+    sy: Vec<T>,
     ls: LogSum,
     scale: f64,
 }
@@ -99,7 +101,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
             self.scratch = (0..n)
                 .map(|_| Chunk {
                     y: DVector::zeros(d),
-                    sy: vec![0.0; d],
+                    sy: vec![T::zero(); d],
                     ls: LogSum::default(),
                     scale: 0.0,
                 })
@@ -114,13 +116,17 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
             .enumerate()
             .try_for_each(|(c, ch)| -> Result<()> {
                 ch.ls = LogSum::default();
-                ch.sy.iter_mut().for_each(|v| *v = 0.0);
+                ch.sy.iter_mut().for_each(|v| *v = T::zero());
                 let (lo, hi) = (c * j_total / n, (c + 1) * j_total / n);
                 for j in lo..hi {
                     let mut r = rng::stream(key, j as u64);
-                    let y = ch.y.as_mut_slice();
-                    rng::fill_standard_normal(&mut r, y);
-                    kernels::shift_scaled(y, x.as_slice(), sqrt_tau);
+                    // y = x + √τ·ξ a chunk at a time, while the chunk of ξ is in L1 (the same
+                    // variates as one fill of all d).
+                    let chunks = ch.y.as_mut_slice().chunks_mut(kernels::NOISE_CHUNK);
+                    for (yc, xc) in chunks.zip(x.as_slice().chunks(kernels::NOISE_CHUNK)) {
+                        rng::fill_standard_normal(&mut r, yc);
+                        kernels::shift_scaled(yc, xc, sqrt_tau);
+                    }
                     let f = check::finite(
                         "loss value",
                         "importance sampling (000 Alg. 4)",
@@ -128,9 +134,9 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                     )?;
                     let (rescale, w) = ch.ls.add(-f.as_f64());
                     if rescale != 1.0 {
-                        kernels::scale_f64(&mut ch.sy, rescale);
+                        kernels::scale(&mut ch.sy, T::lit(rescale));
                     }
-                    kernels::axpy_f64(&mut ch.sy, w, ch.y.as_slice());
+                    kernels::axpy(&mut ch.sy, T::lit(w), ch.y.as_slice());
                 }
                 Ok(())
             })?;
@@ -146,7 +152,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
         for (i, mi) in mean.iter_mut().enumerate() {
             let mut acc = 0.0;
             for ch in chunks.iter() {
-                acc += ch.sy[i] * ch.scale;
+                acc += ch.sy[i].as_f64() * ch.scale;
             }
             *mi = T::lit(acc / s);
         }
