@@ -169,31 +169,21 @@ where
     }
 }
 
-/// One pass over the parameters with fresh Gaussian noise, in parallel over fixed blocks: block b
-/// of pass `step` draws its noise from the stream of [`fill_noise`] in chunks of [`NOISE_CHUNK`]
-/// (a stack buffer: the same variates as `fill_noise` gives for the block) and calls
-/// `f(offset, y_chunk, z_chunk, noise_chunk)` with the matching pieces of `y` and `z` (`z` has y's
-/// length or is empty). With `noisy == false` no variate is drawn and the noise chunks are zeros.
-pub(crate) fn noisy_pass<T, F>(key: u64, step: u64, noisy: bool, y: &mut [T], z: &mut [T], f: F)
-where
-    T: Real,
-    F: Fn(usize, &mut [T], &mut [T], &[T]) + Sync,
-{
-    par_blocks(y, z, |o, yb, zb| {
-        let mut r = block_stream(key, step, o / NOISE_BLOCK);
-        let mut noise = [T::zero(); NOISE_CHUNK];
-        for (c, yc) in yb.chunks_mut(NOISE_CHUNK).enumerate() {
-            let n = yc.len();
-            if noisy {
-                T::fill_standard_normal(&mut r, &mut noise[..n]);
-            }
-            let zc: &mut [T] = if zb.is_empty() {
-                &mut []
-            } else {
-                &mut zb[c * NOISE_CHUNK..c * NOISE_CHUNK + n]
-            };
-            f(o + c * NOISE_CHUNK, yc, zc, &noise[..n]);
-        }
+/// y ← x + s·ξ with ξ drawn from `r`, a chunk of [`NOISE_CHUNK`] variates at a time while the
+/// chunk is in L1 (the same variates as one fill of all of y): one Gaussian sample around x.
+pub(crate) fn sample_around<T: Real>(r: &mut crate::rng::Prng, y: &mut [T], x: &[T], s: T) {
+    for (yc, xc) in y.chunks_mut(NOISE_CHUNK).zip(x.chunks(NOISE_CHUNK)) {
+        T::fill_standard_normal(r, yc);
+        shift_scaled(yc, xc, s);
+    }
+}
+
+/// y ← x + s·ξ with ξ the noise of pass `step` under `key` (the block streams of [`fill_noise`],
+/// so the same variates), drawn and applied block by block in parallel.
+pub(crate) fn gaussian_around<T: Real>(key: u64, step: u64, y: &mut [T], x: &[T], s: T) {
+    par_blocks(y, &mut [], |o, yb, _| {
+        let xb = &x[o..o + yb.len()];
+        sample_around(&mut block_stream(key, step, o / NOISE_BLOCK), yb, xb, s)
     });
 }
 

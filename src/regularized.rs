@@ -72,9 +72,7 @@ impl<T: Real> MonteCarlo<T> {
         let sd = tau.sqrt();
         for j in 0..self.samples {
             let mut r = rng::stream(key, j as u64);
-            let y = self.y.as_mut_slice();
-            rng::fill_standard_normal(&mut r, y);
-            kernels::shift_scaled(y, x.as_slice(), sd);
+            kernels::sample_around(&mut r, self.y.as_mut_slice(), x.as_slice(), sd);
             let f = check::finite("loss value", during, loss.cost(&self.y, &self.batch))?;
             visit(f.as_f64());
         }

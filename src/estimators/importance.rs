@@ -120,13 +120,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                 let (lo, hi) = (c * j_total / n, (c + 1) * j_total / n);
                 for j in lo..hi {
                     let mut r = rng::stream(key, j as u64);
-                    // y = x + √τ·ξ a chunk at a time, while the chunk of ξ is in L1 (the same
-                    // variates as one fill of all d).
-                    let chunks = ch.y.as_mut_slice().chunks_mut(kernels::NOISE_CHUNK);
-                    for (yc, xc) in chunks.zip(x.as_slice().chunks(kernels::NOISE_CHUNK)) {
-                        rng::fill_standard_normal(&mut r, yc);
-                        kernels::shift_scaled(yc, xc, sqrt_tau);
-                    }
+                    kernels::sample_around(&mut r, ch.y.as_mut_slice(), x.as_slice(), sqrt_tau);
                     let f = check::finite(
                         "loss value",
                         "importance sampling (000 Alg. 4)",

@@ -67,15 +67,7 @@ impl<T: Real> GradientOracle<T> for HeatGradient<T> {
         let key = rng::fork_key(rng);
         for m in 0..self.samples {
             loss.draw_batch(rng, &mut self.batch);
-            let xs = x.as_slice();
-            kernels::noisy_pass(
-                key,
-                m as u64,
-                true,
-                self.y.as_mut_slice(),
-                &mut [],
-                |o, y, _, n| kernels::gaussian_sample(y, &xs[o..o + y.len()], n, sd),
-            );
+            kernels::gaussian_around(key, m as u64, self.y.as_mut_slice(), x.as_slice(), sd);
             loss.gradient(&self.y, &self.batch, &mut self.g);
             check::finite_vec("gradient", "HEAT perturbed gradient", &self.g)?;
             *out += &self.g;
