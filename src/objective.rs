@@ -5,6 +5,8 @@
 //!   and the Monte Carlo estimate of F_τ (000 eq. 2).
 //! - [`Gradient`]: adds ∇f(x), written into a caller-owned buffer. Needed by SGLD (000 Alg. 3),
 //!   Robbins–Monro (000 Alg. 5, eq. 17) and every first-order optimizer.
+//! - [`MeanGradient`] (optional, through [`Gradient::as_mean_gradient`]): the mean of many
+//!   gradients at once, for objectives that compute it faster than one gradient at a time.
 //!
 //! Stochastic (minibatch) losses take a [`Batch`]; the *algorithm* decides when a fresh minibatch is
 //! drawn by calling [`Cost::draw_batch`]: SGLD draws one per Langevin step, importance sampling
@@ -83,6 +85,35 @@ pub trait Gradient<T: Real>: Cost<T> {
         self.gradient(x, batch, grad);
         self.cost(x, batch)
     }
+
+    /// This objective's batched path for means of many gradients ([`MeanGradient`]), if it has
+    /// one. The default `None` makes the algorithms call [`Gradient::gradient`] once per point.
+    fn as_mean_gradient(&self) -> Option<&dyn MeanGradient<T>> {
+        None
+    }
+}
+
+/// The mean of many gradients at once: (1/M) Σ_m ∇f(z_m), each z_m on its own minibatch — the
+/// Monte Carlo estimate of E_{φ_{x,τ}}\[∇f\] in Robbins–Monro's h(x) (000 Alg. 5, eq. 17).
+///
+/// An objective whose gradients share structure computes this faster than M calls to
+/// [`Gradient::gradient`]: for the MLP ([`MlpObjective`](crate::nn::MlpObjective)) the M weight
+/// gradients of a layer, Σ_m δ_m·A_mᵀ, are one matrix product over the M minibatches side by side,
+/// and the M points are evaluated in parallel. Offered through [`Gradient::as_mean_gradient`].
+pub trait MeanGradient<T: Real>: Sync {
+    /// Writes (1/M) Σ_m ∇f(z_m) on `batches[m]` into `grad` (length [`Cost::dim`]) and returns the
+    /// mean loss (1/M) Σ_m f(z_m), with M = `batches.len()`.
+    ///
+    /// The points come from `point(m, z)`, which writes z_m into `z` (length d); it is called once
+    /// per m, possibly from several threads at once and in any order, so it must depend on m
+    /// alone (e.g. a per-sample random stream). The result must not depend on the thread count.
+    /// NaN (grad filled with NaN) on bad input, as [`Gradient::gradient`].
+    fn mean_gradient(
+        &self,
+        batches: &[Batch],
+        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        grad: &mut DVector<T>,
+    ) -> T;
 }
 
 impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
@@ -103,6 +134,9 @@ impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for &G {
     }
     fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
         (**self).cost_and_gradient(x, batch, grad)
+    }
+    fn as_mean_gradient(&self) -> Option<&dyn MeanGradient<T>> {
+        (**self).as_mean_gradient()
     }
 }
 

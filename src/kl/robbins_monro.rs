@@ -54,7 +54,8 @@ struct Scratch<T: Real> {
     /// Noise of the current sample and, drawn during its gradient, of the next one.
     noise: DVector<T>,
     noise_next: DVector<T>,
-    batch: Batch,
+    /// The M minibatches of the current iteration.
+    batches: Vec<Batch>,
 }
 
 impl<T: Real> Default for RobbinsMonro<T> {
@@ -80,7 +81,7 @@ impl<T: Real> RobbinsMonro<T> {
                 gsum: DVector::zeros(0),
                 noise: DVector::zeros(0),
                 noise_next: DVector::zeros(0),
-                batch: Batch::Full,
+                batches: Vec::new(),
             },
         }
     }
@@ -176,35 +177,51 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
             )?;
             match &self.expectation {
                 GaussianExpectation::MonteCarlo => {
-                    s.gsum.fill(T::zero());
-                    let passes = (self.iterations * self.samples) as u64;
-                    if j == 1 {
-                        kernels::fill_noise(key, 0, s.noise.as_mut_slice());
+                    // z^(m) = x^j + √τ ξ with ξ the noise of pass (j−1)·M + m, on minibatch m
+                    // (drawn first, in the order of one at a time).
+                    s.batches.resize_with(self.samples, Batch::default);
+                    for b in &mut s.batches {
+                        loss.draw_batch(rng, b);
                     }
-                    for m in 0..self.samples {
-                        let pass = ((j - 1) * self.samples + m) as u64;
-                        let (xs, noise) = (s.xj.as_slice(), s.noise.as_slice());
-                        kernels::par_blocks(s.z.as_mut_slice(), &mut [], |o, z, _| {
-                            let r = o..o + z.len();
-                            kernels::gaussian_sample(z, &xs[r.clone()], &noise[r], sqrt_tau)
-                        });
-                        loss.draw_batch(rng, &mut s.batch);
-                        // The next sample's noise is drawn while this gradient is computed.
-                        let (z, batch, g, next) = (&s.z, &s.batch, &mut s.g, &mut s.noise_next);
-                        kernels::beside(
-                            || loss.gradient(z, batch, g),
-                            || {
-                                if pass + 1 < passes {
-                                    kernels::fill_noise(key, pass + 1, next.as_mut_slice())
-                                }
-                            },
-                            d,
-                        );
-                        check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.g)?;
-                        kernels::axpy(s.gsum.as_mut_slice(), T::one(), s.g.as_slice());
-                        std::mem::swap(&mut s.noise, &mut s.noise_next);
+                    let pass0 = ((j - 1) * self.samples) as u64;
+                    if let Some(batched) = loss.as_mean_gradient() {
+                        let xs = s.xj.as_slice();
+                        let point = |m: usize, z: &mut [T]| {
+                            kernels::gaussian_around(key, pass0 + m as u64, z, xs, sqrt_tau)
+                        };
+                        batched.mean_gradient(&s.batches, &point, &mut s.gsum);
+                        check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.gsum)?;
+                    } else {
+                        s.gsum.fill(T::zero());
+                        let passes = (self.iterations * self.samples) as u64;
+                        if j == 1 {
+                            kernels::fill_noise(key, 0, s.noise.as_mut_slice());
+                        }
+                        for m in 0..self.samples {
+                            let pass = pass0 + m as u64;
+                            let (xs, noise) = (s.xj.as_slice(), s.noise.as_slice());
+                            kernels::par_blocks(s.z.as_mut_slice(), &mut [], |o, z, _| {
+                                let r = o..o + z.len();
+                                kernels::gaussian_sample(z, &xs[r.clone()], &noise[r], sqrt_tau)
+                            });
+                            // The next sample's noise is drawn while this gradient is computed.
+                            let (z, g, next) = (&s.z, &mut s.g, &mut s.noise_next);
+                            let batch = &s.batches[m];
+                            kernels::beside(
+                                || loss.gradient(z, batch, g),
+                                || {
+                                    if pass + 1 < passes {
+                                        kernels::fill_noise(key, pass + 1, next.as_mut_slice())
+                                    }
+                                },
+                                d,
+                            );
+                            check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.g)?;
+                            kernels::axpy(s.gsum.as_mut_slice(), T::one(), s.g.as_slice());
+                            std::mem::swap(&mut s.noise, &mut s.noise_next);
+                        }
+                        s.gsum *= m_inv;
                     }
-                    s.gsum *= m_inv;
                     grads += self.samples;
                 }
                 GaussianExpectation::Quadrature(q) => {

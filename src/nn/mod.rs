@@ -32,6 +32,7 @@
 //! ```
 
 mod gemm;
+mod mean_gradient;
 mod mlp;
 mod objective;
 mod workspace;

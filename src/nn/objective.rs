@@ -1,10 +1,11 @@
 //! The MLP's training loss as a crate objective ([`Cost`] + [`Gradient`]): mean softmax
 //! cross-entropy on a minibatch drawn by the algorithm (000 §6.2, minibatch 20; 004 §5.2).
 
+use super::mean_gradient::{PointScratch, Stacks};
 use super::mlp::{Evaluation, Mlp};
 use super::workspace::{self, Dropout, Workspace, DEFAULT_CHUNK};
 use crate::data::{batches, Dataset};
-use crate::objective::{Batch, Cost, Gradient};
+use crate::objective::{Batch, Cost, Gradient, MeanGradient};
 use crate::rng::{self, Prng};
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
@@ -30,13 +31,17 @@ use std::sync::{Arc, Mutex};
 ///   wrong length, an empty batch or an index out of range yields NaN (and a NaN-filled gradient),
 ///   which every algorithm reports as [`Error::NonFinite`].
 pub struct MlpObjective<T: Real> {
-    mlp: Mlp,
-    data: Arc<Dataset<T>>,
+    pub(super) mlp: Mlp,
+    pub(super) data: Arc<Dataset<T>>,
     indices: Vec<usize>,
     batch_size: usize,
     dropout_seed: u64,
-    chunk: usize,
+    pub(super) chunk: usize,
     pool: Mutex<Vec<Workspace<T>>>,
+    /// Scratch of [`MeanGradient`](crate::objective::MeanGradient): one per concurrent call,
+    /// and one per point evaluated at once.
+    pub(super) stacks: Mutex<Vec<Stacks<T>>>,
+    pub(super) points: Mutex<Vec<PointScratch<T>>>,
 }
 
 impl<T: Real> Clone for MlpObjective<T> {
@@ -49,6 +54,8 @@ impl<T: Real> Clone for MlpObjective<T> {
             dropout_seed: self.dropout_seed,
             chunk: self.chunk,
             pool: Mutex::new(Vec::new()),
+            stacks: Mutex::new(Vec::new()),
+            points: Mutex::new(Vec::new()),
         }
     }
 }
@@ -119,6 +126,8 @@ impl<T: Real> MlpObjective<T> {
             dropout_seed: 0,
             chunk: DEFAULT_CHUNK,
             pool: Mutex::new(Vec::new()),
+            stacks: Mutex::new(Vec::new()),
+            points: Mutex::new(Vec::new()),
         })
     }
 
@@ -271,7 +280,7 @@ impl<T: Real> MlpObjective<T> {
     }
 
     /// The dropout generator of a call on `idx`: a fixed function of (seed, indices).
-    fn dropout_rng(&self, idx: &[usize]) -> Option<Prng> {
+    pub(super) fn dropout_rng(&self, idx: &[usize]) -> Option<Prng> {
         if self.mlp.dropout() == 0.0 {
             return None;
         }
@@ -283,7 +292,7 @@ impl<T: Real> MlpObjective<T> {
     }
 
     /// The common path of `cost`, `gradient`, `cost_and_gradient`. NaN on bad input.
-    fn pass(&self, x: &DVector<T>, batch: &Batch, grad: Option<&mut DVector<T>>) -> T {
+    pub(super) fn pass(&self, x: &DVector<T>, batch: &Batch, grad: Option<&mut DVector<T>>) -> T {
         let nan = T::lit(f64::NAN);
         let idx = batch.indices().unwrap_or(&self.indices);
         let bad = x.len() != self.mlp.num_params()
@@ -298,12 +307,7 @@ impl<T: Real> MlpObjective<T> {
             return nan;
         }
         let mut drng = self.dropout_rng(idx);
-        let p = self.mlp.dropout();
-        let mut dropout = drng.as_mut().map(|rng| Dropout {
-            rng,
-            keep_below: ((1.0 - p) * 4_294_967_296.0) as u64,
-            scale: 1.0 / (1.0 - p),
-        });
+        let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
         let mut ws = self.take_workspace();
         let mut grad = grad;
         let r = workspace::run(
@@ -351,5 +355,10 @@ impl<T: Real> Gradient<T> for MlpObjective<T> {
 
     fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
         self.pass(x, batch, Some(grad))
+    }
+
+    /// Robbins–Monro's M gradients as stacked products (see [`MeanGradient`]).
+    fn as_mean_gradient(&self) -> Option<&dyn MeanGradient<T>> {
+        Some(self)
     }
 }

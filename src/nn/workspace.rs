@@ -33,13 +33,14 @@ pub(crate) const DEFAULT_CHUNK: usize = 1024;
 /// Grows to the largest chunk seen and is then reused (no allocation per call).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Workspace<T> {
-    input: Vec<T>,
+    /// The gathered inputs (`sizes[0] × B`).
+    pub(super) input: Vec<T>,
     labels: Vec<u8>,
     /// acts[ℓ]: output of layer ℓ (`sizes[ℓ+1] × B`): post-ReLU/dropout for hidden layers,
     /// logits for the last.
-    acts: Vec<Vec<T>>,
+    pub(super) acts: Vec<Vec<T>>,
     /// deltas[ℓ]: ∂loss/∂Zℓ₊₁ (`sizes[ℓ+1] × B`).
-    deltas: Vec<Vec<T>>,
+    pub(super) deltas: Vec<Vec<T>>,
     cap: usize,
 }
 
@@ -79,16 +80,41 @@ pub(crate) struct Dropout<'a> {
     pub(crate) scale: f64,
 }
 
-/// Loss sum and correct count of one chunk already gathered in `ws` (first `b` columns); if `grad`
-/// is given, adds (or writes, if `first`) `scale ·` ∇ of the chunk's loss sum into it.
-#[allow(clippy::too_many_arguments)]
+impl<'a> Dropout<'a> {
+    /// Dropout with probability `p` ∈ [0, 1) drawing its masks from `rng`.
+    pub(crate) fn new(rng: &'a mut Prng, p: f64) -> Self {
+        Self {
+            rng,
+            keep_below: ((1.0 - p) * 4_294_967_296.0) as u64,
+            scale: 1.0 / (1.0 - p),
+        }
+    }
+}
+
+/// What a pass computes after the loss.
+pub(crate) enum Backward<'g, T> {
+    /// Nothing: cost only.
+    None,
+    /// Adds (or writes, if `first`) `scale ·` ∇ of the chunk's loss sum into `grad`.
+    Gradient {
+        grad: &'g mut [T],
+        scale: T,
+        first: bool,
+    },
+    /// Only the deltas δℓ of `scale ·` the loss sum, left in the workspace: the caller forms the
+    /// weight gradients (the mean gradient stacks many minibatches' deltas into one product).
+    Deltas { scale: T },
+}
+
+/// Loss sum and correct count of one chunk already gathered in `ws` (first `b` columns), then
+/// the backward pass `bw`.
 fn chunk_pass<T: Real>(
     mlp: &Mlp,
     ws: &mut Workspace<T>,
     x: &[T],
     b: usize,
     mut dropout: Option<&mut Dropout<'_>>,
-    grad: Option<(&mut [T], T, bool)>,
+    bw: Backward<'_, T>,
 ) -> (f64, usize) {
     let s = mlp.sizes();
     let nl = mlp.layers();
@@ -136,8 +162,10 @@ fn chunk_pass<T: Real>(
     let k = s[nl];
     let mut loss = 0.0f64;
     let mut correct = 0usize;
-    let want_grad = grad.is_some();
-    let gscale = grad.as_ref().map(|g| g.1).unwrap_or(one);
+    let (want_grad, gscale) = match &bw {
+        Backward::None => (false, one),
+        Backward::Gradient { scale, .. } | Backward::Deltas { scale } => (true, *scale),
+    };
     {
         let logits = &ws.acts[nl - 1][..k * b];
         let delta = &mut ws.deltas[nl - 1][..k * b];
@@ -180,8 +208,12 @@ fn chunk_pass<T: Real>(
     }
 
     // Backward.
-    if let Some((g, _, first)) = grad {
-        let beta = if first { zero } else { one };
+    let mut g = match bw {
+        Backward::None => return (loss, correct),
+        Backward::Gradient { grad, first, .. } => Some((grad, first)),
+        Backward::Deltas { .. } => None,
+    };
+    {
         let keep_scale = T::lit(dropout.as_ref().map(|d| d.scale).unwrap_or(1.0));
         for l in (0..nl).rev() {
             let (n_in, n_out) = (s[l], s[l + 1]);
@@ -194,16 +226,15 @@ fn chunk_pass<T: Real>(
                 &ws.acts[l - 1][..n_in * b]
             };
             let dm = Mat::new(delta, n_out, b);
-            let (gw, gb) = g[w_off..w_off + (n_in + 1) * n_out].split_at_mut(n_in * n_out);
-            // ∇Wℓ = δ·Aᵀ, with Aᵀ a strided view.
-            gemm(one, dm, Mat::new(a_prev, n_in, b).t(), beta, gw);
-            if first {
-                gb.iter_mut().for_each(|v| *v = zero);
-            }
-            for col in delta.chunks_exact(n_out) {
-                for (gv, &dv) in gb.iter_mut().zip(col) {
-                    *gv += dv;
+            if let Some((g, first)) = g.as_mut() {
+                let (gw, gb) = g[w_off..w_off + (n_in + 1) * n_out].split_at_mut(n_in * n_out);
+                // ∇Wℓ = δ·Aᵀ, with Aᵀ a strided view.
+                let beta = if *first { zero } else { one };
+                gemm(one, dm, Mat::new(a_prev, n_in, b).t(), beta, gw);
+                if *first {
+                    gb.iter_mut().for_each(|v| *v = zero);
                 }
+                bias_gradient(gb, delta);
             }
             if l > 0 {
                 let w = Mat::new(&x[w_off..w_off + n_out * n_in], n_out, n_in);
@@ -247,12 +278,51 @@ pub(crate) fn run<T: Real>(
         for (l, &i) in ws.labels.iter_mut().zip(part) {
             *l = data.label(i);
         }
-        let g = grad.as_deref_mut().map(|g| (g, scale, c == 0));
-        let (ls, cr) = chunk_pass(mlp, ws, x, b, dropout.as_deref_mut(), g);
+        let bw = match grad.as_deref_mut() {
+            Some(grad) => Backward::Gradient {
+                grad,
+                scale,
+                first: c == 0,
+            },
+            None => Backward::None,
+        };
+        let (ls, cr) = chunk_pass(mlp, ws, x, b, dropout.as_deref_mut(), bw);
         loss += ls;
         correct += cr;
     }
     Some((loss, correct))
+}
+
+/// gb ← gb + Σ over the columns of `delta` (`gb.len()` rows): a bias gradient.
+pub(super) fn bias_gradient<T: Real>(gb: &mut [T], delta: &[T]) {
+    for col in delta.chunks_exact(gb.len()) {
+        for (gv, &dv) in gb.iter_mut().zip(col) {
+            *gv += dv;
+        }
+    }
+}
+
+/// Forward over the minibatch `idx` (one chunk: `idx.len()` examples at once) and the deltas of
+/// `scale ·` its loss sum, left in `ws` for the caller's weight gradients. Returns the loss sum,
+/// or `None` if an index is out of range.
+pub(super) fn deltas_pass<T: Real>(
+    mlp: &Mlp,
+    ws: &mut Workspace<T>,
+    x: &[T],
+    data: &Dataset<T>,
+    idx: &[usize],
+    dropout: Option<&mut Dropout<'_>>,
+    scale: T,
+) -> Option<f64> {
+    let b = idx.len();
+    ws.ensure(mlp, b);
+    if !data.gather_into(idx, &mut ws.input) {
+        return None;
+    }
+    for (l, &i) in ws.labels.iter_mut().zip(idx) {
+        *l = data.label(i);
+    }
+    Some(chunk_pass(mlp, ws, x, b, dropout, Backward::Deltas { scale }).0)
 }
 
 /// Loss and accuracy without dropout (reporting), with every input checked.

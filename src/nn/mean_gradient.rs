@@ -1,0 +1,268 @@
+//! The MLP's mean of many gradients ([`MeanGradient`]): Robbins–Monro's (1/M) Σ_m ∇f(z_m), each
+//! z_m on its own minibatch (000 Alg. 5, eq. 17).
+//!
+//! Per point m, in parallel over the points: z_m from the caller, then the forward pass on
+//! minibatch m and the deltas δℓ,m of every layer with z_m's own weights — one thread per point,
+//! so the noise that builds z_m and the point's products stay on one core. Then, once for all
+//! points, each layer's weight gradient Σ_m δℓ,m·Aℓ,mᵀ is ONE product over the M minibatches side
+//! by side (N = Σ_m B_m columns): at minibatch 20 and M = 30, a [200×600]·[600×784] product
+//! instead of 30 [200×20]·[20×784] ones, and no per-point gradient vector is written and summed.
+//! The PyTorch comparison's best Robbins–Monro variant stacks the same way
+//! (`benches/pytorch/compare.py`).
+//!
+//! Every point's work depends on m alone and the stacked products split only where that is
+//! bit-identical (`gemm`), so the result does not depend on the thread count.
+
+use super::gemm::{gemm, Mat};
+use super::objective::MlpObjective;
+use super::workspace::{self, Dropout, Workspace};
+use crate::objective::{Batch, MeanGradient};
+use crate::Real;
+use nalgebra::DVector;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// The M minibatches' inputs, activations and deltas side by side, and per-point results.
+#[derive(Debug)]
+pub(crate) struct Stacks<T: Real> {
+    /// One buffer (see [`Layout`]): the inputs (`sizes[0] × N`), the deltas of every layer and
+    /// the activations of the hidden layers (`sizes[ℓ+1] × N` each), column-major.
+    buf: Vec<T>,
+    /// First column of each point's minibatch.
+    offsets: Vec<usize>,
+    /// Loss sum of each point's minibatch.
+    losses: Vec<f64>,
+    /// Point and gradient for the one-point-at-a-time path.
+    z: DVector<T>,
+    g: DVector<T>,
+}
+
+impl<T: Real> Default for Stacks<T> {
+    fn default() -> Self {
+        Self {
+            buf: Vec::new(),
+            offsets: Vec::new(),
+            losses: Vec::new(),
+            z: DVector::zeros(0),
+            g: DVector::zeros(0),
+        }
+    }
+}
+
+/// One point's parameters and forward/backward workspace.
+#[derive(Debug)]
+pub(crate) struct PointScratch<T: Real> {
+    z: DVector<T>,
+    ws: Workspace<T>,
+}
+
+/// Where each matrix of [`Stacks::buf`] starts, for N columns.
+struct Layout<'a> {
+    sizes: &'a [usize],
+    n: usize,
+}
+
+impl Layout<'_> {
+    fn layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+    fn input(&self) -> usize {
+        0
+    }
+    fn delta(&self, l: usize) -> usize {
+        self.n * (self.sizes[0] + self.sizes[1..=l].iter().sum::<usize>())
+    }
+    fn act(&self, l: usize) -> usize {
+        self.delta(self.layers()) + self.n * self.sizes[1..=l].iter().sum::<usize>()
+    }
+    fn len(&self) -> usize {
+        self.act(self.layers() - 1)
+    }
+}
+
+/// A buffer that the points write in parallel, each in its own columns.
+#[derive(Clone, Copy)]
+struct Shared<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: only `cols` dereferences the pointer, on ranges that the callers keep disjoint.
+unsafe impl<T: Send> Send for Shared<T> {}
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn new(v: &mut [T]) -> Self {
+        Self {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+        }
+    }
+
+    /// Elements `start..start + len`.
+    ///
+    /// SAFETY: no two live slices from this buffer overlap, and the buffer outlives them.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn range(&self, start: usize, len: usize) -> &mut [T] {
+        assert!(start + len <= self.len);
+        std::slice::from_raw_parts_mut(self.ptr.add(start), len)
+    }
+}
+
+fn take<X>(pool: &Mutex<Vec<X>>, make: impl FnOnce() -> X) -> X {
+    let x = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    x.unwrap_or_else(make)
+}
+
+fn give<X>(pool: &Mutex<Vec<X>>, x: X) {
+    pool.lock().unwrap_or_else(|e| e.into_inner()).push(x);
+}
+
+impl<T: Real> MeanGradient<T> for MlpObjective<T> {
+    fn mean_gradient(
+        &self,
+        batches: &[Batch],
+        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        grad: &mut DVector<T>,
+    ) -> T {
+        let nan = T::lit(f64::NAN);
+        let d = self.mlp.num_params();
+        let m_count = batches.len();
+        if m_count == 0 || grad.len() != d {
+            grad.fill(nan);
+            return nan;
+        }
+        let mut st = take(&self.stacks, Stacks::default);
+        let stacked = batches.iter().all(|b| {
+            b.indices()
+                .is_some_and(|i| !i.is_empty() && i.len() <= self.chunk)
+        });
+        let r = if stacked {
+            self.stacked(&mut st, batches, point, grad)
+        } else {
+            self.one_at_a_time(&mut st, batches, point, grad)
+        };
+        give(&self.stacks, st);
+        r.unwrap_or_else(|| {
+            grad.fill(nan);
+            nan
+        })
+    }
+}
+
+impl<T: Real> MlpObjective<T> {
+    /// Minibatches larger than a chunk, or the full index set: one gradient per point, summed.
+    fn one_at_a_time(
+        &self,
+        st: &mut Stacks<T>,
+        batches: &[Batch],
+        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        grad: &mut DVector<T>,
+    ) -> Option<T> {
+        let d = self.mlp.num_params();
+        if st.z.len() != d {
+            st.z = DVector::zeros(d);
+            st.g = DVector::zeros(d);
+        }
+        let inv_m = T::one() / T::lit(batches.len() as f64);
+        grad.fill(T::zero());
+        let mut loss = T::zero();
+        for (m, batch) in batches.iter().enumerate() {
+            point(m, st.z.as_mut_slice());
+            loss += self.pass(&st.z, batch, Some(&mut st.g));
+            crate::kernels::axpy(grad.as_mut_slice(), inv_m, st.g.as_slice());
+        }
+        Some(loss * inv_m)
+    }
+
+    /// The stacked path (see the module docs). `None` if an index is out of range.
+    fn stacked(
+        &self,
+        st: &mut Stacks<T>,
+        batches: &[Batch],
+        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        grad: &mut DVector<T>,
+    ) -> Option<T> {
+        let sizes = self.mlp.sizes();
+        let nl = self.mlp.layers();
+        let m_count = batches.len();
+        st.offsets.clear();
+        let mut n = 0;
+        for b in batches {
+            st.offsets.push(n);
+            n += b.indices().map_or(0, <[usize]>::len);
+        }
+        let lay = Layout { sizes, n };
+        st.buf.resize(lay.len(), T::zero());
+        st.losses.clear();
+        st.losses.resize(m_count, 0.0);
+        let inv_m = 1.0 / m_count as f64;
+
+        // Per point: forward and deltas with z_m's weights, copied into the point's columns.
+        let (buf, losses) = (Shared::new(&mut st.buf), Shared::new(&mut st.losses));
+        let failed = AtomicBool::new(false);
+        let offsets = &st.offsets;
+        (0..m_count).into_par_iter().for_each(|m| {
+            let idx = batches[m].indices().unwrap_or(&[]);
+            let (b, c0) = (idx.len(), offsets[m]);
+            let mut p = take(&self.points, || PointScratch {
+                z: DVector::zeros(self.mlp.num_params()),
+                ws: Workspace::new(&self.mlp),
+            });
+            point(m, p.z.as_mut_slice());
+            let mut drng = self.dropout_rng(idx);
+            let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
+            let scale = T::lit(inv_m / b as f64);
+            let x = p.z.as_slice();
+            let (mlp, ws, data) = (&self.mlp, &mut p.ws, &self.data);
+            match workspace::deltas_pass(mlp, ws, x, data, idx, dropout.as_mut(), scale) {
+                None => failed.store(true, Ordering::Relaxed),
+                Some(loss) => {
+                    // SAFETY: point m writes only its own columns c0..c0 + b of each matrix
+                    // and its own loss; `st` outlives the parallel loop.
+                    unsafe {
+                        let rows = sizes[0];
+                        buf.range(lay.input() + rows * c0, rows * b)
+                            .copy_from_slice(&p.ws.input[..rows * b]);
+                        for l in 0..nl {
+                            let rows = sizes[l + 1];
+                            buf.range(lay.delta(l) + rows * c0, rows * b)
+                                .copy_from_slice(&p.ws.deltas[l][..rows * b]);
+                            if l + 1 < nl {
+                                buf.range(lay.act(l) + rows * c0, rows * b)
+                                    .copy_from_slice(&p.ws.acts[l][..rows * b]);
+                            }
+                        }
+                        losses.range(m, 1)[0] = loss / b as f64;
+                    }
+                }
+            }
+            give(&self.points, p);
+        });
+        if failed.into_inner() {
+            return None;
+        }
+
+        // Once for all points: ∇Wℓ = Σ_m δℓ,m·Aℓ,mᵀ as one product, ∇bℓ = Σ of δℓ's columns.
+        let (zero, one) = (T::zero(), T::one());
+        let g = grad.as_mut_slice();
+        for l in 0..nl {
+            let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+            let delta = &st.buf[lay.delta(l)..lay.delta(l) + n_out * n];
+            let a_prev = if l == 0 {
+                &st.buf[lay.input()..lay.input() + n_in * n]
+            } else {
+                &st.buf[lay.act(l - 1)..lay.act(l - 1) + n_in * n]
+            };
+            let w_off = self.mlp.weight_offset(l);
+            let (gw, gb) = g[w_off..w_off + (n_in + 1) * n_out].split_at_mut(n_in * n_out);
+            let dm = Mat::new(delta, n_out, n);
+            gemm(one, dm, Mat::new(a_prev, n_in, n).t(), zero, gw);
+            gb.fill(zero);
+            workspace::bias_gradient(gb, delta);
+        }
+        let loss: f64 = st.losses.iter().sum();
+        Some(T::lit(loss * inv_m))
+    }
+}
