@@ -178,6 +178,30 @@ pub(crate) fn sample_around<T: Real>(r: &mut crate::rng::Prng, y: &mut [T], x: &
     }
 }
 
+/// acc ← acc·rescale + w·y, then y ← x + s·ξ with ξ drawn from `r`: the previous sample's term
+/// of a weighted sum and the next Gaussian sample, in one pass while each chunk of
+/// [`NOISE_CHUNK`] is in L1. Per element the same operations as [`scale`] (if `rescale` is
+/// given), [`axpy`] and [`sample_around`] one after the other, so the same bits.
+pub(crate) fn add_then_sample_around<T: Real>(
+    r: &mut crate::rng::Prng,
+    acc: &mut [T],
+    y: &mut [T],
+    x: &[T],
+    s: T,
+    rescale: Option<T>,
+    w: T,
+) {
+    let chunks = acc.chunks_mut(NOISE_CHUNK).zip(y.chunks_mut(NOISE_CHUNK));
+    for ((ac, yc), xc) in chunks.zip(x.chunks(NOISE_CHUNK)) {
+        if let Some(c) = rescale {
+            scale(ac, c);
+        }
+        axpy(ac, w, yc);
+        T::fill_standard_normal(r, yc);
+        shift_scaled(yc, xc, s);
+    }
+}
+
 /// y ← x + s·ξ with ξ the noise of pass `step` under `key` (the block streams of [`fill_noise`],
 /// so the same variates), drawn and applied block by block in parallel.
 pub(crate) fn gaussian_around<T: Real>(key: u64, step: u64, y: &mut [T], x: &[T], s: T) {

@@ -511,3 +511,39 @@ fn evaluate_random_is_seeded_and_agrees_with_explicit_indices() {
     );
     assert!(f.evaluate_first(&x, &test, 0).is_err());
 }
+
+/// The workspaces keep the last minibatch they gathered (importance sampling evaluates all its
+/// samples on one): a cost on the same indices of the training set, an evaluation on the same
+/// indices of another dataset, and a cost again must each see their own examples.
+#[test]
+fn a_gathered_minibatch_is_reused_only_for_the_same_data() {
+    let (train, test) = task(6, 3, 120, 17);
+    let f = MlpObjective::new(Mlp::new(&[6, 5, 3]).unwrap(), Arc::new(train.clone()), 10).unwrap();
+    let x = f.init(&mut rng::seeded(1));
+    let idx: Vec<usize> = (0..10).collect();
+    let batch = Batch::Indices(idx.clone());
+    let fresh = |d: &Dataset<f64>| Mlp::new(&[6, 5, 3]).unwrap().evaluate(&x, d, Some(&idx));
+    let (want_train, want_test) = (fresh(&train).unwrap().loss, fresh(&test).unwrap().loss);
+    assert!(
+        (want_train - want_test).abs() > 1e-6,
+        "the two datasets differ on these indices"
+    );
+    for _ in 0..2 {
+        assert!((f.cost(&x, &batch) - want_train).abs() < 1e-12);
+        assert!((f.cost(&x, &batch) - want_train).abs() < 1e-12);
+        let e = f.evaluate(&x, &test, Some(&idx)).unwrap();
+        assert!(
+            (e.loss - want_test).abs() < 1e-12,
+            "{} vs {want_test}",
+            e.loss
+        );
+    }
+    // A different minibatch after a cached one.
+    let other = Batch::Indices((10..20).collect());
+    let want_other = Mlp::new(&[6, 5, 3])
+        .unwrap()
+        .evaluate(&x, &train, Some(&(10..20).collect::<Vec<_>>()))
+        .unwrap()
+        .loss;
+    assert!((f.cost(&x, &other) - want_other).abs() < 1e-12);
+}

@@ -118,15 +118,29 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                 ch.ls = LogSum::default();
                 ch.sy.iter_mut().for_each(|v| *v = T::zero());
                 let (lo, hi) = (c * j_total / n, (c + 1) * j_total / n);
+                // Sample j's term w_j·y_j is added to the chunk's sum in the pass that draws
+                // sample j + 1 into the same buffer (one pass over y per sample instead of two).
+                let mut pending: Option<(f64, f64)> = None;
+                let xs = x.as_slice();
                 for j in lo..hi {
                     let mut r = rng::stream(key, j as u64);
-                    kernels::sample_around(&mut r, ch.y.as_mut_slice(), x.as_slice(), sqrt_tau);
+                    let y = ch.y.as_mut_slice();
+                    match pending {
+                        None => kernels::sample_around(&mut r, y, xs, sqrt_tau),
+                        Some((rescale, w)) => {
+                            let rescale = (rescale != 1.0).then(|| T::lit(rescale));
+                            let (sy, w) = (&mut ch.sy[..], T::lit(w));
+                            kernels::add_then_sample_around(&mut r, sy, y, xs, sqrt_tau, rescale, w)
+                        }
+                    }
                     let f = check::finite(
                         "loss value",
                         "importance sampling (000 Alg. 4)",
                         loss.cost(&ch.y, batch),
                     )?;
-                    let (rescale, w) = ch.ls.add(-f.as_f64());
+                    pending = Some(ch.ls.add(-f.as_f64()));
+                }
+                if let Some((rescale, w)) = pending {
                     if rescale != 1.0 {
                         kernels::scale(&mut ch.sy, T::lit(rescale));
                     }

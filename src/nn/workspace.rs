@@ -42,6 +42,10 @@ pub(crate) struct Workspace<T> {
     /// deltas[ℓ]: ∂loss/∂Zℓ₊₁ (`sizes[ℓ+1] × B`).
     pub(super) deltas: Vec<Vec<T>>,
     cap: usize,
+    /// The examples whose inputs and labels `input` and `labels` hold, if one gather put them
+    /// there: importance sampling evaluates its J samples on one minibatch, which is then
+    /// gathered once per workspace instead of once per sample.
+    gathered: Vec<usize>,
 }
 
 impl<T: Real> Workspace<T> {
@@ -53,6 +57,7 @@ impl<T: Real> Workspace<T> {
             acts: vec![Vec::new(); l],
             deltas: vec![Vec::new(); l],
             cap: 0,
+            gathered: Vec::new(),
         }
     }
 
@@ -68,6 +73,27 @@ impl<T: Real> Workspace<T> {
             self.deltas[l].resize(s[l + 1] * b, T::zero());
         }
         self.cap = b;
+    }
+
+    /// Gathers the inputs and labels of examples `idx` of `data`, unless they are there already.
+    /// A workspace serves one objective's dataset; [`evaluate`], which may read another, forgets
+    /// what it gathered. `false` if an index is out of range.
+    fn gather<'d>(&mut self, data: &'d Dataset<T>, idx: &[usize]) -> bool
+    where
+        T: 'd,
+    {
+        if self.gathered == idx {
+            return true;
+        }
+        self.gathered.clear();
+        if !data.gather_into(idx, &mut self.input) {
+            return false;
+        }
+        for (l, &i) in self.labels.iter_mut().zip(idx) {
+            *l = data.label(i);
+        }
+        self.gathered.extend_from_slice(idx);
+        true
     }
 }
 
@@ -272,11 +298,8 @@ pub(crate) fn run<T: Real>(
     let (mut loss, mut correct) = (0.0, 0);
     for (c, part) in idx.chunks(chunk).enumerate() {
         let b = part.len();
-        if !data.gather_into(part, &mut ws.input) {
+        if !ws.gather(data, part) {
             return None;
-        }
-        for (l, &i) in ws.labels.iter_mut().zip(part) {
-            *l = data.label(i);
         }
         let bw = match grad.as_deref_mut() {
             Some(grad) => Backward::Gradient {
@@ -316,11 +339,8 @@ pub(super) fn deltas_pass<T: Real>(
 ) -> Option<f64> {
     let b = idx.len();
     ws.ensure(mlp, b);
-    if !data.gather_into(idx, &mut ws.input) {
+    if !ws.gather(data, idx) {
         return None;
-    }
-    for (l, &i) in ws.labels.iter_mut().zip(idx) {
-        *l = data.label(i);
     }
     Some(chunk_pass(mlp, ws, x, b, dropout, Backward::Deltas { scale }).0)
 }
@@ -351,11 +371,15 @@ pub(crate) fn evaluate<T: Real>(
             problem: "no examples to evaluate".into(),
         });
     }
-    let (loss, correct) =
-        run(mlp, ws, x.as_slice(), data, idx, chunk, None, None).ok_or_else(|| Error::Data {
-            path: "(in-memory dataset)".into(),
-            problem: format!("evaluation index out of range (n = {})", data.len()),
-        })?;
+    // `data` may be another dataset than the one the workspace serves (a test set): nothing
+    // gathered before is valid for it, and nothing gathered from it stays.
+    ws.gathered.clear();
+    let r = run(mlp, ws, x.as_slice(), data, idx, chunk, None, None);
+    ws.gathered.clear();
+    let (loss, correct) = r.ok_or_else(|| Error::Data {
+        path: "(in-memory dataset)".into(),
+        problem: format!("evaluation index out of range (n = {})", data.len()),
+    })?;
     Ok(Evaluation {
         loss: loss / idx.len() as f64,
         accuracy: correct as f64 / idx.len() as f64,
