@@ -236,9 +236,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                 }
             }
             // x^{j+1} = x^j − a_j (x^j − x_k + τ ḡ)   (000 eq. 17)
-            for i in 0..d {
-                let h = s.xj[i] - x_k[i] + tau * s.gsum[i];
-                s.xj[i] -= a * h;
+            let terms = s.xj.iter_mut().zip(x_k.iter()).zip(s.gsum.iter());
+            for ((xj, &xk), &g) in terms {
+                let h = *xj - xk + tau * g;
+                *xj -= a * h;
             }
         }
         check::finite_vec("iterate", "Robbins-Monro (000 Alg. 5)", &s.xj)?;
