@@ -3,10 +3,11 @@
 //! SGLD and importance sampling (000 Alg. 3 and 4) and Robbins–Monro (Alg. 5) need about 1.6·10⁸
 //! Gaussian variates per update at d = 159,010 (issue 6): drawing them one at a time through
 //! `rand_distr`'s ziggurat (≈ 5–7 ns each here) costs more than the network's gradients. This
-//! module turns a block of ChaCha8 output into variates with a branch-free Box–Muller transform
-//! that the compiler vectorizes (and [`multiversion`] recompiles for AVX2 / AVX-512, chosen at run
-//! time; the arithmetic is the same IEEE operations in every version, so results are bit-identical
-//! on every x86-64 CPU).
+//! module turns a block of ChaCha8 output into variates with a branch-free Box–Muller transform:
+//! hand-written AVX2 with two interleaved 8-lane chains where the CPU has AVX2 (the `avx2`
+//! submodule; the compiler's single-chain vectorization waited on the polynomials' latency), the
+//! compiler-vectorized loop of [`pair`] otherwise. Every version performs the same IEEE operations
+//! in the same order (no FMA), so results are bit-identical on every x86-64 CPU.
 //!
 //! For a pair of words (a, b): u = (⌊a/2⁸⌋ + ½)·2⁻²⁴ ∈ (0, 1), t = ⌊b/2⁸⌋·2⁻²⁴ ∈ [0, 1),
 //! r = √(−2 ln u), and the two variates r·cos 2πt, r·sin 2πt. `ln` and `sin`/`cos` are Cephes'
@@ -81,18 +82,31 @@ fn pair(a: u32, b: u32) -> (f32, f32) {
     (r * c, r * s)
 }
 
-/// Writes the cosine variates to `lo` and the sine ones to `hi` (`lo.len() == hi.len() ≤ PAIRS`).
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "x86_64+avx",
-))]
+/// Writes the cosine variates to `lo` and the sine ones to `hi` (`lo.len() == hi.len() ≤ PAIRS`):
+/// hand-interleaved AVX2 where the CPU has it, the compiler-vectorized loop otherwise. Both
+/// perform the same IEEE operations in the same order as [`pair`], so the bits never depend on
+/// the CPU.
 fn transform(words: &[u32; 2 * PAIRS], lo: &mut [f32], hi: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is available (checked just above).
+        unsafe { avx2::transform(words, lo, hi) };
+        return;
+    }
+    transform_portable(words, lo, hi)
+}
+
+/// [`transform`] for CPUs without AVX2: [`pair`] in a loop the compiler vectorizes.
+#[multiversion(targets("x86_64+avx"))]
+fn transform_portable(words: &[u32; 2 * PAIRS], lo: &mut [f32], hi: &mut [f32]) {
     let (a, b) = words.split_at(PAIRS);
     for (((c, s), &a), &b) in lo.iter_mut().zip(hi.iter_mut()).zip(a).zip(b) {
         (*c, *s) = pair(a, b);
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 /// Fills `out` with independent N(0, 1) variates drawn from `rng` (the words consumed depend only
 /// on `out.len()`: ⌈len/512⌉ blocks of 512 words).
@@ -147,5 +161,57 @@ mod tests {
         // The smallest uniform gives the largest radius √(−2 ln 2⁻²⁵).
         let (c, _) = pair(0, 0);
         assert!((c as f64 - (50.0 * std::f64::consts::LN_2).sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn lanes_are_bit_identical_to_the_scalar_pair() {
+        use rand::Rng;
+        let mut r = crate::rng::seeded(3);
+        let mut words = [0u32; 2 * PAIRS];
+        for round in 0..64 {
+            r.fill(&mut words[..]);
+            if round == 0 {
+                // The extremes of both words and the quadrant boundaries of t.
+                words[..8].copy_from_slice(&[0, 255, 256, u32::MAX, 1 << 31, 1 << 30, 3 << 30, 1]);
+                words[PAIRS..PAIRS + 8].copy_from_slice(&[
+                    0,
+                    1 << 29,
+                    1 << 30,
+                    3 << 29,
+                    u32::MAX,
+                    255,
+                    1 << 31,
+                    7 << 29,
+                ]);
+            }
+            let (mut lo, mut hi) = ([0f32; PAIRS], [0f32; PAIRS]);
+            transform(&words, &mut lo, &mut hi);
+            for j in 0..PAIRS {
+                let (c, s) = pair(words[j], words[PAIRS + j]);
+                assert_eq!(
+                    (lo[j].to_bits(), hi[j].to_bits()),
+                    (c.to_bits(), s.to_bits()),
+                    "pair {j}"
+                );
+            }
+        }
+    }
+
+    /// The variates of the first implementation (one `transform` chain per pair), hashed: the
+    /// faster code must give the same bits and consume the same words for every length.
+    #[test]
+    fn variates_are_unchanged() {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for seed in 0..3u64 {
+            let mut r = crate::rng::stream(seed, 5);
+            for len in [1usize, 7, 511, 512, 513, 1000, 16384, 100_003, 32, 33] {
+                let mut v = vec![0f32; len];
+                fill_f32(&mut r, &mut v);
+                for x in v {
+                    h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        }
+        assert_eq!(h, 0x9610_fa8f_cc22_98fd);
     }
 }
