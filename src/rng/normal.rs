@@ -110,57 +110,18 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod chacha;
 
-/// Fills of at least this many variates compute their ChaCha words themselves (see [`fill_f32`]).
-const OWN_CHACHA_MIN: usize = 8 * 2 * PAIRS;
-
 /// Fills `out` with independent N(0, 1) variates drawn from `rng` (the words consumed depend only
 /// on `out.len()`: ⌈len/512⌉ blocks of 512 words, each block the next 512 words of the stream).
 ///
-/// Where the CPU has AVX2 the words are computed here, eight ChaCha blocks at a time (the
-/// `chacha` submodule), instead of through `rand_chacha`'s four-block buffer, and the generator is
-/// then moved past them: the same words, the same variates and the same generator state
-/// afterwards as [`fill_via_rng`] (tested).
+/// Where the CPU has AVX2 most words are computed here, eight ChaCha blocks at a time
+/// ([`chacha::Words`]), instead of through `rand_chacha`'s four-block buffer: the same words, the
+/// same variates and the same generator state afterwards as [`fill_via_rng`] (tested).
 pub(crate) fn fill_f32(rng: &mut crate::rng::Prng, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if out.len() >= OWN_CHACHA_MIN && std::arch::is_x86_feature_detected!("avx2") {
-        let start = rng.get_word_pos();
-        let seed = rng.get_seed();
-        let key: [u32; 8] = std::array::from_fn(|i| {
-            u32::from_le_bytes([
-                seed[4 * i],
-                seed[4 * i + 1],
-                seed[4 * i + 2],
-                seed[4 * i + 3],
-            ])
-        });
-        let stream = rng.get_stream();
-        // Word positions are 68-bit: block counter (64 bits, wrapping) and word in block.
-        let mut block = (start / 16) as u64;
-        let offset = (start % 16) as usize;
-        let mut blocks = 0u128;
-        fill_from(out, |words| {
-            if offset == 0 {
-                for (g, w) in words.chunks_exact_mut(128).enumerate() {
-                    // SAFETY: AVX2 checked above.
-                    unsafe {
-                        chacha::blocks8(&key, block + 8 * g as u64, stream, w.try_into().unwrap())
-                    };
-                }
-            } else {
-                // Not on a block boundary (only after a draw of a few words): one more group.
-                let mut spill = [0u32; 2 * PAIRS + 128];
-                for (g, w) in spill.chunks_exact_mut(128).enumerate() {
-                    // SAFETY: AVX2 checked above.
-                    unsafe {
-                        chacha::blocks8(&key, block + 8 * g as u64, stream, w.try_into().unwrap())
-                    };
-                }
-                words.copy_from_slice(&spill[offset..offset + 2 * PAIRS]);
-            }
-            block = block.wrapping_add((2 * PAIRS / 16) as u64);
-            blocks += 1;
-        });
-        rng.set_word_pos(start + blocks * (2 * PAIRS) as u128);
+    if let Some(mut words) =
+        chacha::Words::new(rng, (out.len().div_ceil(2 * PAIRS) * 2 * PAIRS) as u128)
+    {
+        fill_from(out, |w| words.next(w));
         return;
     }
     fill_via_rng(rng, out)
@@ -285,6 +246,25 @@ mod tests {
             );
             assert_eq!(a, b, "generator state after {lead} + {len}");
             assert_eq!(a.next_u64(), b.next_u64());
+        }
+    }
+
+    #[test]
+    fn own_chacha_in_chunks_and_across_the_counter_wrap() {
+        for start in [0u128, (1 << 68) - 16 * 40 + 3] {
+            let mut a = crate::rng::stream(4, 9);
+            a.set_word_pos(start);
+            let mut b = a.clone();
+            for len in [512usize, 512, 300, 1024, 17, 16384, 512, 2000] {
+                let (mut va, mut vb) = (vec![0f32; len], vec![0f32; len]);
+                fill_f32(&mut a, &mut va);
+                fill_via_rng(&mut b, &mut vb);
+                assert!(
+                    va.iter().zip(&vb).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{start} {len}"
+                );
+                assert_eq!(a, b, "generator state after {len} from {start}");
+            }
         }
     }
 

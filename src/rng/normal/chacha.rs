@@ -8,6 +8,8 @@
 //! the generator is then moved past the words used (`set_word_pos`), so its state afterwards is
 //! exactly what drawing the words through `Rng::fill` would have left.
 
+use crate::rng::Prng;
+use rand::Rng;
 use std::arch::x86_64::*;
 
 /// "expand 32-byte k".
@@ -128,6 +130,110 @@ pub(super) unsafe fn blocks8(key: &[u32; 8], block: u64, nonce: u64, out: &mut [
         for (l, c) in cols.into_iter().enumerate() {
             // SAFETY: 16l + 8·half + 8 ≤ 128.
             unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(16 * l + 8 * half).cast(), c) };
+        }
+    }
+}
+
+/// The words of one [`super::fill_f32`] call, `total` words from the generator's position P: the
+/// first 49–64 (up to a block boundary) and the last 1–128 through `Rng::fill`, everything between
+/// computed here in groups of eight blocks. The generator's own four-block buffer then serves
+/// both ends: after the previous call's tail it already holds the next words (a copy, no work),
+/// and moving the generator to the tail (`set_word_pos`) refills it with exactly the words the
+/// tail needs, so no word is computed twice and the generator ends at P + total, in the state
+/// drawing all the words through `Rng::fill` would have left.
+pub(super) struct Words<'a> {
+    rng: &'a mut Prng,
+    key: [u32; 8],
+    stream: u64,
+    /// Stream position of the next word to deliver.
+    pos: u128,
+    /// [mid.0, mid.1): computed here, a whole number of 128-word groups, mid.0 block-aligned.
+    mid: (u128, u128),
+    /// The group at `group_at`, for reads that straddle groups.
+    group: [u32; 128],
+    group_at: Option<u128>,
+}
+
+impl<'a> Words<'a> {
+    /// The source of the next `total` words of `rng`, or `None` without AVX2 or when there is
+    /// not one whole group between the ends (then `Rng::fill` alone is as fast).
+    pub(super) fn new(rng: &'a mut Prng, total: u128) -> Option<Self> {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        let start = rng.get_word_pos();
+        let head = 64 - start % 16;
+        // At least one word after the groups, so that the generator is moved once, to the tail.
+        let groups = total.checked_sub(head + 1)? / 128;
+        if groups == 0 {
+            return None;
+        }
+        let seed = rng.get_seed();
+        let key = std::array::from_fn(|i| {
+            u32::from_le_bytes([
+                seed[4 * i],
+                seed[4 * i + 1],
+                seed[4 * i + 2],
+                seed[4 * i + 3],
+            ])
+        });
+        let stream = rng.get_stream();
+        let mid = (start + head, start + head + 128 * groups);
+        Some(Words {
+            rng,
+            key,
+            stream,
+            pos: start,
+            mid,
+            group: [0; 128],
+            group_at: None,
+        })
+    }
+
+    /// Blocks at word position `at` (block-aligned) .. + 128 into `out`.
+    #[inline(always)]
+    fn compute(key: &[u32; 8], stream: u64, at: u128, out: &mut [u32; 128]) {
+        // Positions are 68-bit (a 64-bit block counter that wraps, as in rand_chacha).
+        // SAFETY: a `Words` exists only where AVX2 is available (checked in `new`).
+        unsafe { blocks8(key, (at / 16) as u64, stream, out) }
+    }
+
+    /// Writes the next `out.len()` words of the stream to `out`.
+    pub(super) fn next(&mut self, out: &mut [u32]) {
+        let mut i = 0;
+        while i < out.len() {
+            let want = (out.len() - i) as u128;
+            let k;
+            if self.pos < self.mid.0 || self.pos >= self.mid.1 {
+                if self.pos == self.mid.1 {
+                    // The tail: move the generator past the words computed here.
+                    self.rng.set_word_pos(self.mid.1);
+                }
+                k = if self.pos < self.mid.0 {
+                    want.min(self.mid.0 - self.pos)
+                } else {
+                    want
+                };
+                self.rng.fill(&mut out[i..i + k as usize]);
+            } else {
+                let off = (self.pos - self.mid.0) % 128;
+                let at = self.pos - off;
+                if off == 0 && want >= 128 {
+                    let dst: &mut [u32; 128] = (&mut out[i..i + 128]).try_into().unwrap();
+                    Self::compute(&self.key, self.stream, at, dst);
+                    k = 128;
+                } else {
+                    if self.group_at != Some(at) {
+                        Self::compute(&self.key, self.stream, at, &mut self.group);
+                        self.group_at = Some(at);
+                    }
+                    k = want.min(128 - off);
+                    let off = off as usize;
+                    out[i..i + k as usize].copy_from_slice(&self.group[off..off + k as usize]);
+                }
+            }
+            i += k as usize;
+            self.pos += k;
         }
     }
 }
