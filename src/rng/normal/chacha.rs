@@ -4,9 +4,9 @@
 //! `rand_chacha` computes four blocks per call with two blocks per register, reshuffling the rows
 //! between column and diagonal rounds; with one block per lane every quarter-round of a round is
 //! independent of the others (more parallelism, no shuffles), and the words are put back in
-//! stream order by two 8×8 transposes. Used by [`super::fill_f32`] for whole 512-word blocks;
-//! the generator is then moved past the words used (`set_word_pos`), so its state afterwards is
-//! exactly what drawing the words through `Rng::fill` would have left.
+//! stream order by two 8×8 transposes. [`Words`] serves [`super::fill_f32`]: most words from
+//! here, both ends through the generator, which ends exactly where drawing every word through
+//! `Rng::fill` would have left it.
 
 use crate::rng::Prng;
 use rand::Rng;
@@ -190,7 +190,8 @@ impl<'a> Words<'a> {
         })
     }
 
-    /// Blocks at word position `at` (block-aligned) .. + 128 into `out`.
+    /// Blocks at word position `at` (block-aligned) .. + 128 into `out`. Only [`Words::next`]
+    /// calls it, and a `Words` exists only where AVX2 is available.
     #[inline(always)]
     fn compute(key: &[u32; 8], stream: u64, at: u128, out: &mut [u32; 128]) {
         // Positions are 68-bit (a 64-bit block counter that wraps, as in rand_chacha).
