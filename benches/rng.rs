@@ -3,7 +3,9 @@
 //!
 //! - `chacha8_words`: raw ChaCha8 output (`Rng::fill` on `u32`), the generator underneath;
 //! - `ziggurat_f32`: `rand_distr::StandardNormal`, one variate at a time (what the crate did before);
-//! - `fill_standard_normal_f32` / `_f64`: `rng::fill_standard_normal` (vectorized Box–Muller for f32).
+//! - `fill_standard_normal_f32` / `_f64`: `rng::fill_standard_normal` (vectorized Box–Muller for f32);
+//! - `fill_standard_normal_f32_chunks512`: the same d variates drawn 512 at a time from one fresh
+//!   stream, as importance sampling and HEAT draw them (`kernels::sample_around`, chunks in L1).
 //!
 //! Run: `cargo bench --bench rng`.
 
@@ -31,6 +33,16 @@ fn bench_rng(c: &mut Criterion) {
     });
     g.bench_function("fill_standard_normal_f32", |b| {
         b.iter(|| rng::fill_standard_normal(&mut r, black_box(&mut v32[..])))
+    });
+    let mut stream_index = 0;
+    g.bench_function("fill_standard_normal_f32_chunks512", |b| {
+        b.iter(|| {
+            stream_index += 1;
+            let mut s = rng::stream(1, stream_index);
+            for c in v32.chunks_mut(512) {
+                rng::fill_standard_normal(&mut s, black_box(c));
+            }
+        })
     });
     let mut v64 = vec![0f64; D];
     g.bench_function("fill_standard_normal_f64", |b| {

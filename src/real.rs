@@ -29,7 +29,7 @@ pub trait Real:
     /// Draws one standard normal variate N(0, 1) in this precision.
     fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
     /// Fills `out` with N(0, 1) variates (see [`crate::rng::fill_standard_normal`]).
-    fn fill_standard_normal<R: Rng + ?Sized>(rng: &mut R, out: &mut [Self]) {
+    fn fill_standard_normal(rng: &mut crate::rng::Prng, out: &mut [Self]) {
         out.iter_mut().for_each(|v| *v = Self::standard_normal(rng));
     }
 }
@@ -63,7 +63,7 @@ impl Real for f32 {
         StandardNormal.sample(rng)
     }
     #[inline]
-    fn fill_standard_normal<R: Rng + ?Sized>(rng: &mut R, out: &mut [Self]) {
+    fn fill_standard_normal(rng: &mut crate::rng::Prng, out: &mut [Self]) {
         crate::rng::fill_f32(rng, out)
     }
 }

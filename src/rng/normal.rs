@@ -3,10 +3,13 @@
 //! SGLD and importance sampling (000 Alg. 3 and 4) and Robbins–Monro (Alg. 5) need about 1.6·10⁸
 //! Gaussian variates per update at d = 159,010 (issue 6): drawing them one at a time through
 //! `rand_distr`'s ziggurat (≈ 5–7 ns each here) costs more than the network's gradients. This
-//! module turns a block of ChaCha8 output into variates with a branch-free Box–Muller transform
-//! that the compiler vectorizes (and [`multiversion`] recompiles for AVX2 / AVX-512, chosen at run
-//! time; the arithmetic is the same IEEE operations in every version, so results are bit-identical
-//! on every x86-64 CPU).
+//! module turns a block of ChaCha8 output into variates with a branch-free Box–Muller transform:
+//! hand-written AVX2 with two interleaved 8-lane chains where the CPU has AVX2 (the `avx2`
+//! submodule; the compiler's single-chain vectorization waited on the polynomials' latency), the
+//! compiler-vectorized loop of [`pair`] otherwise. Every version performs the same IEEE operations
+//! in the same order (no FMA), so results are bit-identical on every x86-64 CPU. With AVX2 the
+//! ChaCha8 words are computed here too, eight blocks at a time (the `chacha` submodule), and the
+//! generator is then moved past them: the same words as `Rng::fill` would give, faster.
 //!
 //! For a pair of words (a, b): u = (⌊a/2⁸⌋ + ½)·2⁻²⁴ ∈ (0, 1), t = ⌊b/2⁸⌋·2⁻²⁴ ∈ [0, 1),
 //! r = √(−2 ln u), and the two variates r·cos 2πt, r·sin 2πt. `ln` and `sin`/`cos` are Cephes'
@@ -81,25 +84,62 @@ fn pair(a: u32, b: u32) -> (f32, f32) {
     (r * c, r * s)
 }
 
-/// Writes the cosine variates to `lo` and the sine ones to `hi` (`lo.len() == hi.len() ≤ PAIRS`).
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "x86_64+avx",
-))]
+/// Writes the cosine variates to `lo` and the sine ones to `hi` (`lo.len() == hi.len() ≤ PAIRS`):
+/// hand-interleaved AVX2 where the CPU has it, the compiler-vectorized loop otherwise. Both
+/// perform the same IEEE operations in the same order as [`pair`], so the bits never depend on
+/// the CPU.
 fn transform(words: &[u32; 2 * PAIRS], lo: &mut [f32], hi: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is available (checked just above).
+        unsafe { avx2::transform(words, lo, hi) };
+        return;
+    }
+    transform_portable(words, lo, hi)
+}
+
+/// [`transform`] for CPUs without AVX2: [`pair`] in a loop the compiler vectorizes.
+#[multiversion(targets("x86_64+avx"))]
+fn transform_portable(words: &[u32; 2 * PAIRS], lo: &mut [f32], hi: &mut [f32]) {
     let (a, b) = words.split_at(PAIRS);
     for (((c, s), &a), &b) in lo.iter_mut().zip(hi.iter_mut()).zip(a).zip(b) {
         (*c, *s) = pair(a, b);
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod chacha;
+
 /// Fills `out` with independent N(0, 1) variates drawn from `rng` (the words consumed depend only
-/// on `out.len()`: ⌈len/512⌉ blocks of 512 words).
-pub(crate) fn fill_f32<R: Rng + ?Sized>(rng: &mut R, out: &mut [f32]) {
+/// on `out.len()`: ⌈len/512⌉ blocks of 512 words, each block the next 512 words of the stream).
+///
+/// Where the CPU has AVX2 most words are computed here, eight ChaCha blocks at a time
+/// ([`chacha::Words`]), instead of through `rand_chacha`'s four-block buffer: the same words, the
+/// same variates and the same generator state afterwards as [`fill_via_rng`] (tested).
+pub(crate) fn fill_f32(rng: &mut crate::rng::Prng, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(mut words) =
+        chacha::Words::new(rng, (out.len().div_ceil(2 * PAIRS) * 2 * PAIRS) as u128)
+    {
+        fill_from(out, |w| words.next(w));
+        return;
+    }
+    fill_via_rng(rng, out)
+}
+
+/// [`fill_f32`] with the words drawn through `Rng::fill` (CPUs without AVX2; the tests' reference).
+fn fill_via_rng<R: Rng + ?Sized>(rng: &mut R, out: &mut [f32]) {
+    fill_from(out, |words| rng.fill(&mut words[..]));
+}
+
+/// The Box–Muller blocks of [`fill_f32`], with `next_words` supplying each block's 512 words.
+#[inline(always)]
+fn fill_from(out: &mut [f32], mut next_words: impl FnMut(&mut [u32; 2 * PAIRS])) {
     let mut words = [0u32; 2 * PAIRS];
     for block in out.chunks_mut(2 * PAIRS) {
-        rng.fill(&mut words[..]);
+        next_words(&mut words);
         let half = block.len() / 2;
         let (lo, rest) = block.split_at_mut(half);
         let (hi, odd) = rest.split_at_mut(half);
@@ -147,5 +187,110 @@ mod tests {
         // The smallest uniform gives the largest radius √(−2 ln 2⁻²⁵).
         let (c, _) = pair(0, 0);
         assert!((c as f64 - (50.0 * std::f64::consts::LN_2).sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn lanes_are_bit_identical_to_the_scalar_pair() {
+        use rand::Rng;
+        let mut r = crate::rng::seeded(3);
+        let mut words = [0u32; 2 * PAIRS];
+        for round in 0..64 {
+            r.fill(&mut words[..]);
+            if round == 0 {
+                // The extremes of both words and the quadrant boundaries of t.
+                words[..8].copy_from_slice(&[0, 255, 256, u32::MAX, 1 << 31, 1 << 30, 3 << 30, 1]);
+                words[PAIRS..PAIRS + 8].copy_from_slice(&[
+                    0,
+                    1 << 29,
+                    1 << 30,
+                    3 << 29,
+                    u32::MAX,
+                    255,
+                    1 << 31,
+                    7 << 29,
+                ]);
+            }
+            let (mut lo, mut hi) = ([0f32; PAIRS], [0f32; PAIRS]);
+            transform(&words, &mut lo, &mut hi);
+            let (mut plo, mut phi) = ([0f32; PAIRS], [0f32; PAIRS]);
+            transform_portable(&words, &mut plo, &mut phi);
+            for j in 0..PAIRS {
+                let (c, s) = pair(words[j], words[PAIRS + j]);
+                assert_eq!(
+                    (plo[j].to_bits(), phi[j].to_bits()),
+                    (c.to_bits(), s.to_bits())
+                );
+                assert_eq!(
+                    (lo[j].to_bits(), hi[j].to_bits()),
+                    (c.to_bits(), s.to_bits()),
+                    "pair {j}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn own_chacha_gives_the_generators_words_and_state() {
+        use rand::RngCore;
+        for (lead, len) in [
+            (0usize, 4096usize),
+            (0, 5000),
+            (3, 1),
+            (5, 10250),
+            (16, 700),
+            (31, 20480),
+        ] {
+            let mut a = crate::rng::stream(11, 2);
+            for _ in 0..lead {
+                a.next_u32();
+            }
+            let mut b = a.clone();
+            let (mut va, mut vb) = (vec![0f32; len], vec![0f32; len]);
+            fill_f32(&mut a, &mut va);
+            fill_via_rng(&mut b, &mut vb);
+            assert!(
+                va.iter().zip(&vb).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{lead} {len}"
+            );
+            assert_eq!(a, b, "generator state after {lead} + {len}");
+            assert_eq!(a.next_u64(), b.next_u64());
+        }
+    }
+
+    #[test]
+    fn own_chacha_in_chunks_and_across_the_counter_wrap() {
+        for start in [0u128, (1 << 68) - 16 * 40 + 3] {
+            let mut a = crate::rng::stream(4, 9);
+            a.set_word_pos(start);
+            let mut b = a.clone();
+            for len in [512usize, 512, 300, 1024, 17, 16384, 512, 2000] {
+                let (mut va, mut vb) = (vec![0f32; len], vec![0f32; len]);
+                fill_f32(&mut a, &mut va);
+                fill_via_rng(&mut b, &mut vb);
+                assert!(
+                    va.iter().zip(&vb).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{start} {len}"
+                );
+                assert_eq!(a, b, "generator state after {len} from {start}");
+            }
+        }
+    }
+
+    /// The variates of the first implementation (one `transform` chain per pair), hashed: the
+    /// faster code must give the same bits and consume the same words for every length.
+    #[test]
+    fn variates_are_unchanged() {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for seed in 0..3u64 {
+            let mut r = crate::rng::stream(seed, 5);
+            for len in [1usize, 7, 511, 512, 513, 1000, 16384, 100_003, 32, 33] {
+                let mut v = vec![0f32; len];
+                fill_f32(&mut r, &mut v);
+                for x in v {
+                    h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        }
+        assert_eq!(h, 0x9610_fa8f_cc22_98fd);
     }
 }
