@@ -243,41 +243,69 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
         let sigma = self.noise_scale.sigma(eta, self.thermal_noise);
         let a = self.averaging.new_sample_weight;
         let noisy = sigma > T::zero();
-        self.d.fill(T::zero());
-        self.mu.fill(T::zero());
         // No draw at all when σ = 0, so noiseless variants consume only minibatch draws; the
         // noise comes from per-block streams of one key (same result for any thread count).
         let key = if noisy { rng::fork_key(rng) } else { 0 };
+        // d₀ = μ₀ = 0 and y = x + d₀ (added, not copied: −0 becomes +0 as in every later step).
+        let xs = x.as_slice();
+        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
+            d.fill(T::zero());
+            mu.fill(T::zero());
+            kernels::add_into(y, &xs[o..o + d.len()], d);
+        });
+        let last = self.langevin_steps - 1;
         for l in 0..self.langevin_steps {
             loss.draw_batch(rng, &mut self.batch);
-            kernels::add_into(self.y.as_mut_slice(), x.as_slice(), self.d.as_slice());
-            // The noise does not depend on the gradient: draw it while the gradient is computed.
             let (y, batch, g, noise) = (&self.y, &self.batch, &mut self.g, &mut self.noise);
-            kernels::beside(
-                || loss.gradient(y, batch, g),
-                || {
-                    if noisy {
-                        kernels::fill_noise(key, l as u64, noise.as_mut_slice())
-                    }
-                },
-                x.len(),
-            );
-            check::finite_vec("gradient", "Langevin inner loop", &self.g)?;
-            let (g, noise) = (self.g.as_slice(), self.noise.as_slice());
-            kernels::par_blocks(self.d.as_mut_slice(), self.mu.as_mut_slice(), |o, d, mu| {
+            if noisy {
+                // The noise does not depend on the gradient: draw it while the gradient is
+                // computed.
+                kernels::beside(
+                    || loss.gradient(y, batch, g),
+                    || kernels::fill_noise(key, l as u64, noise.as_mut_slice()),
+                    x.len(),
+                );
+            } else {
+                // Nothing to draw: let the gradient's products split, so that an idle thread
+                // (Parle's replicas outnumbering the threads) can take half of them.
+                kernels::splittable(|| loss.gradient(y, batch, g));
+            }
+            // One parallel pass per step, block by block while the block is in cache: check ∇f,
+            // d ← d − η(∇f + d/γ) [+ σξ], μ ← (1 − a)μ + a·d, and the next y = x + d. d, μ and y
+            // are scratch (reset at the next call), so a failed check may leave them half done.
+            let g = self.g.as_slice();
+            // Without noise the kernel never reads ξ: pass ∇f as a stand-in slice of the right
+            // length instead of streaming the unused noise buffer.
+            let noise = if noisy { self.noise.as_slice() } else { g };
+            let finite = std::sync::atomic::AtomicBool::new(true);
+            let (d, mu, y) = (&mut self.d, &mut self.mu, &mut self.y);
+            step_blocks(d, mu, y, |o, d, mu, y| {
                 let r = o..o + d.len();
+                if !kernels::all_finite(&g[r.clone()]) {
+                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
                 kernels::displacement_langevin(
                     d,
                     mu,
                     &g[r.clone()],
-                    &noise[r],
+                    &noise[r.clone()],
                     eta,
                     inv_gamma,
                     sigma,
                     a,
                     noisy,
                 );
+                if l < last {
+                    kernels::add_into(y, &xs[r], d);
+                }
             });
+            if !finite.into_inner() {
+                return Err(Error::NonFinite {
+                    what: "gradient",
+                    during: "Langevin inner loop",
+                });
+            }
         }
         // x − μ = −(mean displacement); divided by γ unless scaled (003 §3.2.3).
         let factor = if self.scaled { -T::one() } else { -inv_gamma };
@@ -297,6 +325,27 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
             scope: Some(gamma),
             gradient_evaluations: evals,
         })
+    }
+}
+
+/// Runs `f(offset, d, μ, y)` over the fixed blocks ([`kernels::NOISE_BLOCK`]) of the three
+/// equally long vectors, in parallel (stealable by idle threads) when there are several blocks.
+/// Element-wise work only, so the result does not depend on the thread count.
+fn step_blocks<T: Real, F>(d: &mut DVector<T>, mu: &mut DVector<T>, y: &mut DVector<T>, f: F)
+where
+    F: Fn(usize, &mut [T], &mut [T], &mut [T]) + Sync,
+{
+    use rayon::prelude::*;
+    const B: usize = kernels::NOISE_BLOCK;
+    let (d, mu, y) = (d.as_mut_slice(), mu.as_mut_slice(), y.as_mut_slice());
+    if d.len() <= B {
+        f(0, d, mu, y);
+    } else {
+        d.par_chunks_mut(B)
+            .zip(mu.par_chunks_mut(B))
+            .zip(y.par_chunks_mut(B))
+            .enumerate()
+            .for_each(|(b, ((d, mu), y))| f(b * B, d, mu, y));
     }
 }
 

@@ -1,0 +1,147 @@
+//! Parle (003 eq. 5.8) on an MLP large enough for every parallel path of its inner loop: the
+//! Langevin pass runs over several parameter blocks in parallel, and the replicas' gradients split
+//! their matrix products between threads (`kernels::splittable`: an idle thread takes half of the
+//! last replica's products). Iterates and replicas must be bit-identical on 1, 2 and 3 threads,
+//! with and without injected noise (the noisy inner loop draws beside the gradient instead), and a
+//! NaN mid-step must leave the master and every replica as they were.
+
+use nalgebra::{DMatrix, DVector};
+use std::sync::Arc;
+use wide_valleys::data::Dataset;
+use wide_valleys::nn::{Mlp, MlpObjective};
+use wide_valleys::optimizers::{Optimizer, Parle};
+use wide_valleys::{rng, Batch, Cost, Error, Gradient, Real};
+
+/// 784 → 100 → 10 (d = 79,510: five parameter blocks; the layer-0 products at minibatch 20 are
+/// 3.1 MFLOP, above the splitting threshold).
+fn objective() -> MlpObjective<f32> {
+    let n = 400;
+    let mut r = rng::seeded(5);
+    let inputs =
+        DMatrix::<f32>::from_fn(784, n, |_, _| f32::standard_normal(&mut r).abs().min(1.0));
+    let labels = (0..n).map(|i| (i % 10) as u8).collect();
+    let data = Arc::new(Dataset::new(inputs, labels, 10).unwrap());
+    MlpObjective::new(Mlp::new(&[784, 100, 10]).unwrap(), data, 20).unwrap()
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
+fn bits(v: &DVector<f32>) -> Vec<u32> {
+    v.iter().map(|e| e.to_bits()).collect()
+}
+
+/// Master and replicas after 3 outer steps of Parle (n = 3, L = 4), run inside a pool of
+/// `threads` threads (the default transport runs on the caller's pool).
+fn run(f: &MlpObjective<f32>, threads: usize, thermal_noise: f32) -> Vec<Vec<u32>> {
+    let mut x = f.init(&mut rng::seeded(2));
+    let mut p = Parle::new(3, 1.0f32, 1.0f32, 4, 0.1f32)
+        .unwrap()
+        .thermal_noise(thermal_noise)
+        .unwrap()
+        .seed(4);
+    pool(threads).install(|| {
+        for _ in 0..3 {
+            p.step(&mut x, f).unwrap();
+        }
+    });
+    let mut out = vec![bits(&x)];
+    out.extend((0..3).map(|a| bits(p.replica(a).unwrap())));
+    out
+}
+
+#[test]
+fn parle_on_an_mlp_is_bit_identical_on_1_2_and_3_threads() {
+    let f = objective();
+    assert!(f.dim() > 4 * 16_384);
+    let x0 = f.init(&mut rng::seeded(2));
+    for noise in [0.0, 1e-4] {
+        let one = run(&f, 1, noise);
+        // The step moved the master, and the replicas differ (own streams of minibatches).
+        assert_ne!(one[0], bits(&x0), "noise {noise}");
+        assert_ne!(one[1], one[2], "noise {noise}");
+        assert_eq!(run(&f, 2, noise), one, "noise {noise}: 2 threads differ");
+        assert_eq!(run(&f, 3, noise), one, "noise {noise}: 3 threads differ");
+    }
+}
+
+/// The MLP objective, except that its gradient turns NaN from the `after`-th call on.
+struct NanAfter {
+    inner: MlpObjective<f32>,
+    calls: std::sync::atomic::AtomicUsize,
+    after: usize,
+}
+
+impl Cost<f32> for NanAfter {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn cost(&self, x: &DVector<f32>, batch: &Batch) -> f32 {
+        self.inner.cost(x, batch)
+    }
+    fn draw_batch(&self, r: &mut wide_valleys::Prng, batch: &mut Batch) {
+        self.inner.draw_batch(r, batch)
+    }
+}
+
+impl Gradient<f32> for NanAfter {
+    fn gradient(&self, x: &DVector<f32>, batch: &Batch, grad: &mut DVector<f32>) {
+        self.inner.gradient(x, batch, grad);
+        let c = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if c >= self.after {
+            // One entry in the last parameter block: every other block's update still runs.
+            let last = grad.len() - 1;
+            grad[last] = f32::NAN;
+        }
+    }
+}
+
+#[test]
+fn a_nan_gradient_mid_step_leaves_master_and_replicas_unchanged() {
+    let f = NanAfter {
+        inner: objective(),
+        calls: 0.into(),
+        after: 3 * 4 + 6, // the first outer step succeeds, the second fails mid-way
+    };
+    let mut x = f.inner.init(&mut rng::seeded(2));
+    let mut p = Parle::new(3, 1.0f32, 1.0f32, 4, 0.1f32).unwrap().seed(4);
+    pool(2).install(|| {
+        p.step(&mut x, &f).unwrap();
+        let before = (x.clone(), p.clone());
+        let err = p.step(&mut x, &f).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NonFinite {
+                    what: "gradient",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(bits(&x), bits(&before.0));
+        let taken = |p: &Parle<f32>| Optimizer::<f32, NanAfter>::steps_taken(p);
+        assert_eq!(taken(&p), taken(&before.1));
+        for a in 0..3 {
+            let (now, then) = (
+                p.replica_state(a).unwrap(),
+                before.1.replica_state(a).unwrap(),
+            );
+            assert_eq!(bits(now.params()), bits(then.params()), "replica {a}");
+            assert_eq!(now.rng(), then.rng(), "replica {a}'s generator");
+        }
+        // And the state steps on exactly as if the failed call had not happened.
+        let mut clean = before.1;
+        let mut x_clean = before.0;
+        let ok = objective();
+        clean.step(&mut x_clean, &ok).unwrap();
+        p.step(&mut x, &ok).unwrap();
+        assert_eq!(bits(&x), bits(&x_clean));
+    });
+}
