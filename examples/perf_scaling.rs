@@ -266,6 +266,8 @@ static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 struct Timing {
     /// Median wall time.
     wall: Duration,
+    /// Shortest wall time (the least disturbed by other processes on a shared machine).
+    best: Duration,
     /// Median CPU time of the process (all threads): equal for 1 and 2 threads = no parallel
     /// overhead, whatever the load.
     cpu: Option<Duration>,
@@ -277,46 +279,89 @@ struct Timing {
     balance: Option<f64>,
 }
 
-/// Times `reps` calls of `step` (after one warm-up call) in `pool`, or on the calling thread
-/// with the global pool if `pool` is None.
-fn measure(step: &mut Step, reps: usize, pool: Option<&rayon::ThreadPool>) -> Timing {
-    let mut once = || match pool {
-        Some(p) => p.install(&mut *step),
-        None => step(),
-    };
-    once();
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
-    let (mut total, mut critical) = (Some(0.0), Some(0.0));
-    for _ in 0..reps.max(1) {
-        let before = threads_cpu(pool);
-        let (c0, start) = (cpu_clock::process(), Instant::now());
-        once();
-        wall.push(start.elapsed());
-        if let (Some(a), Some(b)) = (c0, cpu_clock::process()) {
-            cpu.push(b.saturating_sub(a));
+/// Repeated timings of one update in one pool (see [`measure`]).
+struct Sampler<'a> {
+    step: &'a mut Step,
+    pool: Option<&'a rayon::ThreadPool>,
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+    total: Option<f64>,
+    critical: Option<f64>,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(step: &'a mut Step, pool: Option<&'a rayon::ThreadPool>) -> Self {
+        Self {
+            step,
+            pool,
+            wall: Vec::new(),
+            cpu: Vec::new(),
+            total: Some(0.0),
+            critical: Some(0.0),
         }
-        let u = used(&before, &threads_cpu(pool));
+    }
+
+    fn once(&mut self) {
+        match self.pool {
+            Some(p) => p.install(&mut *self.step),
+            None => (self.step)(),
+        }
+    }
+
+    /// One timed call.
+    fn sample(&mut self) {
+        let before = threads_cpu(self.pool);
+        let (c0, start) = (cpu_clock::process(), Instant::now());
+        self.once();
+        self.wall.push(start.elapsed());
+        if let (Some(a), Some(b)) = (c0, cpu_clock::process()) {
+            self.cpu.push(b.saturating_sub(a));
+        }
+        let u = used(&before, &threads_cpu(self.pool));
         if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
             eprintln!("  per-thread CPU: {u:?}");
         }
         match u {
             Some(u) => {
                 let secs = u.iter().map(Duration::as_secs_f64);
-                total = total.map(|t| t + secs.clone().sum::<f64>());
-                critical = critical.map(|c| c + secs.fold(0.0, f64::max));
+                self.total = self.total.map(|t| t + secs.clone().sum::<f64>());
+                self.critical = self.critical.map(|c| c + secs.fold(0.0, f64::max));
             }
-            None => (total, critical) = (None, None),
+            None => (self.total, self.critical) = (None, None),
         }
     }
-    wall.sort();
-    cpu.sort();
-    Timing {
-        wall: wall[wall.len() / 2],
-        cpu: cpu.get(cpu.len() / 2).copied(),
-        balance: total
-            .zip(critical)
-            .and_then(|(t, c)| (c > 0.0).then_some(t / c)),
+
+    fn finish(mut self) -> Timing {
+        self.wall.sort();
+        self.cpu.sort();
+        Timing {
+            wall: self.wall[self.wall.len() / 2],
+            best: self.wall[0],
+            cpu: self.cpu.get(self.cpu.len() / 2).copied(),
+            balance: self
+                .total
+                .zip(self.critical)
+                .and_then(|(t, c)| (c > 0.0).then_some(t / c)),
+        }
     }
+}
+
+/// Times `reps` calls of `a` in `pool_a` and of `b` in `pool_b` (None: on the calling thread
+/// with the global pool), after one warm-up call each, alternating a and b call by call so that
+/// a change of the machine's load hits both alike.
+fn measure(
+    (a, pool_a): (&mut Step, Option<&rayon::ThreadPool>),
+    (b, pool_b): (&mut Step, Option<&rayon::ThreadPool>),
+    reps: usize,
+) -> (Timing, Timing) {
+    let (mut sa, mut sb) = (Sampler::new(a, pool_a), Sampler::new(b, pool_b));
+    sa.once();
+    sb.once();
+    for _ in 0..reps.max(1) {
+        sa.sample();
+        sb.sample();
+    }
+    (sa.finish(), sb.finish())
 }
 
 /// One row of the scaling table.
@@ -327,10 +372,11 @@ fn row(name: &str, t1: &Timing, t2: &Timing) {
         format!("{:.2}", c.as_secs_f64() / t2.wall.as_secs_f64())
     });
     println!(
-        "| {name} | {:.1} | {:.1} | {:.2}× | {} | {} | {cores} | {} |",
+        "| {name} | {:.1} | {:.1} | {:.2}× | {:.2}× | {} | {} | {cores} | {} |",
         ms(t1.wall),
         ms(t2.wall),
         t1.wall.as_secs_f64() / t2.wall.as_secs_f64(),
+        t1.best.as_secs_f64() / t2.best.as_secs_f64(),
         cpu(t1.cpu),
         cpu(t2.cpu),
         bal(t2.balance),
@@ -357,15 +403,17 @@ fn ms(d: Duration) -> f64 {
 fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     println!("## Thread scaling: one update, 784 → 200 → 10 f32, minibatch 20, τ = 0.01");
     println!(
-        "median of {reps} after 1 warm-up; load average before: {}",
+        "median (and best) of {reps} after 1 warm-up, 1 and 2 threads alternating; \
+         load average before: {}",
         load_average()
     );
     println!();
     println!(
-        "| update | 1 thread (ms) | 2 threads (ms) | speedup | CPU, 1 thread (ms) \
-         | CPU, 2 threads (ms) | cores used, 2 threads | work balance, 2 threads |"
+        "| update | 1 thread (ms) | 2 threads (ms) | speedup | speedup of the best times \
+         | CPU, 1 thread (ms) | CPU, 2 threads (ms) | cores used, 2 threads \
+         | work balance, 2 threads |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (p1, p2) = (pool(1), pool(2));
     type Make<'a> = Box<dyn Fn() -> Step + 'a>;
     let rows: Vec<(&str, Make)> = vec![
@@ -380,8 +428,7 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     let selected = |name: &str| only.map_or(true, |o| name.contains(o));
     for (name, make) in rows.iter().filter(|(name, _)| selected(name)) {
         // Each pool gets a fresh state from the same start: the same work is timed.
-        let t1 = measure(&mut make(), reps, Some(&p1));
-        let t2 = measure(&mut make(), reps, Some(&p2));
+        let (t1, t2) = measure((&mut make(), Some(&p1)), (&mut make(), Some(&p2)), reps);
         row(name, &t1, &t2);
     }
     // SGLD from the main thread: 2 = the global pool (built with 2 threads in main), where
@@ -390,8 +437,11 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     if !selected(name) {
         return;
     }
-    let t1 = measure(&mut sgld_step(s), reps, Some(&p1));
-    let t2 = measure(&mut sgld_step(s), reps, None);
+    let (t1, t2) = measure(
+        (&mut sgld_step(s), Some(&p1)),
+        (&mut sgld_step(s), None),
+        reps,
+    );
     row(name, &t1, &t2);
     println!();
     println!("load average after: {}", load_average());

@@ -117,54 +117,32 @@ pub(crate) fn fill_noise<T: Real>(key: u64, step: u64, noise: &mut [T]) {
 /// [`NOISE_BLOCK`]) to repay a fork (a few µs from outside the pool), one after the other
 /// otherwise. The callers' two halves write disjoint buffers, so the order never matters.
 ///
-/// Inside `a`, the network's large matrix products may still split between threads
-/// ([`split_mode`] is [`Split::BesideNoise`]): the thread running `b` steals the second half when
-/// its part is done.
+/// Inside `a`, the network's matrix products may still split between threads
+/// ([`split_allowed`]): the thread running `b` steals the second half when its part is done.
 pub(crate) fn beside<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B, d: usize) {
     if d > NOISE_BLOCK {
-        rayon::join(|| with_split(Split::BesideNoise, a), b);
+        rayon::join(
+            || {
+                let was = SPLIT_ALLOWED.with(|s| s.replace(true));
+                a();
+                SPLIT_ALLOWED.with(|s| s.set(was));
+            },
+            b,
+        );
     } else {
         a();
         b();
     }
 }
 
-/// Runs `a` — a gradient with nothing to draw beside it (Parle's and Elastic-SGD's replicas, HJ,
-/// noiseless Entropy-SGD) — letting the network's matrix products split in two
-/// ([`Split::Alone`]): a thread that has run out of its own work (with n = 3 replicas on 2
-/// threads, the one that finished its replica first) steals the second halves, so the last
-/// replica runs on both threads. Nobody steals: the halves run one after the other (a fork costs
-/// well under a µs then). Splits are bit-identical (nn::gemm), so this changes speed only.
-pub(crate) fn splittable<A: FnOnce()>(a: A) {
-    with_split(Split::Alone, a)
-}
-
-fn with_split<A: FnOnce()>(mode: Split, a: A) {
-    let was = SPLIT.with(|s| s.replace(mode));
-    a();
-    SPLIT.with(|s| s.set(was));
-}
-
-/// What runs beside the current gradient, which decides how small a matrix product may still be
-/// split between threads (nn::gemm's `may_split`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Split {
-    /// Called in parallel with other work of the same size (importance samples): never split.
-    Never,
-    /// Beside its own noise ([`beside`]): only large products split.
-    BesideNoise,
-    /// Nothing beside it ([`splittable`]): split as from outside the pool.
-    Alone,
-}
-
 thread_local! {
-    static SPLIT: std::cell::Cell<Split> = const { std::cell::Cell::new(Split::Never) };
+    static SPLIT_ALLOWED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// How the current rayon task may split its matrix products (see [`Split`]). A split is
-/// bit-identical to the unsplit product (nn::gemm), so this changes speed only.
-pub(crate) fn split_mode() -> Split {
-    SPLIT.with(|s| s.get())
+/// True inside the first task of [`beside`] (see there). A split is bit-identical to the
+/// unsplit product (nn::gemm), so this changes speed only.
+pub(crate) fn split_allowed() -> bool {
+    SPLIT_ALLOWED.with(|s| s.get())
 }
 
 /// Runs `f(offset, y_block, z_block)` over the fixed blocks of `y` and `z` (same length, or `z`

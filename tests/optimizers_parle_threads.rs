@@ -1,16 +1,17 @@
 //! Parle (003 eq. 5.8) on an MLP large enough for every parallel path of its inner loop: the
-//! Langevin pass runs over several parameter blocks in parallel, and the replicas' gradients split
-//! their matrix products between threads (`kernels::splittable`: an idle thread takes half of the
-//! last replica's products). Iterates and replicas must be bit-identical on 1, 2 and 3 threads,
-//! with and without injected noise (the noisy inner loop draws beside the gradient instead), and a
-//! NaN mid-step must leave the master and every replica as they were.
+//! Langevin pass runs over several parameter blocks in parallel, and the replicas' Langevin steps
+//! are split evenly between the threads (`InProcess`'s wrap-around schedule: with 3 replicas on 2
+//! threads, replica 1 starts on one thread and finishes on the other). Iterates and replicas must
+//! be bit-identical on 1, 2 and 3 threads and with a transport that runs replicas whole, with and
+//! without injected noise, and a NaN mid-step — also in a replica that changes threads — must
+//! leave the master and every replica as they were.
 
 use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::{Optimizer, Parle};
-use wide_valleys::{rng, Batch, Cost, Error, Gradient, Real};
+use wide_valleys::optimizers::{InProcess, Optimizer, Parle, Transport};
+use wide_valleys::{rng, Batch, Cost, Error, Gradient, Real, Result};
 
 /// 784 → 100 → 10 (d = 79,510: five parameter blocks; the layer-0 products at minibatch 20 are
 /// 3.1 MFLOP, above the splitting threshold).
@@ -35,22 +36,52 @@ fn bits(v: &DVector<f32>) -> Vec<u32> {
     v.iter().map(|e| e.to_bits()).collect()
 }
 
-/// Master and replicas after 3 outer steps of Parle (n = 3, L = 4), run inside a pool of
-/// `threads` threads (the default transport runs on the caller's pool).
-fn run(f: &MlpObjective<f32>, threads: usize, thermal_noise: f32) -> Vec<Vec<u32>> {
+/// A transport that keeps the trait's default `for_each_replica_sliced` (each replica's slices
+/// back to back, replicas in parallel), over `InProcess`.
+struct Whole(InProcess);
+
+impl Transport for Whole {
+    fn for_each_replica<R, F>(&self, replicas: &mut [R], work: F) -> Result<()>
+    where
+        R: Send,
+        F: Fn(usize, &mut R) -> Result<()> + Sync + Send,
+    {
+        self.0.for_each_replica(replicas, work)
+    }
+}
+
+/// Master and replicas after 3 outer steps of Parle (n replicas, L = 4), run inside a pool of
+/// `threads` threads (the default transport runs on the caller's pool), or with [`Whole`].
+fn run(
+    f: &MlpObjective<f32>,
+    n: usize,
+    threads: usize,
+    whole: bool,
+    thermal_noise: f32,
+) -> Vec<Vec<u32>> {
     let mut x = f.init(&mut rng::seeded(2));
-    let mut p = Parle::new(3, 1.0f32, 1.0f32, 4, 0.1f32)
+    let p = Parle::new(n, 1.0f32, 1.0f32, 4, 0.1f32)
         .unwrap()
         .thermal_noise(thermal_noise)
         .unwrap()
         .seed(4);
-    pool(threads).install(|| {
+    let replicas = |p: &dyn Fn(usize) -> Vec<u32>| (0..n).map(p).collect::<Vec<_>>();
+    let mut out = if whole {
+        let mut p = p.transport(Whole(InProcess::with_threads(threads).unwrap()));
         for _ in 0..3 {
             p.step(&mut x, f).unwrap();
         }
-    });
-    let mut out = vec![bits(&x)];
-    out.extend((0..3).map(|a| bits(p.replica(a).unwrap())));
+        replicas(&|a| bits(p.replica(a).unwrap()))
+    } else {
+        let mut p = p;
+        pool(threads).install(|| {
+            for _ in 0..3 {
+                p.step(&mut x, f).unwrap();
+            }
+        });
+        replicas(&|a| bits(p.replica(a).unwrap()))
+    };
+    out.insert(0, bits(&x));
     out
 }
 
@@ -60,12 +91,36 @@ fn parle_on_an_mlp_is_bit_identical_on_1_2_and_3_threads() {
     assert!(f.dim() > 4 * 16_384);
     let x0 = f.init(&mut rng::seeded(2));
     for noise in [0.0, 1e-4] {
-        let one = run(&f, 1, noise);
+        let one = run(&f, 3, 1, false, noise);
         // The step moved the master, and the replicas differ (own streams of minibatches).
         assert_ne!(one[0], bits(&x0), "noise {noise}");
         assert_ne!(one[1], one[2], "noise {noise}");
-        assert_eq!(run(&f, 2, noise), one, "noise {noise}: 2 threads differ");
-        assert_eq!(run(&f, 3, noise), one, "noise {noise}: 3 threads differ");
+        assert_eq!(
+            run(&f, 3, 2, false, noise),
+            one,
+            "noise {noise}: 2 threads differ"
+        );
+        assert_eq!(
+            run(&f, 3, 3, false, noise),
+            one,
+            "noise {noise}: 3 threads differ"
+        );
+        assert_eq!(
+            run(&f, 3, 2, true, noise),
+            one,
+            "noise {noise}: whole replicas differ"
+        );
+    }
+}
+
+#[test]
+fn five_replicas_cut_between_two_and_three_threads_agree() {
+    // 5 × 4 steps on 2 threads: replica 2 is cut after 2 steps; on 3 threads replicas 1 and 3 are
+    // cut (after 2 and 1 steps).
+    let f = objective();
+    let whole = run(&f, 5, 1, true, 0.0);
+    for threads in [1, 2, 3] {
+        assert_eq!(run(&f, 5, threads, false, 0.0), whole, "{threads} threads");
     }
 }
 
@@ -104,10 +159,18 @@ impl Gradient<f32> for NanAfter {
 
 #[test]
 fn a_nan_gradient_mid_step_leaves_master_and_replicas_unchanged() {
+    // The first outer step (3 × 4 gradients) succeeds, the second fails mid-way: early (before
+    // replica 1 changes threads) or late (after).
+    for after in [3 * 4 + 1, 3 * 4 + 6, 3 * 4 + 11] {
+        nan_mid_step(after);
+    }
+}
+
+fn nan_mid_step(after: usize) {
     let f = NanAfter {
         inner: objective(),
         calls: 0.into(),
-        after: 3 * 4 + 6, // the first outer step succeeds, the second fails mid-way
+        after,
     };
     let mut x = f.inner.init(&mut rng::seeded(2));
     let mut p = Parle::new(3, 1.0f32, 1.0f32, 4, 0.1f32).unwrap().seed(4);

@@ -78,12 +78,10 @@ impl<'a, T> Mat<'a, T> {
 const PAR_MIN_FLOPS: usize = 3_000_000;
 
 /// Whether this call may thread its products: with at least two threads, from outside rayon's
-/// workers (a single gradient for SGD), from a gradient that runs beside its own noise
+/// workers (a single gradient for SGD) or from a gradient that runs beside its own noise
 /// (`kernels::beside`: SGLD, Entropy-SGD's inner loop, Robbins–Monro — the other thread steals
-/// the second half once its noise is drawn) or from one with nothing beside it
-/// (`kernels::splittable`: Parle's replicas, HJ — a thread that ran out of replicas steals the
-/// second halves of the last one's products; unstolen, a split costs a local fork). Calls made in
-/// parallel with equal work (importance samples) keep every core busy without it.
+/// the second half once its noise is drawn). Calls already made in parallel (importance samples,
+/// Parle replicas) keep every core busy without it.
 ///
 /// Returns the smallest product (in FLOPs) worth splitting, or `None`. Beside the noise the bar is
 /// higher: at minibatch 20 the noise alone keeps the second thread busy for as long as the
@@ -93,12 +91,10 @@ fn may_split() -> Option<usize> {
         None
     } else if rayon::current_thread_index().is_none() {
         Some(PAR_MIN_FLOPS)
+    } else if crate::kernels::split_allowed() {
+        Some(PAR_MIN_FLOPS_BESIDE_NOISE)
     } else {
-        match crate::kernels::split_mode() {
-            crate::kernels::Split::Alone => Some(PAR_MIN_FLOPS),
-            crate::kernels::Split::BesideNoise => Some(PAR_MIN_FLOPS_BESIDE_NOISE),
-            crate::kernels::Split::Never => None,
-        }
+        None
     }
 }
 

@@ -19,7 +19,7 @@
 
 use super::langevin::check_scope;
 use super::transport::{InProcess, Transport};
-use super::{Averaging, GradientOracle, LocalEntropyGradient, NoiseScale, Optimizer, Report};
+use super::{Averaging, LocalEntropyGradient, NoiseScale, Optimizer, Report};
 use crate::error::check;
 use crate::objective::Gradient;
 use crate::rng::{self, Prng};
@@ -56,6 +56,9 @@ pub struct ParleReplica<T: Real, U> {
     rule_backup: Option<U>,
     #[serde(skip)]
     committed: bool,
+    // Phase 1 under way: the inner loop has been started (see `prepare_slice`).
+    #[serde(skip)]
+    preparing: bool,
 }
 
 impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
@@ -69,21 +72,58 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
         k: usize,
         inv_coupling: T,
     ) -> Result<()> {
-        match &mut self.rng_backup {
-            Some(b) => b.clone_from(&self.rng),
-            None => self.rng_backup = Some(self.rng.clone()),
+        while !self.prepare_slice(master, loss, k, inv_coupling)? {}
+        Ok(())
+    }
+
+    /// [`ParleReplica::prepare`] one Langevin step at a time: each call runs one step of 5.8a–b
+    /// (the first call also begins the loop, the last also forms the 5.8c gradient) and returns
+    /// true when phase 1 is complete. The same arguments must be passed to every call of a round.
+    /// A transport interleaves these slices of all replicas over its workers.
+    pub fn prepare_slice<O: Gradient<T>>(
+        &mut self,
+        master: &DVector<T>,
+        loss: &O,
+        k: usize,
+        inv_coupling: T,
+    ) -> Result<bool> {
+        let r = self.prepare_slice_inner(master, loss, k, inv_coupling);
+        if !matches!(r, Ok(false)) {
+            self.preparing = false;
         }
-        if self.grad.len() != self.x.len() {
-            self.grad = DVector::zeros(self.x.len());
+        r
+    }
+
+    fn prepare_slice_inner<O: Gradient<T>>(
+        &mut self,
+        master: &DVector<T>,
+        loss: &O,
+        k: usize,
+        inv_coupling: T,
+    ) -> Result<bool> {
+        if !self.preparing {
+            match &mut self.rng_backup {
+                Some(b) => b.clone_from(&self.rng),
+                None => self.rng_backup = Some(self.rng.clone()),
+            }
+            if self.grad.len() != self.x.len() {
+                self.grad = DVector::zeros(self.x.len());
+            }
+            self.oracle.start(&self.x, k, &mut self.rng)?;
+            self.preparing = true;
+        }
+        if !self.oracle.advance(&self.x, loss, &mut self.rng)? {
+            return Ok(false);
         }
         let info = self
             .oracle
-            .estimate(&self.x, loss, k, &mut self.rng, &mut self.grad)?;
+            .finish(&self.x, loss, &mut self.rng, &mut self.grad)?;
         self.evaluations = info.gradient_evaluations;
         for i in 0..self.x.len() {
             self.grad[i] += (self.x[i] - master[i]) * inv_coupling;
         }
-        check::finite_vec("replica gradient", "Parle replica step", &self.grad)
+        check::finite_vec("replica gradient", "Parle replica step", &self.grad)?;
+        Ok(true)
     }
 
     /// Phase 2: applies the prepared gradient with learning rate η_k (5.8c). Cannot fail; the
@@ -105,6 +145,7 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
     /// Undoes this round: restores the generator if [`ParleReplica::prepare`] ran, and x^a and the
     /// rule's state if [`ParleReplica::commit`] ran.
     pub fn rollback(&mut self) {
+        self.preparing = false;
         // Only a replica prepared in this round has a backup (a transport may stop at the first
         // failing replica, so the others were never prepared and must not be restored).
         if let Some(b) = self.rng_backup.take() {
@@ -364,6 +405,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     x_backup: DVector::zeros(0),
                     rule_backup: None,
                     committed: false,
+                    preparing: false,
                 })
                 .collect();
         } else {
@@ -387,14 +429,19 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let master: &DVector<T> = x;
         // Phase 1 (broadcast the master; 5.8a–b and the gradient of 5.8c): only scratch buffers
         // and generators change.
-        let phase1 = self.transport.for_each_replica(&mut self.replicas, |a, r| {
-            let loss = if objectives.len() == 1 {
-                &objectives[0]
-            } else {
-                &objectives[a]
-            };
-            r.prepare(master, loss, k, inv_rho)
-        });
+        // Run in slices of one Langevin step (L per replica), which the transport may move
+        // between threads (n replicas on fewer threads stay balanced).
+        let slices = self.oracle.langevin_steps();
+        let phase1 = self
+            .transport
+            .for_each_replica_sliced(&mut self.replicas, slices, |a, r| {
+                let loss = if objectives.len() == 1 {
+                    &objectives[0]
+                } else {
+                    &objectives[a]
+                };
+                r.prepare_slice(master, loss, k, inv_rho)
+            });
         if let Err(e) = phase1 {
             for r in &mut self.replicas {
                 r.rollback();
