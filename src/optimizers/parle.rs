@@ -49,6 +49,9 @@ pub struct ParleReplica<T: Real, U> {
     rng_backup: Option<Prng>,
     #[serde(skip)]
     evaluations: usize,
+    // |prepared gradient|, computed by the replica's own worker (in parallel).
+    #[serde(skip)]
+    grad_norm: T,
     // Roll-back buffers for a round whose update overflows (reused, never reallocated).
     #[serde(skip)]
     x_backup: DVector<T>,
@@ -123,6 +126,7 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
             self.grad[i] += (self.x[i] - master[i]) * inv_coupling;
         }
         check::finite_vec("replica gradient", "Parle replica step", &self.grad)?;
+        self.grad_norm = crate::kernels::norm(self.grad.as_slice());
         Ok(true)
     }
 
@@ -402,6 +406,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     grad: DVector::zeros(x.len()),
                     rng_backup: None,
                     evaluations: 0,
+                    grad_norm: T::zero(),
                     x_backup: DVector::zeros(0),
                     rule_backup: None,
                     committed: false,
@@ -463,17 +468,33 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         if self.mean.len() != x.len() {
             self.mean = DVector::zeros(x.len());
         }
-        self.mean.fill(T::zero());
-        let mut norm = T::zero();
-        let mut evals = 0;
+        let nt = T::lit(self.n as f64);
+        let finite = std::sync::atomic::AtomicBool::new(true);
+        let replicas = &self.replicas;
+        // Block by block in parallel; each element is summed in replica order whatever the
+        // blocks, so the mean does not depend on the thread count.
+        let mean_blocks = || {
+            crate::kernels::par_blocks(self.mean.as_mut_slice(), &mut [], |o, m, _| {
+                m.fill(T::zero());
+                for r in replicas {
+                    // m + 1·x = m + x exactly: the same sum as `mean += x`.
+                    crate::kernels::axpy(m, T::one(), &r.x.as_slice()[o..o + m.len()]);
+                }
+                for v in m.iter_mut() {
+                    *v /= nt;
+                }
+                if !crate::kernels::all_finite(m) {
+                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        };
+        self.transport.install(mean_blocks);
+        let (mut norm, mut evals) = (T::zero(), 0);
         for r in &self.replicas {
-            self.mean += &r.x;
-            norm += crate::kernels::norm(r.grad.as_slice());
+            norm += r.grad_norm;
             evals += r.evaluations;
         }
-        let nt = T::lit(self.n as f64);
-        self.mean /= nt;
-        if !crate::kernels::all_finite(self.mean.as_slice()) {
+        if !finite.into_inner() {
             // A finite gradient overflowed some x^a (huge η, ρ or momentum): undo the round.
             for r in &mut self.replicas {
                 r.rollback();

@@ -29,6 +29,12 @@ pub trait Transport: Send + Sync {
         R: Send,
         F: Fn(usize, &mut R) -> Result<()> + Sync + Send;
 
+    /// Runs the master's own data-parallel work (the mean of 5.8d) on the transport's threads
+    /// where it has them ([`InProcess`]: in its pool). The default runs it on the caller.
+    fn install<F: FnOnce() + Send>(&self, f: F) {
+        f()
+    }
+
     /// Like [`Transport::for_each_replica`] for work that comes in slices: calls
     /// `slice(a, &mut replicas[a])` until it returns `Ok(true)` (replica a's work is done), for
     /// every replica; `slices` is how many calls that takes (a hint for scheduling: the
@@ -116,6 +122,13 @@ impl Transport for InProcess {
         match &self.pool {
             None => run(replicas, work),
             Some(p) => p.install(|| run(replicas, work)),
+        }
+    }
+
+    fn install<F: FnOnce() + Send>(&self, f: F) {
+        match &self.pool {
+            None => f(),
+            Some(p) => p.install(f),
         }
     }
 
