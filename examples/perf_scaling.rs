@@ -11,8 +11,10 @@
 //!    (`pool.install`), for importance sampling (000 Alg. 4, J = 10³), Parle (003 eq. 5.8, n = 3
 //!    and n = 4 replicas, L = 25) and SGLD (000 Alg. 3, 10³ Langevin steps).
 //!    Two notes the table cannot show:
-//!    - n = 3 replicas on 2 threads can at best be 1.5× faster (two rounds instead of three): the
-//!      n = 4 row is the one that can reach 2×.
+//!    - Parle's replicas do not run one per task: `InProcess` splits all n·L Langevin steps
+//!      evenly between the threads (McNaughton's wrap-around rule, `src/optimizers/transport.rs`),
+//!      so n = 3 replicas on 2 threads can reach 2× too (one replica starts on one thread and
+//!      finishes on the other), not only n = 4.
 //!    - SGLD is a chain: its only parallelism is inside each gradient's matrix products, which
 //!      `src/nn/gemm.rs` splits only when called from *outside* rayon's workers. Inside
 //!      `pool.install` the caller is a worker, so the row "SGLD (caller thread)" also times it
