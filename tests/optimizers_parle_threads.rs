@@ -10,6 +10,7 @@ use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
+use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::{InProcess, Optimizer, Parle, Transport};
 use wide_valleys::{rng, Batch, Cost, Error, Gradient, Real, Result};
 
@@ -207,4 +208,57 @@ fn nan_mid_step(after: usize) {
         p.step(&mut x, &ok).unwrap();
         assert_eq!(bits(&x), bits(&x_clean));
     });
+}
+
+/// A quadratic shard whose gradient panics (a bug in the user's objective) if `panics`.
+struct MaybePanics {
+    q: Quadratic<f64>,
+    panics: bool,
+}
+
+impl Cost<f64> for MaybePanics {
+    fn dim(&self) -> usize {
+        self.q.dim()
+    }
+    fn cost(&self, x: &DVector<f64>, batch: &Batch) -> f64 {
+        self.q.cost(x, batch)
+    }
+}
+
+impl Gradient<f64> for MaybePanics {
+    fn gradient(&self, x: &DVector<f64>, batch: &Batch, grad: &mut DVector<f64>) {
+        assert!(!self.panics, "the objective's own bug");
+        self.q.gradient(x, batch, grad)
+    }
+}
+
+#[test]
+fn a_panicking_objective_panics_the_step_and_does_not_hang() {
+    // 3 replicas on 2 threads: replica 1 is the one split between the threads; its first part
+    // panics, so the other thread must not wait for it to be handed over.
+    for bad in 0..3 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let shards: Vec<MaybePanics> = (0..3)
+                .map(|a| MaybePanics {
+                    q: Quadratic::new(DMatrix::identity(4, 4), DVector::from_element(4, 1.0)),
+                    panics: a == bad,
+                })
+                .collect();
+            let mut p = Parle::new(3, 1.0, 1.0, 6, 0.1)
+                .unwrap()
+                .seed(1)
+                .threads(2)
+                .unwrap();
+            let mut x = DVector::from_element(4, 0.5);
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                p.step_replicas(&mut x, &shards)
+            }));
+            tx.send(r.is_err()).unwrap();
+        });
+        let panicked = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the step hung after a replica panicked");
+        assert!(panicked, "replica {bad}: the panic was swallowed");
+    }
 }

@@ -17,7 +17,7 @@ use crate::{Error, Result};
 use rayon::prelude::*;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 /// Runs one round of local work on every replica.
 pub trait Transport: Send + Sync {
@@ -154,7 +154,12 @@ impl Transport for InProcess {
             // Another step may be using this transport (a clone shares the flags): then flags
             // of its own (allocated, as they must be).
             let mut own = Vec::new();
-            let mut shared = self.handover.try_lock().ok();
+            let mut shared = match self.handover.try_lock() {
+                Ok(h) => Some(h),
+                // A panic in an earlier step left only the flags' state behind: reset below.
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
             let handover = match shared.as_deref_mut() {
                 Some(h) => h,
                 None => &mut own,
@@ -239,6 +244,9 @@ where
         Ok(false)
     };
     let worker = |w: usize| {
+        // A panicking slice must not leave the next worker waiting for a hand-over forever: the
+        // guard raises `failed` while unwinding (rayon then re-raises the panic in the caller).
+        let _guard = FailOnUnwind(&failed);
         let (start, end) = (w * total / workers, (w + 1) * total / workers);
         let (first, last) = (start / slices, (end - 1) / slices);
         // The head of the replica cut at the end of this stretch, first.
@@ -291,6 +299,17 @@ where
     match error.into_inner().unwrap_or_else(PoisonError::into_inner) {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Sets the flag if dropped while the thread unwinds from a panic.
+struct FailOnUnwind<'a>(&'a AtomicBool);
+
+impl Drop for FailOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
     }
 }
 
