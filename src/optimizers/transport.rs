@@ -194,8 +194,9 @@ const FINISHED: u8 = 2;
 /// equal stretches. A replica cut between workers w and w + 1 runs its first steps on w —
 /// *first* in w's stretch — and its remaining steps on w + 1 — *last* in w + 1's stretch, by
 /// which time w has long handed it over (worker w + 1 waits if not). Each worker switches
-/// replicas at most n/workers + 1 times per round, so each replica's working set stays in cache
-/// for long runs of steps (a step-by-step round-robin cost 2× in memory traffic here).
+/// replicas at most n/workers + 2 times per round, so each replica's vectors stay in cache for
+/// long runs of steps (a step-by-step round-robin of the replicas doubled the CPU time of a
+/// Parle step on the MLP here: every step reloaded another replica's vectors from memory).
 /// A worker that is done leaves and helps inside the others' steps (their parallel blocks).
 fn wrap_around<R, F>(
     replicas: &mut [R],
