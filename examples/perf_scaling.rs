@@ -242,6 +242,24 @@ mod cpu_clock {
     }
 }
 
+/// Time the calling thread has spent runnable but waiting for a CPU (Linux schedstat
+/// `run_delay`; None where unavailable): other processes' interference.
+fn run_delay() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = s.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// [`run_delay`] of every worker of `pool` (None: the global pool) and of the calling thread,
+/// summed.
+fn threads_delay(pool: Option<&rayon::ThreadPool>) -> Option<Duration> {
+    let v = match pool {
+        Some(p) => p.broadcast(|_| run_delay()),
+        None => rayon::broadcast(|_| run_delay()),
+    };
+    v.into_iter().chain([run_delay()]).sum()
+}
+
 /// CPU time of every worker of `pool` (None: the global pool), then of the calling thread.
 fn threads_cpu(pool: Option<&rayon::ThreadPool>) -> Vec<Option<Duration>> {
     let mut v = match pool {
@@ -270,6 +288,9 @@ struct Timing {
     wall: Duration,
     /// Shortest wall time (the least disturbed by other processes on a shared machine).
     best: Duration,
+    /// Median wall time of the undisturbed calls — those during which the threads waited for a
+    /// CPU (schedstat run delay) less than 2% of the wall time — and how many there were.
+    undisturbed: Option<(Duration, usize)>,
     /// Median CPU time of the process (all threads): equal for 1 and 2 threads = no parallel
     /// overhead, whatever the load.
     cpu: Option<Duration>,
@@ -287,6 +308,7 @@ struct Sampler<'a> {
     pool: Option<&'a rayon::ThreadPool>,
     wall: Vec<Duration>,
     cpu: Vec<Duration>,
+    undisturbed: Vec<Duration>,
     total: Option<f64>,
     critical: Option<f64>,
 }
@@ -298,6 +320,7 @@ impl<'a> Sampler<'a> {
             pool,
             wall: Vec::new(),
             cpu: Vec::new(),
+            undisturbed: Vec::new(),
             total: Some(0.0),
             critical: Some(0.0),
         }
@@ -313,9 +336,16 @@ impl<'a> Sampler<'a> {
     /// One timed call.
     fn sample(&mut self) {
         let before = threads_cpu(self.pool);
+        let delay0 = threads_delay(self.pool);
         let (c0, start) = (cpu_clock::process(), Instant::now());
         self.once();
-        self.wall.push(start.elapsed());
+        let wall = start.elapsed();
+        self.wall.push(wall);
+        if let (Some(a), Some(b)) = (delay0, threads_delay(self.pool)) {
+            if b.saturating_sub(a) < wall / 50 {
+                self.undisturbed.push(wall);
+            }
+        }
         if let (Some(a), Some(b)) = (c0, cpu_clock::process()) {
             self.cpu.push(b.saturating_sub(a));
         }
@@ -336,9 +366,12 @@ impl<'a> Sampler<'a> {
     fn finish(mut self) -> Timing {
         self.wall.sort();
         self.cpu.sort();
+        self.undisturbed.sort();
+        let u = &self.undisturbed;
         Timing {
             wall: self.wall[self.wall.len() / 2],
             best: self.wall[0],
+            undisturbed: (!u.is_empty()).then(|| (u[u.len() / 2], u.len())),
             cpu: self.cpu.get(self.cpu.len() / 2).copied(),
             balance: self
                 .total
@@ -373,8 +406,17 @@ fn row(name: &str, t1: &Timing, t2: &Timing) {
     let cores = t2.cpu.map_or("?".into(), |c| {
         format!("{:.2}", c.as_secs_f64() / t2.wall.as_secs_f64())
     });
+    let undisturbed = match (t1.undisturbed, t2.undisturbed) {
+        (Some((w1, n1)), Some((w2, n2))) => format!(
+            "{:.1} / {:.1} ms: {:.2}× ({n1}, {n2} calls)",
+            ms(w1),
+            ms(w2),
+            w1.as_secs_f64() / w2.as_secs_f64()
+        ),
+        _ => "–".into(),
+    };
     println!(
-        "| {name} | {:.1} | {:.1} | {:.2}× | {:.2}× | {} | {} | {cores} | {} |",
+        "| {name} | {:.1} | {:.1} | {:.2}× | {:.2}× | {undisturbed} | {} | {} | {cores} | {} |",
         ms(t1.wall),
         ms(t2.wall),
         t1.wall.as_secs_f64() / t2.wall.as_secs_f64(),
@@ -412,10 +454,10 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     println!();
     println!(
         "| update | 1 thread (ms) | 2 threads (ms) | speedup | speedup of the best times \
-         | CPU, 1 thread (ms) | CPU, 2 threads (ms) | cores used, 2 threads \
-         | work balance, 2 threads |"
+         | undisturbed calls: 1 / 2 threads, speedup | CPU, 1 thread (ms) | CPU, 2 threads (ms) \
+         | cores used, 2 threads | work balance, 2 threads |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (p1, p2) = (pool(1), pool(2));
     type Make<'a> = Box<dyn Fn() -> Step + 'a>;
     let rows: Vec<(&str, Make)> = vec![
@@ -459,6 +501,12 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
          would show; it does not depend on the load). It counts rayon's spin-waiting as work: \
          sound for coarse tasks (IS chunks, replicas), an upper bound for fine-grained ones \
          (SGLD from the caller thread, whose extra CPU time shows the overhead)."
+    );
+    println!(
+        "Undisturbed calls: those during which the update's threads together waited for a CPU \
+         (Linux schedstat run delay) less than 2% of the call's wall time, i.e. other processes \
+         did not take their cores; the median of those, and how many of the calls they were. \
+         On a shared machine this is the speedup to read."
     );
     println!();
 }
