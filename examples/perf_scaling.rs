@@ -11,8 +11,10 @@
 //!    (`pool.install`), for importance sampling (000 Alg. 4, J = 10³), Parle (003 eq. 5.8, n = 3
 //!    and n = 4 replicas, L = 25) and SGLD (000 Alg. 3, 10³ Langevin steps).
 //!    Two notes the table cannot show:
-//!    - n = 3 replicas on 2 threads can at best be 1.5× faster (two rounds instead of three): the
-//!      n = 4 row is the one that can reach 2×.
+//!    - Parle's replicas do not run one per task: `InProcess` splits all n·L Langevin steps
+//!      evenly between the threads (McNaughton's wrap-around rule, `src/optimizers/transport.rs`),
+//!      so n = 3 replicas on 2 threads can reach 2× too (one replica starts on one thread and
+//!      finishes on the other), not only n = 4.
 //!    - SGLD is a chain: its only parallelism is inside each gradient's matrix products, which
 //!      `src/nn/gemm.rs` splits only when called from *outside* rayon's workers. Inside
 //!      `pool.install` the caller is a worker, so the row "SGLD (caller thread)" also times it
@@ -240,6 +242,24 @@ mod cpu_clock {
     }
 }
 
+/// Time the calling thread has spent runnable but waiting for a CPU (Linux schedstat
+/// `run_delay`; None where unavailable): other processes' interference.
+fn run_delay() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = s.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// [`run_delay`] of every worker of `pool` (None: the global pool) and of the calling thread,
+/// summed.
+fn threads_delay(pool: Option<&rayon::ThreadPool>) -> Option<Duration> {
+    let v = match pool {
+        Some(p) => p.broadcast(|_| run_delay()),
+        None => rayon::broadcast(|_| run_delay()),
+    };
+    v.into_iter().chain([run_delay()]).sum()
+}
+
 /// CPU time of every worker of `pool` (None: the global pool), then of the calling thread.
 fn threads_cpu(pool: Option<&rayon::ThreadPool>) -> Vec<Option<Duration>> {
     let mut v = match pool {
@@ -266,6 +286,11 @@ static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 struct Timing {
     /// Median wall time.
     wall: Duration,
+    /// Shortest wall time (the least disturbed by other processes on a shared machine).
+    best: Duration,
+    /// Median wall time of the undisturbed calls — those during which the threads waited for a
+    /// CPU (schedstat run delay) less than 2% of the wall time — and how many there were.
+    undisturbed: Option<(Duration, usize)>,
     /// Median CPU time of the process (all threads): equal for 1 and 2 threads = no parallel
     /// overhead, whatever the load.
     cpu: Option<Duration>,
@@ -277,46 +302,101 @@ struct Timing {
     balance: Option<f64>,
 }
 
-/// Times `reps` calls of `step` (after one warm-up call) in `pool`, or on the calling thread
-/// with the global pool if `pool` is None.
-fn measure(step: &mut Step, reps: usize, pool: Option<&rayon::ThreadPool>) -> Timing {
-    let mut once = || match pool {
-        Some(p) => p.install(&mut *step),
-        None => step(),
-    };
-    once();
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
-    let (mut total, mut critical) = (Some(0.0), Some(0.0));
-    for _ in 0..reps.max(1) {
-        let before = threads_cpu(pool);
-        let (c0, start) = (cpu_clock::process(), Instant::now());
-        once();
-        wall.push(start.elapsed());
-        if let (Some(a), Some(b)) = (c0, cpu_clock::process()) {
-            cpu.push(b.saturating_sub(a));
+/// Repeated timings of one update in one pool (see [`measure`]).
+struct Sampler<'a> {
+    step: &'a mut Step,
+    pool: Option<&'a rayon::ThreadPool>,
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+    undisturbed: Vec<Duration>,
+    total: Option<f64>,
+    critical: Option<f64>,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(step: &'a mut Step, pool: Option<&'a rayon::ThreadPool>) -> Self {
+        Self {
+            step,
+            pool,
+            wall: Vec::new(),
+            cpu: Vec::new(),
+            undisturbed: Vec::new(),
+            total: Some(0.0),
+            critical: Some(0.0),
         }
-        let u = used(&before, &threads_cpu(pool));
+    }
+
+    fn once(&mut self) {
+        match self.pool {
+            Some(p) => p.install(&mut *self.step),
+            None => (self.step)(),
+        }
+    }
+
+    /// One timed call.
+    fn sample(&mut self) {
+        let before = threads_cpu(self.pool);
+        let delay0 = threads_delay(self.pool);
+        let (c0, start) = (cpu_clock::process(), Instant::now());
+        self.once();
+        let wall = start.elapsed();
+        self.wall.push(wall);
+        if let (Some(a), Some(b)) = (delay0, threads_delay(self.pool)) {
+            if b.saturating_sub(a) < wall / 50 {
+                self.undisturbed.push(wall);
+            }
+        }
+        if let (Some(a), Some(b)) = (c0, cpu_clock::process()) {
+            self.cpu.push(b.saturating_sub(a));
+        }
+        let u = used(&before, &threads_cpu(self.pool));
         if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
             eprintln!("  per-thread CPU: {u:?}");
         }
         match u {
             Some(u) => {
                 let secs = u.iter().map(Duration::as_secs_f64);
-                total = total.map(|t| t + secs.clone().sum::<f64>());
-                critical = critical.map(|c| c + secs.fold(0.0, f64::max));
+                self.total = self.total.map(|t| t + secs.clone().sum::<f64>());
+                self.critical = self.critical.map(|c| c + secs.fold(0.0, f64::max));
             }
-            None => (total, critical) = (None, None),
+            None => (self.total, self.critical) = (None, None),
         }
     }
-    wall.sort();
-    cpu.sort();
-    Timing {
-        wall: wall[wall.len() / 2],
-        cpu: cpu.get(cpu.len() / 2).copied(),
-        balance: total
-            .zip(critical)
-            .and_then(|(t, c)| (c > 0.0).then_some(t / c)),
+
+    fn finish(mut self) -> Timing {
+        self.wall.sort();
+        self.cpu.sort();
+        self.undisturbed.sort();
+        let u = &self.undisturbed;
+        Timing {
+            wall: self.wall[self.wall.len() / 2],
+            best: self.wall[0],
+            undisturbed: (!u.is_empty()).then(|| (u[u.len() / 2], u.len())),
+            cpu: self.cpu.get(self.cpu.len() / 2).copied(),
+            balance: self
+                .total
+                .zip(self.critical)
+                .and_then(|(t, c)| (c > 0.0).then_some(t / c)),
+        }
     }
+}
+
+/// Times `reps` calls of `a` in `pool_a` and of `b` in `pool_b` (None: on the calling thread
+/// with the global pool), after one warm-up call each, alternating a and b call by call so that
+/// a change of the machine's load hits both alike.
+fn measure(
+    (a, pool_a): (&mut Step, Option<&rayon::ThreadPool>),
+    (b, pool_b): (&mut Step, Option<&rayon::ThreadPool>),
+    reps: usize,
+) -> (Timing, Timing) {
+    let (mut sa, mut sb) = (Sampler::new(a, pool_a), Sampler::new(b, pool_b));
+    sa.once();
+    sb.once();
+    for _ in 0..reps.max(1) {
+        sa.sample();
+        sb.sample();
+    }
+    (sa.finish(), sb.finish())
 }
 
 /// One row of the scaling table.
@@ -326,11 +406,21 @@ fn row(name: &str, t1: &Timing, t2: &Timing) {
     let cores = t2.cpu.map_or("?".into(), |c| {
         format!("{:.2}", c.as_secs_f64() / t2.wall.as_secs_f64())
     });
+    let undisturbed = match (t1.undisturbed, t2.undisturbed) {
+        (Some((w1, n1)), Some((w2, n2))) => format!(
+            "{:.1} / {:.1} ms: {:.2}× ({n1}, {n2} calls)",
+            ms(w1),
+            ms(w2),
+            w1.as_secs_f64() / w2.as_secs_f64()
+        ),
+        _ => "–".into(),
+    };
     println!(
-        "| {name} | {:.1} | {:.1} | {:.2}× | {} | {} | {cores} | {} |",
+        "| {name} | {:.1} | {:.1} | {:.2}× | {:.2}× | {undisturbed} | {} | {} | {cores} | {} |",
         ms(t1.wall),
         ms(t2.wall),
         t1.wall.as_secs_f64() / t2.wall.as_secs_f64(),
+        t1.best.as_secs_f64() / t2.best.as_secs_f64(),
         cpu(t1.cpu),
         cpu(t2.cpu),
         bal(t2.balance),
@@ -357,15 +447,17 @@ fn ms(d: Duration) -> f64 {
 fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     println!("## Thread scaling: one update, 784 → 200 → 10 f32, minibatch 20, τ = 0.01");
     println!(
-        "median of {reps} after 1 warm-up; load average before: {}",
+        "median (and best) of {reps} after 1 warm-up, 1 and 2 threads alternating; \
+         load average before: {}",
         load_average()
     );
     println!();
     println!(
-        "| update | 1 thread (ms) | 2 threads (ms) | speedup | CPU, 1 thread (ms) \
-         | CPU, 2 threads (ms) | cores used, 2 threads | work balance, 2 threads |"
+        "| update | 1 thread (ms) | 2 threads (ms) | speedup | speedup of the best times \
+         | undisturbed calls: 1 / 2 threads, speedup | CPU, 1 thread (ms) | CPU, 2 threads (ms) \
+         | cores used, 2 threads | work balance, 2 threads |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (p1, p2) = (pool(1), pool(2));
     type Make<'a> = Box<dyn Fn() -> Step + 'a>;
     let rows: Vec<(&str, Make)> = vec![
@@ -380,8 +472,7 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     let selected = |name: &str| only.map_or(true, |o| name.contains(o));
     for (name, make) in rows.iter().filter(|(name, _)| selected(name)) {
         // Each pool gets a fresh state from the same start: the same work is timed.
-        let t1 = measure(&mut make(), reps, Some(&p1));
-        let t2 = measure(&mut make(), reps, Some(&p2));
+        let (t1, t2) = measure((&mut make(), Some(&p1)), (&mut make(), Some(&p2)), reps);
         row(name, &t1, &t2);
     }
     // SGLD from the main thread: 2 = the global pool (built with 2 threads in main), where
@@ -390,8 +481,11 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     if !selected(name) {
         return;
     }
-    let t1 = measure(&mut sgld_step(s), reps, Some(&p1));
-    let t2 = measure(&mut sgld_step(s), reps, None);
+    let (t1, t2) = measure(
+        (&mut sgld_step(s), Some(&p1)),
+        (&mut sgld_step(s), None),
+        reps,
+    );
     row(name, &t1, &t2);
     println!();
     println!("load average after: {}", load_average());
@@ -407,6 +501,12 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
          would show; it does not depend on the load). It counts rayon's spin-waiting as work: \
          sound for coarse tasks (IS chunks, replicas), an upper bound for fine-grained ones \
          (SGLD from the caller thread, whose extra CPU time shows the overhead)."
+    );
+    println!(
+        "Undisturbed calls: those during which the update's threads together waited for a CPU \
+         (Linux schedstat run delay) less than 2% of the call's wall time, i.e. other processes \
+         did not take their cores; the median of those, and how many of the calls they were. \
+         On a shared machine this is the speedup to read."
     );
     println!();
 }

@@ -127,6 +127,22 @@ pub struct LocalEntropyGradient<T: Real> {
     noise: DVector<T>,
     #[serde(skip)]
     batch: Batch,
+    // The inner loop under way (between `start` and `finish`), so that a caller can run it one
+    // Langevin step at a time (Parle interleaves more replicas than threads step by step).
+    #[serde(skip)]
+    run: Option<InnerRun<T>>,
+}
+
+/// The constants of one inner loop and how far it has got.
+#[derive(Clone, Copy, Debug)]
+struct InnerRun<T> {
+    gamma: T,
+    inv_gamma: T,
+    sigma: T,
+    noisy: bool,
+    key: u64,
+    /// Langevin steps done.
+    done: usize,
 }
 
 /// Validates a scope or coupling value: > 0, +∞ allowed (003 §5.3.1 needs γ = ρ = ∞).
@@ -156,6 +172,7 @@ impl<T: Real> LocalEntropyGradient<T> {
             g: DVector::zeros(0),
             noise: DVector::zeros(0),
             batch: Batch::Full,
+            run: None,
         })
     }
 
@@ -227,60 +244,136 @@ impl<T: Real> LocalEntropyGradient<T> {
     }
 }
 
-impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
-    fn estimate<O: Gradient<T>>(
-        &mut self,
-        x: &DVector<T>,
-        loss: &O,
-        k: usize,
-        rng: &mut Prng,
-        out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+impl<T: Real> LocalEntropyGradient<T> {
+    /// Begins an inner loop at `x` for outer step `k` (draws the noise key from `rng` if the loop
+    /// is noisy). Then [`Self::advance`] until it returns true, then [`Self::finish`]:
+    /// together exactly [`GradientOracle::estimate`], whose draws they make in the same order.
+    pub(crate) fn start(&mut self, x: &DVector<T>, k: usize, rng: &mut Prng) -> Result<()> {
+        self.run = None;
         let gamma = check_scope("scope", &self.scope, k)?;
         self.ensure(x.len());
-        let inv_gamma = T::one() / gamma; // 0 for γ = ∞
-        let eta = self.langevin_step;
-        let sigma = self.noise_scale.sigma(eta, self.thermal_noise);
-        let a = self.averaging.new_sample_weight;
+        let sigma = self
+            .noise_scale
+            .sigma(self.langevin_step, self.thermal_noise);
         let noisy = sigma > T::zero();
-        self.d.fill(T::zero());
-        self.mu.fill(T::zero());
         // No draw at all when σ = 0, so noiseless variants consume only minibatch draws; the
         // noise comes from per-block streams of one key (same result for any thread count).
         let key = if noisy { rng::fork_key(rng) } else { 0 };
-        for l in 0..self.langevin_steps {
-            loss.draw_batch(rng, &mut self.batch);
-            kernels::add_into(self.y.as_mut_slice(), x.as_slice(), self.d.as_slice());
+        // d₀ = μ₀ = 0 and y = x + d₀ (added, not copied: −0 becomes +0 as in every later step).
+        let xs = x.as_slice();
+        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
+            d.fill(T::zero());
+            mu.fill(T::zero());
+            kernels::add_into(y, &xs[o..o + d.len()], d);
+        });
+        self.run = Some(InnerRun {
+            gamma,
+            inv_gamma: T::one() / gamma, // 0 for γ = ∞
+            sigma,
+            noisy,
+            key,
+            done: 0,
+        });
+        Ok(())
+    }
+
+    /// One Langevin step of the loop begun by [`Self::start`] at the same `x`; true once all L
+    /// are done. On error the loop is abandoned (start again).
+    pub(crate) fn advance<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        rng: &mut Prng,
+    ) -> Result<bool> {
+        let Some(run) = self.run else {
+            return Err(not_started());
+        };
+        if run.done == self.langevin_steps {
+            return Ok(true);
+        }
+        let l = run.done;
+        let InnerRun {
+            inv_gamma,
+            sigma,
+            noisy,
+            key,
+            ..
+        } = run;
+        let (eta, a) = (self.langevin_step, self.averaging.new_sample_weight);
+        loss.draw_batch(rng, &mut self.batch);
+        let (y, batch, g, noise) = (&self.y, &self.batch, &mut self.g, &mut self.noise);
+        if noisy {
             // The noise does not depend on the gradient: draw it while the gradient is computed.
-            let (y, batch, g, noise) = (&self.y, &self.batch, &mut self.g, &mut self.noise);
             kernels::beside(
                 || loss.gradient(y, batch, g),
-                || {
-                    if noisy {
-                        kernels::fill_noise(key, l as u64, noise.as_mut_slice())
-                    }
-                },
+                || kernels::fill_noise(key, l as u64, noise.as_mut_slice()),
                 x.len(),
             );
-            check::finite_vec("gradient", "Langevin inner loop", &self.g)?;
-            let (g, noise) = (self.g.as_slice(), self.noise.as_slice());
-            kernels::par_blocks(self.d.as_mut_slice(), self.mu.as_mut_slice(), |o, d, mu| {
-                let r = o..o + d.len();
-                kernels::displacement_langevin(
-                    d,
-                    mu,
-                    &g[r.clone()],
-                    &noise[r],
-                    eta,
-                    inv_gamma,
-                    sigma,
-                    a,
-                    noisy,
-                );
+        } else {
+            // Nothing to draw; through `beside` all the same, so that large products (minibatch
+            // ≥ 128) may still split between threads as they do beside the noise.
+            kernels::beside(|| loss.gradient(y, batch, g), || {}, x.len());
+        }
+        // One parallel pass per step, block by block while the block is in cache: check ∇f,
+        // d ← d − η(∇f + d/γ) [+ σξ], μ ← (1 − a)μ + a·d, and the next y = x + d. d, μ and y are
+        // scratch (reset by `start`), so a failed check may leave them half done.
+        let (g, xs) = (self.g.as_slice(), x.as_slice());
+        // Without noise the kernel never reads ξ: pass ∇f as a stand-in slice of the right
+        // length instead of streaming the unused noise buffer.
+        let noise = if noisy { self.noise.as_slice() } else { g };
+        let last = l + 1 == self.langevin_steps;
+        let finite = std::sync::atomic::AtomicBool::new(true);
+        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
+            let r = o..o + d.len();
+            if !kernels::all_finite(&g[r.clone()]) {
+                finite.store(false, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            kernels::displacement_langevin(
+                d,
+                mu,
+                &g[r.clone()],
+                &noise[r.clone()],
+                eta,
+                inv_gamma,
+                sigma,
+                a,
+                noisy,
+            );
+            if !last {
+                kernels::add_into(y, &xs[r], d);
+            }
+        });
+        if !finite.into_inner() {
+            self.run = None;
+            return Err(Error::NonFinite {
+                what: "gradient",
+                during: "Langevin inner loop",
             });
         }
+        self.run = Some(InnerRun { done: l + 1, ..run });
+        Ok(last)
+    }
+
+    /// Ends the loop (after [`Self::advance`] returned true): writes (x − μ)/γ (or x − μ if
+    /// scaled) plus 004's data term into `out`.
+    pub(crate) fn finish<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<OracleInfo<T>> {
+        let run = match self.run.take() {
+            Some(run) if run.done == self.langevin_steps => run,
+            _ => return Err(not_started()),
+        };
         // x − μ = −(mean displacement); divided by γ unless scaled (003 §3.2.3).
-        let factor = if self.scaled { -T::one() } else { -inv_gamma };
+        let factor = if self.scaled {
+            -T::one()
+        } else {
+            -run.inv_gamma
+        };
         out.copy_from(&self.mu);
         *out *= factor;
         let mut evals = self.langevin_steps;
@@ -294,9 +387,54 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
         }
         check::finite_vec("local-entropy gradient", "Langevin inner loop", out)?;
         Ok(OracleInfo {
-            scope: Some(gamma),
+            scope: Some(run.gamma),
             gradient_evaluations: evals,
         })
+    }
+}
+
+/// `advance` or `finish` out of turn (an internal invariant; an error rather than a panic).
+fn not_started() -> Error {
+    Error::InvalidHyperParameter {
+        name: "langevin_steps",
+        value: 0.0,
+        reason: "the inner loop was not started (internal: start, advance, then finish)",
+    }
+}
+
+impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
+    fn estimate<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        k: usize,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<OracleInfo<T>> {
+        self.start(x, k, rng)?;
+        while !self.advance(x, loss, rng)? {}
+        self.finish(x, loss, rng, out)
+    }
+}
+
+/// Runs `f(offset, d, μ, y)` over the fixed blocks ([`kernels::NOISE_BLOCK`]) of the three
+/// equally long vectors, in parallel (stealable by idle threads) when there are several blocks.
+/// Element-wise work only, so the result does not depend on the thread count.
+fn step_blocks<T: Real, F>(d: &mut DVector<T>, mu: &mut DVector<T>, y: &mut DVector<T>, f: F)
+where
+    F: Fn(usize, &mut [T], &mut [T], &mut [T]) + Sync,
+{
+    use rayon::prelude::*;
+    const B: usize = kernels::NOISE_BLOCK;
+    let (d, mu, y) = (d.as_mut_slice(), mu.as_mut_slice(), y.as_mut_slice());
+    if d.len() <= B {
+        f(0, d, mu, y);
+    } else {
+        d.par_chunks_mut(B)
+            .zip(mu.par_chunks_mut(B))
+            .zip(y.par_chunks_mut(B))
+            .enumerate()
+            .for_each(|(b, ((d, mu), y))| f(b * B, d, mu, y));
     }
 }
 

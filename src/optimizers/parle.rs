@@ -19,7 +19,7 @@
 
 use super::langevin::check_scope;
 use super::transport::{InProcess, Transport};
-use super::{Averaging, GradientOracle, LocalEntropyGradient, NoiseScale, Optimizer, Report};
+use super::{Averaging, LocalEntropyGradient, NoiseScale, Optimizer, Report};
 use crate::error::check;
 use crate::objective::Gradient;
 use crate::rng::{self, Prng};
@@ -49,6 +49,9 @@ pub struct ParleReplica<T: Real, U> {
     rng_backup: Option<Prng>,
     #[serde(skip)]
     evaluations: usize,
+    // |prepared gradient|, computed by the replica's own worker (in parallel).
+    #[serde(skip)]
+    grad_norm: T,
     // Roll-back buffers for a round whose update overflows (reused, never reallocated).
     #[serde(skip)]
     x_backup: DVector<T>,
@@ -56,6 +59,9 @@ pub struct ParleReplica<T: Real, U> {
     rule_backup: Option<U>,
     #[serde(skip)]
     committed: bool,
+    // Phase 1 under way: the inner loop has been started (see `prepare_slice`).
+    #[serde(skip)]
+    preparing: bool,
 }
 
 impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
@@ -69,21 +75,61 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
         k: usize,
         inv_coupling: T,
     ) -> Result<()> {
-        match &mut self.rng_backup {
-            Some(b) => b.clone_from(&self.rng),
-            None => self.rng_backup = Some(self.rng.clone()),
+        while !self.prepare_slice(master, loss, k, inv_coupling)? {}
+        Ok(())
+    }
+
+    /// [`ParleReplica::prepare`] one Langevin step at a time: each call runs one step of 5.8a–b
+    /// (the first call also begins the loop, the last also forms the 5.8c gradient) and returns
+    /// true when phase 1 is complete. The same arguments must be passed to every call of a round.
+    /// A transport interleaves these slices of all replicas over its workers.
+    pub fn prepare_slice<O: Gradient<T>>(
+        &mut self,
+        master: &DVector<T>,
+        loss: &O,
+        k: usize,
+        inv_coupling: T,
+    ) -> Result<bool> {
+        let r = self.prepare_slice_inner(master, loss, k, inv_coupling);
+        if !matches!(r, Ok(false)) {
+            self.preparing = false;
         }
-        if self.grad.len() != self.x.len() {
-            self.grad = DVector::zeros(self.x.len());
+        r
+    }
+
+    fn prepare_slice_inner<O: Gradient<T>>(
+        &mut self,
+        master: &DVector<T>,
+        loss: &O,
+        k: usize,
+        inv_coupling: T,
+    ) -> Result<bool> {
+        if !self.preparing {
+            match &mut self.rng_backup {
+                Some(b) => b.clone_from(&self.rng),
+                None => self.rng_backup = Some(self.rng.clone()),
+            }
+            if self.grad.len() != self.x.len() {
+                self.grad = DVector::zeros(self.x.len());
+            }
+            self.oracle.start(&self.x, k, &mut self.rng)?;
+            self.preparing = true;
+        }
+        if !self.oracle.advance(&self.x, loss, &mut self.rng)? {
+            return Ok(false);
         }
         let info = self
             .oracle
-            .estimate(&self.x, loss, k, &mut self.rng, &mut self.grad)?;
+            .finish(&self.x, loss, &mut self.rng, &mut self.grad)?;
         self.evaluations = info.gradient_evaluations;
-        for i in 0..self.x.len() {
-            self.grad[i] += (self.x[i] - master[i]) * inv_coupling;
+        // On slices (no bounds checks, vectorized); the same operations as element by element.
+        let (g, x) = (self.grad.as_mut_slice(), self.x.as_slice());
+        for ((gi, &xi), &mi) in g.iter_mut().zip(x).zip(master.as_slice()) {
+            *gi += (xi - mi) * inv_coupling;
         }
-        check::finite_vec("replica gradient", "Parle replica step", &self.grad)
+        check::finite_vec("replica gradient", "Parle replica step", &self.grad)?;
+        self.grad_norm = crate::kernels::norm(self.grad.as_slice());
+        Ok(true)
     }
 
     /// Phase 2: applies the prepared gradient with learning rate η_k (5.8c). Cannot fail; the
@@ -105,6 +151,7 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
     /// Undoes this round: restores the generator if [`ParleReplica::prepare`] ran, and x^a and the
     /// rule's state if [`ParleReplica::commit`] ran.
     pub fn rollback(&mut self) {
+        self.preparing = false;
         // Only a replica prepared in this round has a backup (a transport may stop at the first
         // failing replica, so the others were never prepared and must not be restored).
         if let Some(b) = self.rng_backup.take() {
@@ -361,9 +408,11 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     grad: DVector::zeros(x.len()),
                     rng_backup: None,
                     evaluations: 0,
+                    grad_norm: T::zero(),
                     x_backup: DVector::zeros(0),
                     rule_backup: None,
                     committed: false,
+                    preparing: false,
                 })
                 .collect();
         } else {
@@ -387,14 +436,19 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let master: &DVector<T> = x;
         // Phase 1 (broadcast the master; 5.8a–b and the gradient of 5.8c): only scratch buffers
         // and generators change.
-        let phase1 = self.transport.for_each_replica(&mut self.replicas, |a, r| {
-            let loss = if objectives.len() == 1 {
-                &objectives[0]
-            } else {
-                &objectives[a]
-            };
-            r.prepare(master, loss, k, inv_rho)
-        });
+        // Run in slices of one Langevin step (L per replica), which the transport may move
+        // between threads (n replicas on fewer threads stay balanced).
+        let slices = self.oracle.langevin_steps();
+        let phase1 = self
+            .transport
+            .for_each_replica_sliced(&mut self.replicas, slices, |a, r| {
+                let loss = if objectives.len() == 1 {
+                    &objectives[0]
+                } else {
+                    &objectives[a]
+                };
+                r.prepare_slice(master, loss, k, inv_rho)
+            });
         if let Err(e) = phase1 {
             for r in &mut self.replicas {
                 r.rollback();
@@ -416,17 +470,33 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         if self.mean.len() != x.len() {
             self.mean = DVector::zeros(x.len());
         }
-        self.mean.fill(T::zero());
-        let mut norm = T::zero();
-        let mut evals = 0;
+        let nt = T::lit(self.n as f64);
+        let finite = std::sync::atomic::AtomicBool::new(true);
+        let replicas = &self.replicas;
+        // Block by block in parallel; each element is summed in replica order whatever the
+        // blocks, so the mean does not depend on the thread count.
+        let mean_blocks = || {
+            crate::kernels::par_blocks(self.mean.as_mut_slice(), &mut [], |o, m, _| {
+                m.fill(T::zero());
+                for r in replicas {
+                    // m + 1·x = m + x exactly: the same sum as `mean += x`.
+                    crate::kernels::axpy(m, T::one(), &r.x.as_slice()[o..o + m.len()]);
+                }
+                for v in m.iter_mut() {
+                    *v /= nt;
+                }
+                if !crate::kernels::all_finite(m) {
+                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        };
+        self.transport.install(mean_blocks);
+        let (mut norm, mut evals) = (T::zero(), 0);
         for r in &self.replicas {
-            self.mean += &r.x;
-            norm += crate::kernels::norm(r.grad.as_slice());
+            norm += r.grad_norm;
             evals += r.evaluations;
         }
-        let nt = T::lit(self.n as f64);
-        self.mean /= nt;
-        if !crate::kernels::all_finite(self.mean.as_slice()) {
+        if !finite.into_inner() {
             // A finite gradient overflowed some x^a (huge η, ρ or momentum): undo the round.
             for r in &mut self.replicas {
                 r.rollback();

@@ -6,13 +6,18 @@
 //! **roll back** on every replica if one failed — and finally **gather** the replicas' parameters
 //! into the master (eq. 5.8d, summed in replica order, so results never depend on scheduling).
 //! The [`Transport`] runs each phase on every replica; [`InProcess`] does it on threads (rayon).
+//! Phase 1 may be run in slices (one Langevin step each, [`Transport::for_each_replica_sliced`]):
+//! [`InProcess`] then splits the replicas' steps evenly between its threads, so that n replicas
+//! keep t threads busy even when t does not divide n (3 replicas on 2 threads: ≈ 2× instead of
+//! 1.5×).
 //! A transport over processes on several machines carries the same phases as messages
 //! (prepare(master, k, 1/ρ_k) → ok/error, commit(η_k) or rollback, params → x^a).
 
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 /// Runs one round of local work on every replica.
 pub trait Transport: Send + Sync {
@@ -23,14 +28,51 @@ pub trait Transport: Send + Sync {
     where
         R: Send,
         F: Fn(usize, &mut R) -> Result<()> + Sync + Send;
+
+    /// Runs the master's own data-parallel work (the mean of 5.8d) on the transport's threads
+    /// where it has them ([`InProcess`]: in its pool). The default runs it on the caller.
+    fn install<F: FnOnce() + Send>(&self, f: F) {
+        f()
+    }
+
+    /// Like [`Transport::for_each_replica`] for work that comes in slices: calls
+    /// `slice(a, &mut replicas[a])` until it returns `Ok(true)` (replica a's work is done), for
+    /// every replica; `slices` is how many calls that takes (a hint for scheduling: the
+    /// `Ok(true)` decides). Slices of one replica run one after the other; a transport may move a
+    /// replica between workers between two slices (each replica's result depends only on its own
+    /// slices). The default runs each replica's slices back to back in one
+    /// [`Transport::for_each_replica`].
+    fn for_each_replica_sliced<R, F>(
+        &self,
+        replicas: &mut [R],
+        slices: usize,
+        slice: F,
+    ) -> Result<()>
+    where
+        R: Send,
+        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+    {
+        let _ = slices;
+        self.for_each_replica(replicas, |a, r| {
+            while !slice(a, r)? {}
+            Ok(())
+        })
+    }
 }
 
 /// Replicas as rayon tasks in this process: on the global pool, or on a pool with a fixed number
 /// of threads ([`InProcess::with_threads`]). Each replica draws from its own stream
 /// (`rng::stream(seed, a)`), so iterates are bit-identical for any number of threads.
+///
+/// Sliced work ([`Transport::for_each_replica_sliced`]) is split evenly between min(n, threads)
+/// workers by McNaughton's wrap-around rule (see `wrap_around`): with 3 replicas of L steps on 2
+/// threads, one runs replica 0 and the first L/2 steps of replica 1, the other the rest of
+/// replica 1 and replica 2.
 #[derive(Clone, Default)]
 pub struct InProcess {
     pool: Option<Arc<rayon::ThreadPool>>,
+    // Hand-over flags of the replicas split between workers (reused: a step allocates nothing).
+    handover: Arc<Mutex<Vec<AtomicU8>>>,
 }
 
 impl fmt::Debug for InProcess {
@@ -57,6 +99,7 @@ impl InProcess {
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         Ok(Self {
             pool: Some(Arc::new(pool)),
+            handover: Arc::default(),
         })
     }
 }
@@ -80,5 +123,203 @@ impl Transport for InProcess {
             None => run(replicas, work),
             Some(p) => p.install(|| run(replicas, work)),
         }
+    }
+
+    fn install<F: FnOnce() + Send>(&self, f: F) {
+        match &self.pool {
+            None => f(),
+            Some(p) => p.install(f),
+        }
+    }
+
+    fn for_each_replica_sliced<R, F>(
+        &self,
+        replicas: &mut [R],
+        slices: usize,
+        slice: F,
+    ) -> Result<()>
+    where
+        R: Send,
+        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+    {
+        let mut run = move || {
+            let workers = rayon::current_num_threads().min(replicas.len());
+            if workers <= 1 || slices <= 1 {
+                // Nothing to interleave: every replica's slices back to back, in parallel.
+                return replicas.par_iter_mut().enumerate().try_for_each(|(a, r)| {
+                    while !slice(a, r)? {}
+                    Ok(())
+                });
+            }
+            // Another step may be using this transport (a clone shares the flags): then flags
+            // of its own (allocated, as they must be).
+            let mut own = Vec::new();
+            let mut shared = match self.handover.try_lock() {
+                Ok(h) => Some(h),
+                // A panic in an earlier step left only the flags' state behind: reset below.
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            let handover = match shared.as_deref_mut() {
+                Some(h) => h,
+                None => &mut own,
+            };
+            wrap_around(replicas, slices, &slice, workers, handover)
+        };
+        match &self.pool {
+            None => run(),
+            Some(p) => p.install(run),
+        }
+    }
+}
+
+/// The replicas, shared by the workers of [`wrap_around`], each of which touches only the
+/// replicas (and steps) the schedule gives it.
+struct Replicas<R>(*mut R);
+
+// SAFETY: the workers of `wrap_around` access each replica one at a time (see there); R: Send
+// lets a replica be used from another thread.
+unsafe impl<R: Send> Sync for Replicas<R> {}
+
+/// Hand-over states of a replica split between two workers.
+const RUNNING: u8 = 0;
+/// The first worker has run its steps; the second may take the replica over.
+const HANDED_OVER: u8 = 1;
+/// The replica finished (or failed) in the first worker's part: nothing left to run.
+const FINISHED: u8 = 2;
+
+/// Runs n replicas' `slices` slices each on `workers` ≥ 2 rayon tasks with McNaughton's
+/// wrap-around rule (the optimal schedule of divisible work on identical machines): lay the
+/// replicas' slices end to end, replica after replica, and give worker w the w-th of `workers`
+/// equal stretches. A replica cut between workers w and w + 1 runs its first steps on w —
+/// *first* in w's stretch — and its remaining steps on w + 1 — *last* in w + 1's stretch, by
+/// which time w has long handed it over (worker w + 1 waits if not). Each worker switches
+/// replicas at most n/workers + 2 times per round, so each replica's vectors stay in cache for
+/// long runs of steps (a step-by-step round-robin of the replicas doubled the CPU time of a
+/// Parle step on the MLP here: every step reloaded another replica's vectors from memory).
+/// A worker that is done leaves and helps inside the others' steps (their parallel blocks).
+fn wrap_around<R, F>(
+    replicas: &mut [R],
+    slices: usize,
+    slice: &F,
+    workers: usize,
+    handover: &mut Vec<AtomicU8>,
+) -> Result<()>
+where
+    R: Send,
+    F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+{
+    let n = replicas.len();
+    let total = n * slices;
+    handover.clear();
+    handover.extend((0..workers).map(|_| AtomicU8::new(RUNNING)));
+    let handover = &handover[..];
+    let failed = AtomicBool::new(false);
+    let error = Mutex::new(None);
+    let shared = Replicas(replicas.as_mut_ptr());
+    let shared = &shared;
+    let fail = |e: Error| {
+        failed.store(true, Ordering::Relaxed);
+        error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(e);
+    };
+    // Runs slices of replica a: `count` of them, or (None) until it is done. Ok(true): done.
+    let run = |a: usize, count: Option<usize>| -> Result<bool> {
+        // SAFETY: a < n, and the schedule gives replica a to one worker at a time: whole to one
+        // worker, or split between w (which hands it over through `handover[w]`, Release) and
+        // w + 1 (which takes it after reading HANDED_OVER, Acquire). `replicas` stays mutably
+        // borrowed (unused) until every worker has returned.
+        let r = unsafe { &mut *shared.0.add(a) };
+        let mut i = 0;
+        while count.map_or(true, |c| i < c) {
+            if failed.load(Ordering::Relaxed) {
+                return Ok(true);
+            }
+            i += 1;
+            if slice(a, r)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    let worker = |w: usize| {
+        // A panicking slice must not leave the next worker waiting for a hand-over forever: the
+        // guard raises `failed` while unwinding (rayon then re-raises the panic in the caller).
+        let _guard = FailOnUnwind(&failed);
+        let (start, end) = (w * total / workers, (w + 1) * total / workers);
+        let (first, last) = (start / slices, (end - 1) / slices);
+        // The head of the replica cut at the end of this stretch, first.
+        let cut_out = end % slices != 0;
+        if cut_out {
+            let head = end - last * slices;
+            let state = match run(last, Some(head)) {
+                Ok(done) => {
+                    if done {
+                        FINISHED
+                    } else {
+                        HANDED_OVER
+                    }
+                }
+                Err(e) => {
+                    fail(e);
+                    FINISHED
+                }
+            };
+            handover[w].store(state, Ordering::Release);
+        }
+        // The replicas wholly in this stretch.
+        let cut_in = start % slices != 0;
+        let whole = (first + usize::from(cut_in))..(last + usize::from(!cut_out));
+        for a in whole {
+            if let Err(e) = run(a, None) {
+                return fail(e);
+            }
+        }
+        // The rest of the replica cut at the start of this stretch, last.
+        if cut_in {
+            let state = loop {
+                let s = handover[w - 1].load(Ordering::Acquire);
+                if s != RUNNING || failed.load(Ordering::Relaxed) {
+                    break s;
+                }
+                // Help with any pending work of the pool while waiting.
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::yield_now();
+                }
+            };
+            if state == HANDED_OVER {
+                if let Err(e) = run(first, None) {
+                    fail(e);
+                }
+            }
+        }
+    };
+    fan_out(0, workers, &worker);
+    match error.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Sets the flag if dropped while the thread unwinds from a panic.
+struct FailOnUnwind<'a>(&'a AtomicBool);
+
+impl Drop for FailOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs `worker(w)` for w in `from..to` on rayon tasks (nested `join`s: no allocation).
+fn fan_out<W: Fn(usize) + Sync>(from: usize, to: usize, worker: &W) {
+    if to - from <= 1 {
+        worker(from);
+    } else {
+        let mid = from + (to - from) / 2;
+        rayon::join(|| fan_out(from, mid, worker), || fan_out(mid, to, worker));
     }
 }
