@@ -30,6 +30,10 @@
 
 use crate::Real;
 use gemm::Parallelism;
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[path = "gemm_packed.rs"]
+mod packed;
 use std::any::TypeId;
 
 /// A column-major operand: `rows × cols` at `data` with strides (`rs`, `cs`).
@@ -338,9 +342,17 @@ where
         }
     }
 
-    /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs, strides given as (column, row).
+    /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs, strides given as (column, row). On
+    /// one thread (x86), through `packed::gemm`: the same computation without allocating.
     unsafe fn run_gemm(self, par: Parallelism) {
         let read_c = self.beta != U::default();
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if matches!(par, Parallelism::None) {
+            return packed::gemm(
+                self.m, self.n, self.k, self.c, self.csc, read_c, self.a, self.csa, self.rsa,
+                self.b, self.csb, self.rsb, self.beta, self.alpha,
+            );
+        }
         gemm::gemm(
             self.m,
             self.n,
@@ -523,6 +535,113 @@ mod tests {
     #[test]
     fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f32() {
         check::<f32>(1e-4);
+    }
+
+    /// `packed::gemm` (the allocation-free driver) against `gemm::gemm` on one thread: the same
+    /// bits for every layout of A and B, with and without reading C, on the MLP's products at
+    /// B = 20 / 128 / 1000 and on ragged shapes, both through the main path (counted: the
+    /// comparison must actually exercise it) and through the paths it hands back to `gemm`.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn packed_matches_gemm<U: Real>() {
+        let mut shapes = vec![];
+        for b in [20, 128, 1000] {
+            shapes.extend([
+                (200, 784, b),
+                (10, 200, b),
+                (10, b, 200),
+                (200, 10, b),
+                (200, b, 784),
+            ]);
+        }
+        for m in [1, 2, 7, 16, 33, 70] {
+            for k in [1, 3, 9, 600] {
+                for n in [1, 5, 13, 100] {
+                    shapes.push((m, k, n));
+                }
+            }
+        }
+        let (mut main, mut other) = (0, 0);
+        for (m, k, n) in shapes {
+            let conv = |v: Vec<f64>| v.into_iter().map(U::lit).collect::<Vec<U>>();
+            let (a, b) = (conv(fill(m * k, 3)), conv(fill(k * n, 4)));
+            let c0 = conv(fill(m * n, 5));
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                // (column stride, row stride) of A (m × k) and B (k × n).
+                let (csa, rsa) = if ta { (1, k) } else { (m, 1) };
+                let (csb, rsb) = if tb { (1, n) } else { (k, 1) };
+                for (read, scale) in [(false, 0.0), (true, 1.0), (true, 0.5)] {
+                    let (alpha, beta) = (U::lit(scale), U::lit(1.25));
+                    let mut want = c0.clone();
+                    let mut got = c0.clone();
+                    unsafe {
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            want.as_mut_ptr(),
+                            m as isize,
+                            1,
+                            read,
+                            a.as_ptr(),
+                            csa as isize,
+                            rsa as isize,
+                            b.as_ptr(),
+                            csb as isize,
+                            rsb as isize,
+                            alpha,
+                            beta,
+                            false,
+                            false,
+                            false,
+                            Parallelism::None,
+                        );
+                        packed::gemm(
+                            m,
+                            n,
+                            k,
+                            got.as_mut_ptr(),
+                            m,
+                            read,
+                            a.as_ptr(),
+                            csa,
+                            rsa,
+                            b.as_ptr(),
+                            csb,
+                            rsb,
+                            alpha,
+                            beta,
+                        );
+                    }
+                    assert!(
+                        want.iter()
+                            .zip(&got)
+                            .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits()),
+                        "({m}, {k}, {n}) ta={ta} tb={tb} read={read} α={scale}: differs from gemm"
+                    );
+                    if packed::takes_main_path(m, n, k, m, csa, rsa, csb, rsb) {
+                        main += 1;
+                    } else {
+                        other += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            main > 500 && other > 100,
+            "main path {main}, others {other}"
+        );
+    }
+
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn allocation_free_driver_is_bit_identical_to_gemm_f32() {
+        packed_matches_gemm::<f32>();
+    }
+
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn allocation_free_driver_is_bit_identical_to_gemm_f64() {
+        packed_matches_gemm::<f64>();
     }
 
     /// Every product of 784→200→10 at the benchmarked minibatches takes the one-fork split.
