@@ -24,6 +24,28 @@
 //!
 //! `gemm` wins or ties (within run-to-run noise, ~5%) every shape, so it is used for all of them.
 //!
+//! No allocation per call (issue 6): `gemm::gemm` allocates its packing buffers and a flag vector
+//! in every call that reaches its packed path — every MLP product does. One-thread calls (every
+//! MLP product: a threaded one is two one-thread halves, see `Job::split`) therefore go through
+//! `gemm_packed.rs`, the same packed path rebuilt from `gemm`'s public pieces (blocking rules,
+//! packing routines, AVX2+FMA microkernels) with its buffers in a thread-local that is reused:
+//! bit-identical to `gemm::gemm`, and as fast or slightly faster (no allocation, no page faults
+//! on fresh buffers). Measured like the table above (f32, one thread, 300 interleaved rounds,
+//! GFLOP/s at the 10th percentile of time, `gemm::gemm` vs `gemm_packed`, same binary; the
+//! machine was shared, load average 4–5, so the absolute figures sit below the table above):
+//!
+//! | product | B = 20 | 128 | 1000 |
+//! |---|---|---|---|
+//! | forward, layer 0 | 50 vs 49 | 85 vs 85 | 86 vs 86 |
+//! | forward, layer 1 | 37 vs 41 | 52 vs 54 | 41 vs 42 |
+//! | ∇W₁ = δ₁·A₁ᵀ | 30 vs 34 | 51 vs 53 | 41 vs 41 |
+//! | δ₀ = W₁ᵀ·δ₁ | 34 vs 38 | 54 vs 59 | 36 vs 39 |
+//! | ∇W₀ = δ₀·Xᵀ | 71 vs 73 | 86 vs 87 | 74 vs 74 |
+//!
+//! Still allocating: `matrixmultiply` (AVX-512F CPUs), its packing buffer in every call; and a
+//! threaded product whose split would not be exact (`gemm_split_is_exact`; none of the MLP's at
+//! the benchmarked sizes), which keeps `gemm`'s own threading.
+//!
 //! nalgebra's own `gemm` is not used: for any dimension ≤ 5 it falls back to per-column `axcpy`,
 //! which with strided (transposed) views writes out of bounds (nalgebra 0.33.3 `axcpy_uninit`
 //! loops over the *slice* length, not the element count).

@@ -51,7 +51,7 @@ thread_local! {
 
 /// Lines needed for `len` elements of `T`.
 fn lines_for<T>(len: usize) -> usize {
-    (len * std::mem::size_of::<T>()).div_ceil(CACHELINE_ALIGN)
+    (len * std::mem::size_of::<T>()).div_ceil(std::mem::size_of::<Line>())
 }
 
 /// dst := α·dst + β·lhs·rhs in `gemm`'s own convention (note: α scales the old C, β the
