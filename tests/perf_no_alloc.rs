@@ -24,7 +24,7 @@
 //! The MLP cases drive the matrix products through `src/nn/gemm_packed.rs` (the `gemm` crate's
 //! packed path with its buffers in a thread-local, reused): `mlp_784_200_10_*` check the same at
 //! the paper's network size, where every product takes that packed path (packing buffers of
-//! hundreds of KiB), on one thread and with the products split over two. Exception: on a CPU with
+//! hundreds of KiB), on one thread and with the products split over two (also 784 → 64 → 10). Exception: on a CPU with
 //! AVX-512F, `src/nn/gemm.rs` uses `matrixmultiply`, which allocates its packing buffer in every
 //! call; there the MLP cases check only that nothing else allocates (≤ 2 per product).
 //!
@@ -564,14 +564,14 @@ mlp_no_alloc! {
 // The paper's network, 784 → 200 → 10 (000 §6.1): every product goes through the packed path of
 // `src/nn/gemm_packed.rs` with its full-size packing buffers.
 
-/// `MlpObjective` for 784 → 200 → 10 on 1000 random MNIST-sized examples, and its x₀.
-fn mlp_784<T: Real>(batch: usize) -> (MlpObjective<T>, DVector<T>) {
+/// `MlpObjective` for 784 → `hidden` → 10 on 1000 random MNIST-sized examples, and its x₀.
+fn mlp_784<T: Real>(hidden: usize, batch: usize) -> (MlpObjective<T>, DVector<T>) {
     let n = 1000;
     let mut r = rng::seeded(3);
     let inputs = DMatrix::<T>::from_fn(784, n, |_, _| T::standard_normal(&mut r).abs());
     let labels = (0..n).map(|i| (i % 10) as u8).collect();
     let data = Arc::new(Dataset::new(inputs, labels, 10).expect("valid data"));
-    let mlp = Mlp::new(&[784, 200, 10]).expect("valid sizes");
+    let mlp = Mlp::new(&[784, hidden, 10]).expect("valid sizes");
     let f = MlpObjective::new(mlp, data, batch).expect("valid objective");
     let x = f.init(&mut rng::seeded(4));
     (f, x)
@@ -579,7 +579,7 @@ fn mlp_784<T: Real>(batch: usize) -> (MlpObjective<T>, DVector<T>) {
 
 /// One `cost_and_gradient` and one `cost` on a fixed minibatch of `b` examples.
 fn mlp_784_pass<T: Real>(b: usize) -> impl FnMut() + Send {
-    let (f, x) = mlp_784::<T>(b);
+    let (f, x) = mlp_784::<T>(200, b);
     let batch = Batch::Indices((0..b).map(|i| (i * 7) % 1000).collect());
     let mut g = DVector::<T>::zeros(x.len());
     move || {
@@ -617,12 +617,14 @@ fn mlp_784_200_10_passes_allocate_nothing() {
 /// Products split over two threads (a call from outside rayon with ≥ 2 threads in the global
 /// pool: halves of C under `rayon::join`): after warm-up, nothing allocates on the calling thread
 /// or on either worker. Warm-up: one unsplit pass on each worker (`broadcast`; it sizes each
-/// worker's scratch and the objective's workspace pool), then [`WARMUP`] split passes.
+/// worker's scratch and the objective's workspace pool), then [`WARMUP`] split passes. Also
+/// 784 → 64 → 10, whose layer-0 products (halves ≤ 64 wide, k = 784) `gemm` alone would block
+/// differently per half and so threaded itself, allocating.
 #[test]
-fn mlp_784_200_10_split_products_allocate_nothing() {
+fn mlp_784_split_products_allocate_nothing() {
     let workers = || -> usize { rayon::broadcast(|_| ALLOCS.with(Cell::get)).iter().sum() };
-    for b in [128, 1000] {
-        let (f, x) = mlp_784::<f32>(b);
+    for (hidden, b) in [(200, 128), (200, 1000), (64, 128)] {
+        let (f, x) = mlp_784::<f32>(hidden, b);
         let batch = Batch::Indices((0..b).map(|i| (i * 7) % 1000).collect());
         let dim = x.len();
         rayon::broadcast(|_| {
@@ -643,14 +645,14 @@ fn mlp_784_200_10_split_products_allocate_nothing() {
         let here = ALLOCS.with(Cell::get) - here;
         let there = workers() - there;
         eprintln!(
-            "784-200-10 split over {} threads, B = {b}: {here} allocations on the caller, {there} on the workers",
+            "784-{hidden}-10 split over {} threads, B = {b}: {here} allocations on the caller, {there} on the workers",
             rayon::current_num_threads()
         );
         // Each product is (at most) two calls, one per half.
         let bound = allowed(2 * (GRAD + COST) * STEPS);
         assert!(
             here + there <= bound,
-            "B = {b}: split products allocate ({here} + {there}; allowed {bound})"
+            "784-{hidden}-10, B = {b}: split products allocate ({here} + {there}; allowed {bound})"
         );
     }
 }

@@ -42,9 +42,13 @@
 //! | δ₀ = W₁ᵀ·δ₁ | 34 vs 38 | 54 vs 59 | 36 vs 39 |
 //! | ∇W₀ = δ₀·Xᵀ | 71 vs 73 | 86 vs 87 | 74 vs 74 |
 //!
+//! The halves of a threaded product are blocked as the whole (`Job::whole`), so the split is
+//! exact whenever both halves take the packed path (`gemm_split_is_exact`), also for shapes that
+//! `gemm::gemm` would block differently per half (e.g. layer 0 of 784→64→10 at B = 128).
+//!
 //! Still allocating: `matrixmultiply` (AVX-512F CPUs), its packing buffer in every call; and a
-//! threaded product whose split would not be exact (`gemm_split_is_exact`; none of the MLP's at
-//! the benchmarked sizes), which keeps `gemm`'s own threading.
+//! threaded product whose halves would not take the packed path (a half of ≤ 256 elements or
+//! k ≤ 2: ≥ 3 MFLOP then needs k in the thousands), which keeps `gemm`'s own threading.
 //!
 //! nalgebra's own `gemm` is not used: for any dimension ≤ 5 it falls back to per-column `axcpy`,
 //! which with strided (transposed) views writes out of bounds (nalgebra 0.33.3 `axcpy_uninit`
@@ -150,15 +154,26 @@ fn backend() -> Backend {
 }
 
 /// Whether `gemm` 0.18 computes every element of the two halves of C (see `Job::split`) exactly
-/// as in the whole product: both go through its main path (not the matrix-vector or ≤ 16×16
-/// "horizontal" kernels, which reduce in another order), whose microkernels keep one FMA
-/// accumulator per element, sequential in k, and both use the same depth blocks: a single block
-/// if k ≤ 512 (every path's block is ≥ min(k, 512)); otherwise blocks that depend on k alone once
-/// a dimension exceeds 64 (below that, a small-matrix path blocks by 512).
+/// as in the whole product: both go through its main path (not the k ≤ 2, matrix-vector or
+/// ≤ 16×16 "horizontal" kernels, which reduce in another order), whose microkernels keep one FMA
+/// accumulator per element, sequential in k, and both use the same depth blocks. With
+/// `gemm_packed` (AVX2+FMA) the halves are blocked as the whole product, by construction;
+/// through `gemm::gemm` itself the blocks agree if k ≤ 512 (a single block on every path) or a
+/// half's dimension exceeds 64 (blocks that depend on k alone; below that, a small-matrix path
+/// blocks by 512).
 fn gemm_split_is_exact(m: usize, k: usize, n: usize) -> bool {
     let (mh, nh) = if m >= n { (m / 2, n) } else { (m, n / 2) };
-    let main_path = mh >= 2 && nh >= 2 && mh * nh > 256;
-    main_path && (k <= 512 || mh > 64 || nh > 64)
+    let main_path = mh >= 2 && nh >= 2 && mh * nh > 256 && k > 2;
+    main_path && (packed_available() || k <= 512 || mh > 64 || nh > 64)
+}
+
+/// Whether the one-thread products go through `gemm_packed` (x86 with AVX2+FMA).
+fn packed_available() -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if packed::available() {
+        return true;
+    }
+    false
 }
 
 /// C = α·A·B + β·C with C contiguous column-major (`a.rows × b.cols`). If β = 0, C is not read.
@@ -239,6 +254,9 @@ struct Job<U> {
     csb: usize,
     c: *mut U,
     csc: usize,
+    /// The rows and columns of the whole product: a half of a split one keeps them, and
+    /// `gemm_packed` blocks it as the whole (same depth blocks, same bits).
+    whole: (usize, usize),
 }
 
 // SAFETY: the pointers are only dereferenced inside `gemm`'s borrow of the slices, and the
@@ -275,6 +293,7 @@ where
             csb: b.cs,
             c,
             csc: m,
+            whole: (m, n),
         }
     }
 
@@ -371,8 +390,8 @@ where
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         if matches!(par, Parallelism::None) {
             return packed::gemm(
-                self.m, self.n, self.k, self.c, self.csc, read_c, self.a, self.csa, self.rsa,
-                self.b, self.csb, self.rsb, self.beta, self.alpha,
+                self.m, self.n, self.k, self.whole, self.c, self.csc, read_c, self.a, self.csa,
+                self.rsa, self.b, self.csb, self.rsb, self.beta, self.alpha,
             );
         }
         gemm::gemm(
@@ -434,14 +453,17 @@ mod tests {
     }
 
     /// (m, k, n, transpose A, transpose B): the MLP's five products at B = 20, ∇W₁ at B = 1000
-    /// (k > 512, split exact), and ragged ones (the last two: split not exact with `gemm`).
-    const SHAPES: [(usize, usize, usize, bool, bool); 8] = [
+    /// (k > 512, split exact), layer 0 of 784→64→10 at B = 128 and a ragged one (k > 512 with
+    /// halves ≤ 64: split exact only through `gemm_packed`, which blocks the halves as the whole),
+    /// and a tiny one (never split).
+    const SHAPES: [(usize, usize, usize, bool, bool); 9] = [
         (200, 784, 20, false, false),
         (10, 1000, 200, false, true),
         (10, 200, 20, false, false),
         (10, 20, 200, false, true),
         (200, 10, 20, true, false),
         (200, 20, 784, false, true),
+        (64, 784, 128, false, false),
         (33, 600, 70, true, true),
         (3, 5, 2, false, false),
     ];
@@ -630,6 +652,7 @@ mod tests {
                             m,
                             n,
                             k,
+                            (m, n),
                             got.as_mut_ptr(),
                             ldc,
                             read,
@@ -691,7 +714,11 @@ mod tests {
                 }
             }
         }
-        // The small-matrix path's depth blocks differ from the general path's for k > 512.
-        assert!(!gemm_split_is_exact(33, 600, 70));
+        // Through `gemm::gemm` the small-matrix path's depth blocks differ from the general
+        // path's for k > 512; `gemm_packed` blocks the halves as the whole product.
+        assert_eq!(gemm_split_is_exact(33, 600, 70), packed_available());
+        assert_eq!(gemm_split_is_exact(64, 784, 128), packed_available());
+        // Halves of ≤ 256 elements take the horizontal kernels: never split.
+        assert!(!gemm_split_is_exact(10, 5000, 20));
     }
 }

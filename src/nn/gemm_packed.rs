@@ -15,6 +15,11 @@
 //! `Parallelism::None` (checked by the unit tests in `gemm.rs` over the MLP's shapes, ragged
 //! shapes and every operand layout), at the same speed less the allocations. Any call the main
 //! path would not see, and any CPU without AVX2+FMA, goes to `gemm::gemm` itself.
+//!
+//! One deliberate extension: the blocking may be taken from a larger product (`block_m`,
+//! `block_n`). A half of a split product (`Job::split` in `gemm.rs`) uses the whole product's
+//! depth blocks, so each element of C is the same sequence of FMAs as without the split, whatever
+//! the shape (with `gemm::gemm` the halves of a small product could block differently).
 
 #![cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 
@@ -54,9 +59,17 @@ fn lines_for<T>(len: usize) -> usize {
     (len * std::mem::size_of::<T>()).div_ceil(std::mem::size_of::<Line>())
 }
 
+/// Whether this CPU runs [`gemm`]'s own packed path (AVX2+FMA), rather than handing every call
+/// to `gemm::gemm`.
+pub(super) fn available() -> bool {
+    <V3 as MixedSimd<f32, f32, f32, f32>>::try_new().is_some()
+}
+
 /// dst := α·dst + β·lhs·rhs in `gemm`'s own convention (note: α scales the old C, β the
 /// product), with C column-major: unit row stride, column stride `dst_cs`. If `read_dst` is
-/// false, C is not read. `T` is `f32` or `f64`; any other type, a CPU without AVX2+FMA, or a call
+/// false, C is not read. The blocking (`kc`, `mc`, `nc`) is the one `gemm` picks for a
+/// `block_m × block_n` product of depth k: pass `m`, `n` for `gemm::gemm`'s bits, the whole
+/// product's for a half of a split one. `T` is `f32` or `f64`; any other type, a CPU without AVX2+FMA, or a call
 /// that `gemm` would not send down its main path is handed to `gemm::gemm` (which allocates
 /// nothing on those paths).
 ///
@@ -68,6 +81,7 @@ pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
     m: usize,
     n: usize,
     k: usize,
+    (block_m, block_n): (usize, usize),
     dst: *mut T,
     dst_cs: usize,
     read_dst: bool,
@@ -110,7 +124,8 @@ pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
         return delegate();
     }
     let id = TypeId::of::<T>();
-    let done = if id == TypeId::of::<f32>() {
+    let blocks = (block_m.max(m), block_n.max(n));
+    if id == TypeId::of::<f32>() {
         use gemm_f32::microkernel::fma::f32 as ukr;
         main_path::<f32, 8, { ukr::MR_DIV_N * 8 }, { ukr::NR }, { ukr::MR_DIV_N }>(
             simd,
@@ -118,6 +133,7 @@ pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
             m,
             n,
             k,
+            blocks,
             dst.cast(),
             dst_cs,
             read_dst,
@@ -129,7 +145,7 @@ pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
             rhs_rs,
             cast(alpha),
             cast(beta),
-        )
+        );
     } else if id == TypeId::of::<f64>() {
         use gemm_f64::microkernel::fma::f64 as ukr;
         main_path::<f64, 4, { ukr::MR_DIV_N * 4 }, { ukr::NR }, { ukr::MR_DIV_N }>(
@@ -138,6 +154,7 @@ pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
             m,
             n,
             k,
+            blocks,
             dst.cast(),
             dst_cs,
             read_dst,
@@ -149,11 +166,8 @@ pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
             rhs_rs,
             cast(alpha),
             cast(beta),
-        )
+        );
     } else {
-        false
-    };
-    if !done {
         delegate();
     }
 }
@@ -187,8 +201,9 @@ pub(super) fn takes_main_path(
 }
 
 /// The main path of `gemm_basic_generic` for `Parallelism::None` and no conjugation, with its
-/// buffers in [`SCRATCH`]. Returns false (nothing done) only if the scratch is unavailable
-/// (thread teardown, or a re-entrant call, neither of which the MLP makes).
+/// buffers in [`SCRATCH`] (or, should that be unavailable — thread teardown, a re-entrant call,
+/// neither of which the MLP makes — in a fresh one), blocked for a `blocks` = (rows, columns)
+/// product of depth k.
 ///
 /// `N` is the SIMD width, `MR = MR_DIV_N·N` and `NR` the microkernel's tile.
 #[allow(clippy::too_many_arguments)]
@@ -198,6 +213,7 @@ unsafe fn main_path<T, const N: usize, const MR: usize, const NR: usize, const M
     m: usize,
     n: usize,
     k: usize,
+    (block_m, block_n): (usize, usize),
     dst: *mut T,
     dst_cs: usize,
     read_dst: bool,
@@ -209,22 +225,21 @@ unsafe fn main_path<T, const N: usize, const MR: usize, const NR: usize, const M
     rhs_rs: usize,
     alpha: T,
     beta: T,
-) -> bool
-where
+) where
     T: Copy + PartialEq + num_traits::Zero + num_traits::One + 'static,
 {
     let alpha = if read_dst { alpha } else { T::zero() };
-    let KernelParams { kc, mc, nc } = if m <= 64 && n <= 64 {
+    let KernelParams { kc, mc, nc } = if block_m <= 64 && block_n <= 64 {
         let kc = k.min(512);
         let alloc = CACHE_INFO[1].cache_bytes / std::mem::size_of::<T>();
         let mc = (alloc / kc) / MR * MR;
         KernelParams {
             kc,
             mc,
-            nc: n.msrv_next_multiple_of(NR),
+            nc: block_n.msrv_next_multiple_of(NR),
         }
     } else {
-        kernel_params(m, n, k, MR, NR, std::mem::size_of::<T>())
+        kernel_params(block_m, block_n, k, MR, NR, std::mem::size_of::<T>())
     };
     let nc = if nc > 0 { nc } else { 128 * NR };
     let packed_rhs_stride = kc * NR;
@@ -410,13 +425,17 @@ where
             col_outer += n_chunk;
         }
     };
-    SCRATCH
-        .try_with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => {
-                run(&mut s);
-                true
-            }
-            Err(_) => false,
-        })
-        .unwrap_or(false)
+    let used = SCRATCH.try_with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => {
+            run(&mut s);
+            true
+        }
+        Err(_) => false,
+    });
+    if used != Ok(true) {
+        run(&mut Scratch {
+            lines: Vec::new(),
+            flags: Vec::new(),
+        });
+    }
 }
