@@ -698,6 +698,54 @@ mod tests {
         packed_matches_gemm::<f64>();
     }
 
+    /// The halves of every split MLP product get exactly `gemm`'s own blocking for their shape
+    /// (the whole's depth blocks agree with theirs), so splitting costs no kernel efficiency;
+    /// for (64, 784, 128) they take the whole's depth blocks, which differ from their own.
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn split_halves_keep_gemm_blocking_on_mlp_products() {
+        let params = |m, n, k, whole| {
+            let f = packed::blocking::<f32, 16, 6>(m, n, k, whole);
+            let d = packed::blocking::<f64, 8, 6>(m, n, k, whole);
+            (f.kc, f.mc, f.nc, d.kc, d.mc, d.nc)
+        };
+        for b in [20, 128, 1000] {
+            for (m, k, n) in [
+                (200, 784, b),
+                (10, 200, b),
+                (10, b, 200),
+                (200, 10, b),
+                (200, b, 784),
+            ] {
+                if 2 * m * k * n < PAR_MIN_FLOPS {
+                    continue;
+                }
+                let halves = if m >= n {
+                    [(m / 2, n), (m - m / 2, n)]
+                } else {
+                    [(m, n / 2), (m, n - n / 2)]
+                };
+                for (hm, hn) in halves {
+                    assert_eq!(
+                        params(hm, hn, k, (m, n)),
+                        params(hm, hn, k, (hm, hn)),
+                        "({m}, {k}, {n}) half {hm}×{hn}"
+                    );
+                }
+            }
+        }
+        let (own, whole) = (
+            packed::blocking::<f32, 16, 6>(64, 64, 784, (64, 64)),
+            packed::blocking::<f32, 16, 6>(64, 64, 784, (64, 128)),
+        );
+        assert_eq!(own.kc, 512);
+        assert_ne!(whole.kc, own.kc);
+        assert_eq!(
+            whole.kc,
+            packed::blocking::<f32, 16, 6>(64, 128, 784, (64, 128)).kc
+        );
+    }
+
     /// Every product of 784→200→10 at the benchmarked minibatches takes the one-fork split.
     #[test]
     fn every_mlp_product_splits_exactly() {

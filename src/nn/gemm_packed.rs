@@ -16,10 +16,11 @@
 //! shapes and every operand layout), at the same speed less the allocations. Any call the main
 //! path would not see, and any CPU without AVX2+FMA, goes to `gemm::gemm` itself.
 //!
-//! One deliberate extension: the blocking may be taken from a larger product (`block_m`,
+//! One deliberate extension: the depth blocks may be taken from a larger product (`block_m`,
 //! `block_n`). A half of a split product (`Job::split` in `gemm.rs`) uses the whole product's
 //! depth blocks, so each element of C is the same sequence of FMAs as without the split, whatever
-//! the shape (with `gemm::gemm` the halves of a small product could block differently).
+//! the shape (with `gemm::gemm` the halves of a small product could block differently). Where
+//! the depth blocks agree anyway (every MLP product), the half is blocked exactly as by `gemm`.
 
 #![cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 
@@ -67,8 +68,8 @@ pub(super) fn available() -> bool {
 
 /// dst := α·dst + β·lhs·rhs in `gemm`'s own convention (note: α scales the old C, β the
 /// product), with C column-major: unit row stride, column stride `dst_cs`. If `read_dst` is
-/// false, C is not read. The blocking (`kc`, `mc`, `nc`) is the one `gemm` picks for a
-/// `block_m × block_n` product of depth k: pass `m`, `n` for `gemm::gemm`'s bits, the whole
+/// false, C is not read. The depth blocks are those `gemm` picks for a `block_m × block_n`
+/// product of depth k (see [`blocking`]): pass `m`, `n` for `gemm::gemm`'s bits, the whole
 /// product's for a half of a split one. `T` is `f32` or `f64`; any other type, a CPU without AVX2+FMA, or a call
 /// that `gemm` would not send down its main path is handed to `gemm::gemm` (which allocates
 /// nothing on those paths).
@@ -200,10 +201,49 @@ pub(super) fn takes_main_path(
     m > 0 && n > 0 && k > 2 && !horizontal && !gemv
 }
 
+/// `gemm`'s blocking for an m × n product of depth k: its small-matrix rule (both ≤ 64: one depth
+/// block up to 512, row blocks filling L2) or `kernel_params`. With a larger `whole` product
+/// whose depth blocks differ (a half of a split one), its `kc` instead, with row blocks re-fitted
+/// to L2 by the small-matrix rule; otherwise exactly `gemm`'s choice for m × n.
+pub(super) fn blocking<T, const MR: usize, const NR: usize>(
+    m: usize,
+    n: usize,
+    k: usize,
+    whole: (usize, usize),
+) -> KernelParams {
+    let l2 = CACHE_INFO[1].cache_bytes / std::mem::size_of::<T>();
+    let own = |m: usize, n: usize| {
+        if m <= 64 && n <= 64 {
+            let kc = k.min(512);
+            KernelParams {
+                kc,
+                mc: (l2 / kc) / MR * MR,
+                nc: n.msrv_next_multiple_of(NR),
+            }
+        } else {
+            kernel_params(m, n, k, MR, NR, std::mem::size_of::<T>())
+        }
+    };
+    let mine = own(m, n);
+    if whole == (m, n) {
+        return mine;
+    }
+    let kc = own(whole.0, whole.1).kc;
+    if kc == mine.kc {
+        mine
+    } else {
+        KernelParams {
+            kc,
+            mc: ((l2 / kc) / MR * MR).max(MR),
+            nc: mine.nc,
+        }
+    }
+}
+
 /// The main path of `gemm_basic_generic` for `Parallelism::None` and no conjugation, with its
 /// buffers in [`SCRATCH`] (or, should that be unavailable — thread teardown, a re-entrant call,
-/// neither of which the MLP makes — in a fresh one), blocked for a `blocks` = (rows, columns)
-/// product of depth k.
+/// neither of which the MLP makes — in a fresh one), with the depth blocks of a `blocks` =
+/// (rows, columns) product of depth k.
 ///
 /// `N` is the SIMD width, `MR = MR_DIV_N·N` and `NR` the microkernel's tile.
 #[allow(clippy::too_many_arguments)]
@@ -229,18 +269,7 @@ unsafe fn main_path<T, const N: usize, const MR: usize, const NR: usize, const M
     T: Copy + PartialEq + num_traits::Zero + num_traits::One + 'static,
 {
     let alpha = if read_dst { alpha } else { T::zero() };
-    let KernelParams { kc, mc, nc } = if block_m <= 64 && block_n <= 64 {
-        let kc = k.min(512);
-        let alloc = CACHE_INFO[1].cache_bytes / std::mem::size_of::<T>();
-        let mc = (alloc / kc) / MR * MR;
-        KernelParams {
-            kc,
-            mc,
-            nc: block_n.msrv_next_multiple_of(NR),
-        }
-    } else {
-        kernel_params(block_m, block_n, k, MR, NR, std::mem::size_of::<T>())
-    };
+    let KernelParams { kc, mc, nc } = blocking::<T, MR, NR>(m, n, k, (block_m, block_n));
     let nc = if nc > 0 { nc } else { 128 * NR };
     let packed_rhs_stride = kc * NR;
     let packed_lhs_stride = kc * MR;
