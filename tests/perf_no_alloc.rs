@@ -22,11 +22,12 @@
 //! the measured window of each measurement.
 //!
 //! The MLP cases drive the matrix products through `src/nn/gemm_packed.rs` (the `gemm` crate's
-//! packed path with its buffers in a thread-local, reused): `mlp_784_200_10_*` check the same at
-//! the paper's network size, where every product takes that packed path (packing buffers of
-//! hundreds of KiB), on one thread and with the products split over two (also 784 → 64 → 10). Exception: on a CPU with
-//! AVX-512F, `src/nn/gemm.rs` uses `matrixmultiply`, which allocates its packing buffer in every
-//! call; there the MLP cases check only that nothing else allocates (≤ 2 per product).
+//! packed path with its buffers in a thread-local, reused): `mlp_784_*` check the same at the
+//! paper's network size, where every product takes that packed path (packing buffers of hundreds
+//! of KiB), on one thread and with the products split over two (also 784 → 64 → 10).
+//! Exception: on a CPU with AVX-512F, `src/nn/gemm.rs` uses `matrixmultiply`, which allocates its
+//! packing buffer in every call; there the MLP cases check only that nothing else allocates
+//! (≤ 2 per product).
 //!
 //! `parallel_cases_allocate_nothing_on_two_threads` checks the parallel cases on 2 workers.
 
@@ -645,7 +646,8 @@ fn mlp_784_split_products_allocate_nothing() {
         let here = ALLOCS.with(Cell::get) - here;
         let there = workers() - there;
         eprintln!(
-            "784-{hidden}-10 split over {} threads, B = {b}: {here} allocations on the caller, {there} on the workers",
+            "784-{hidden}-10 split over {} threads, B = {b}: {here} allocations on the caller, \
+             {there} on the workers",
             rayon::current_num_threads()
         );
         // Each product is (at most) two calls, one per half.

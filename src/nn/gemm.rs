@@ -42,9 +42,10 @@
 //! | δ₀ = W₁ᵀ·δ₁ | 34 vs 38 | 54 vs 59 | 36 vs 39 |
 //! | ∇W₀ = δ₀·Xᵀ | 71 vs 73 | 86 vs 87 | 74 vs 74 |
 //!
-//! The halves of a threaded product are blocked as the whole (`Job::whole`), so the split is
-//! exact whenever both halves take the packed path (`gemm_split_is_exact`), also for shapes that
-//! `gemm::gemm` would block differently per half (e.g. layer 0 of 784→64→10 at B = 128).
+//! The halves of a threaded product take the whole product's depth blocks (`Job::whole`), so the
+//! split is exact whenever both halves take the packed path (`gemm_split_is_exact`), also for
+//! shapes whose halves `gemm::gemm` would block differently in depth (e.g. layer 0 of 784→64→10
+//! at B = 128); for every MLP product of 784→200→10 the halves' blocking is `gemm`'s own anyway.
 //!
 //! Still allocating: `matrixmultiply` (AVX-512F CPUs), its packing buffer in every call; and a
 //! threaded product whose halves would not take the packed path (a half of ≤ 256 elements or
@@ -56,11 +57,11 @@
 
 use crate::Real;
 use gemm::Parallelism;
+use std::any::TypeId;
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[path = "gemm_packed.rs"]
 mod packed;
-use std::any::TypeId;
 
 /// A column-major operand: `rows × cols` at `data` with strides (`rs`, `cs`).
 #[derive(Clone, Copy)]
@@ -255,7 +256,7 @@ struct Job<U> {
     c: *mut U,
     csc: usize,
     /// The rows and columns of the whole product: a half of a split one keeps them, and
-    /// `gemm_packed` blocks it as the whole (same depth blocks, same bits).
+    /// `gemm_packed` gives it the whole's depth blocks (same sums, same bits).
     whole: (usize, usize),
 }
 
@@ -583,9 +584,9 @@ mod tests {
 
     /// `packed::gemm` (the allocation-free driver) against `gemm::gemm` on one thread: the same
     /// bits for every layout of A and B, C alone or inside a taller matrix, with and without
-    /// reading C, on the MLP's products at
-    /// B = 20 / 128 / 1000 and on ragged shapes, both through the main path (counted: the
-    /// comparison must actually exercise it) and through the paths it hands back to `gemm`.
+    /// reading C, on the MLP's products at B = 20 / 128 / 1000 and on ragged shapes, both
+    /// through the main path (counted: the comparison must actually exercise it) and through the
+    /// paths it hands back to `gemm`.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     fn packed_matches_gemm<U: Real>() {
         let mut shapes = vec![];

@@ -11,10 +11,11 @@
 //! `nc` from `kernel_params` or the small-matrix rule), the same packing decisions and routines
 //! and the same AVX2+FMA microkernels, all public items of `gemm-common`/`gemm-f32`/`gemm-f64` —
 //! with every buffer in one thread-local scratch that grows to the largest product seen and is
-//! then reused. It therefore computes bit-for-bit what `gemm::gemm` computes with
-//! `Parallelism::None` (checked by the unit tests in `gemm.rs` over the MLP's shapes, ragged
-//! shapes and every operand layout), at the same speed less the allocations. Any call the main
-//! path would not see, and any CPU without AVX2+FMA, goes to `gemm::gemm` itself.
+//! then reused (what `gemm` would allocate for that product: for 784→200→10 at B = 1000, 1.8 MiB
+//! per thread in f32, 3.3 MiB in f64). It therefore computes bit-for-bit what `gemm::gemm`
+//! computes with `Parallelism::None` (checked by the unit tests in `gemm.rs` over the MLP's
+//! shapes, ragged shapes and every operand layout), at the same speed less the allocations. Any
+//! call the main path would not see, and any CPU without AVX2+FMA, goes to `gemm::gemm` itself.
 //!
 //! One deliberate extension: the depth blocks may be taken from a larger product (`block_m`,
 //! `block_n`). A half of a split product (`Job::split` in `gemm.rs`) uses the whole product's
@@ -70,9 +71,9 @@ pub(super) fn available() -> bool {
 /// product), with C column-major: unit row stride, column stride `dst_cs`. If `read_dst` is
 /// false, C is not read. The depth blocks are those `gemm` picks for a `block_m × block_n`
 /// product of depth k (see [`blocking`]): pass `m`, `n` for `gemm::gemm`'s bits, the whole
-/// product's for a half of a split one. `T` is `f32` or `f64`; any other type, a CPU without AVX2+FMA, or a call
-/// that `gemm` would not send down its main path is handed to `gemm::gemm` (which allocates
-/// nothing on those paths).
+/// product's for a half of a split one. `T` is `f32` or `f64`; any other type, a CPU without
+/// AVX2+FMA, or a call that `gemm` would not send down its main path is handed to `gemm::gemm`
+/// (which allocates nothing on those paths).
 ///
 /// # Safety
 /// As `gemm::gemm`: every element addressed by the shapes and strides is inside its allocation,
