@@ -24,6 +24,33 @@
 //!
 //! `gemm` wins or ties (within run-to-run noise, ~5%) every shape, so it is used for all of them.
 //!
+//! No allocation per call (issue 6): `gemm::gemm` allocates its packing buffers and a flag vector
+//! in every call that reaches its packed path — every MLP product does. One-thread calls (every
+//! MLP product: a threaded one is two one-thread halves, see `Job::split`) therefore go through
+//! `gemm_packed.rs`, the same packed path rebuilt from `gemm`'s public pieces (blocking rules,
+//! packing routines, AVX2+FMA microkernels) with its buffers in a thread-local that is reused:
+//! bit-identical to `gemm::gemm`, and as fast or slightly faster (no allocation, no page faults
+//! on fresh buffers). Measured like the table above (f32, one thread, 300 interleaved rounds,
+//! GFLOP/s at the 10th percentile of time, `gemm::gemm` vs `gemm_packed`, same binary; the
+//! machine was shared, load average 4–5, so the absolute figures sit below the table above):
+//!
+//! | product | B = 20 | 128 | 1000 |
+//! |---|---|---|---|
+//! | forward, layer 0 | 50 vs 49 | 85 vs 85 | 86 vs 86 |
+//! | forward, layer 1 | 37 vs 41 | 52 vs 54 | 41 vs 42 |
+//! | ∇W₁ = δ₁·A₁ᵀ | 30 vs 34 | 51 vs 53 | 41 vs 41 |
+//! | δ₀ = W₁ᵀ·δ₁ | 34 vs 38 | 54 vs 59 | 36 vs 39 |
+//! | ∇W₀ = δ₀·Xᵀ | 71 vs 73 | 86 vs 87 | 74 vs 74 |
+//!
+//! The halves of a threaded product take the whole product's depth blocks (`Job::whole`), so the
+//! split is exact whenever both halves take the packed path (`gemm_split_is_exact`), also for
+//! shapes whose halves `gemm::gemm` would block differently in depth (e.g. layer 0 of 784→64→10
+//! at B = 128); for every MLP product of 784→200→10 the halves' blocking is `gemm`'s own anyway.
+//!
+//! Still allocating: `matrixmultiply` (AVX-512F CPUs), its packing buffer in every call; and a
+//! threaded product whose halves would not take the packed path (a half of ≤ 256 elements or
+//! k ≤ 2: ≥ 3 MFLOP then needs k in the thousands), which keeps `gemm`'s own threading.
+//!
 //! nalgebra's own `gemm` is not used: for any dimension ≤ 5 it falls back to per-column `axcpy`,
 //! which with strided (transposed) views writes out of bounds (nalgebra 0.33.3 `axcpy_uninit`
 //! loops over the *slice* length, not the element count).
@@ -31,6 +58,10 @@
 use crate::Real;
 use gemm::Parallelism;
 use std::any::TypeId;
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[path = "gemm_packed.rs"]
+mod packed;
 
 /// A column-major operand: `rows × cols` at `data` with strides (`rs`, `cs`).
 #[derive(Clone, Copy)]
@@ -124,15 +155,26 @@ fn backend() -> Backend {
 }
 
 /// Whether `gemm` 0.18 computes every element of the two halves of C (see `Job::split`) exactly
-/// as in the whole product: both go through its main path (not the matrix-vector or ≤ 16×16
-/// "horizontal" kernels, which reduce in another order), whose microkernels keep one FMA
-/// accumulator per element, sequential in k, and both use the same depth blocks: a single block
-/// if k ≤ 512 (every path's block is ≥ min(k, 512)); otherwise blocks that depend on k alone once
-/// a dimension exceeds 64 (below that, a small-matrix path blocks by 512).
+/// as in the whole product: both go through its main path (not the k ≤ 2, matrix-vector or
+/// ≤ 16×16 "horizontal" kernels, which reduce in another order), whose microkernels keep one FMA
+/// accumulator per element, sequential in k, and both use the same depth blocks. With
+/// `gemm_packed` (AVX2+FMA) the halves are blocked as the whole product, by construction;
+/// through `gemm::gemm` itself the blocks agree if k ≤ 512 (a single block on every path) or a
+/// half's dimension exceeds 64 (blocks that depend on k alone; below that, a small-matrix path
+/// blocks by 512).
 fn gemm_split_is_exact(m: usize, k: usize, n: usize) -> bool {
     let (mh, nh) = if m >= n { (m / 2, n) } else { (m, n / 2) };
-    let main_path = mh >= 2 && nh >= 2 && mh * nh > 256;
-    main_path && (k <= 512 || mh > 64 || nh > 64)
+    let main_path = mh >= 2 && nh >= 2 && mh * nh > 256 && k > 2;
+    main_path && (packed_available() || k <= 512 || mh > 64 || nh > 64)
+}
+
+/// Whether the one-thread products go through `gemm_packed` (x86 with AVX2+FMA).
+fn packed_available() -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if packed::available() {
+        return true;
+    }
+    false
 }
 
 /// C = α·A·B + β·C with C contiguous column-major (`a.rows × b.cols`). If β = 0, C is not read.
@@ -213,6 +255,9 @@ struct Job<U> {
     csb: usize,
     c: *mut U,
     csc: usize,
+    /// The rows and columns of the whole product: a half of a split one keeps them, and
+    /// `gemm_packed` gives it the whole's depth blocks (same sums, same bits).
+    whole: (usize, usize),
 }
 
 // SAFETY: the pointers are only dereferenced inside `gemm`'s borrow of the slices, and the
@@ -249,6 +294,7 @@ where
             csb: b.cs,
             c,
             csc: m,
+            whole: (m, n),
         }
     }
 
@@ -338,9 +384,17 @@ where
         }
     }
 
-    /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs, strides given as (column, row).
+    /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs, strides given as (column, row). On
+    /// one thread (x86), through `packed::gemm`: the same computation without allocating.
     unsafe fn run_gemm(self, par: Parallelism) {
         let read_c = self.beta != U::default();
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if matches!(par, Parallelism::None) {
+            return packed::gemm(
+                self.m, self.n, self.k, self.whole, self.c, self.csc, read_c, self.a, self.csa,
+                self.rsa, self.b, self.csb, self.rsb, self.beta, self.alpha,
+            );
+        }
         gemm::gemm(
             self.m,
             self.n,
@@ -400,14 +454,17 @@ mod tests {
     }
 
     /// (m, k, n, transpose A, transpose B): the MLP's five products at B = 20, ∇W₁ at B = 1000
-    /// (k > 512, split exact), and ragged ones (the last two: split not exact with `gemm`).
-    const SHAPES: [(usize, usize, usize, bool, bool); 8] = [
+    /// (k > 512, split exact), layer 0 of 784→64→10 at B = 128 and a ragged one (k > 512 with
+    /// halves ≤ 64: split exact only through `gemm_packed`, which blocks the halves as the whole),
+    /// and a tiny one (never split).
+    const SHAPES: [(usize, usize, usize, bool, bool); 9] = [
         (200, 784, 20, false, false),
         (10, 1000, 200, false, true),
         (10, 200, 20, false, false),
         (10, 20, 200, false, true),
         (200, 10, 20, true, false),
         (200, 20, 784, false, true),
+        (64, 784, 128, false, false),
         (33, 600, 70, true, true),
         (3, 5, 2, false, false),
     ];
@@ -525,6 +582,171 @@ mod tests {
         check::<f32>(1e-4);
     }
 
+    /// `packed::gemm` (the allocation-free driver) against `gemm::gemm` on one thread: the same
+    /// bits for every layout of A and B, C alone or inside a taller matrix, with and without
+    /// reading C, on the MLP's products at B = 20 / 128 / 1000 and on ragged shapes, both
+    /// through the main path (counted: the comparison must actually exercise it) and through the
+    /// paths it hands back to `gemm`.
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn packed_matches_gemm<U: Real>() {
+        let mut shapes = vec![];
+        for b in [20, 128, 1000] {
+            shapes.extend([
+                (200, 784, b),
+                (10, 200, b),
+                (10, b, 200),
+                (200, 10, b),
+                (200, b, 784),
+            ]);
+        }
+        for m in [1, 2, 7, 16, 33, 70] {
+            for k in [1, 3, 9, 600] {
+                for n in [1, 5, 13, 100] {
+                    shapes.push((m, k, n));
+                }
+            }
+        }
+        let (mut main, mut other) = (0, 0);
+        for (m, k, n) in shapes {
+            let conv = |v: Vec<f64>| v.into_iter().map(U::lit).collect::<Vec<U>>();
+            let (a, b) = (conv(fill(m * k, 3)), conv(fill(k * n, 4)));
+            for (ta, tb, ldc) in [
+                (false, false, m),
+                (true, false, m),
+                (false, true, m),
+                (true, true, m),
+                // C inside a taller matrix (column stride > m), as a row half of `Job::split`.
+                (false, false, m + 3),
+                (true, true, m + 3),
+            ] {
+                let c0 = conv(fill(ldc * n, 5));
+                // (column stride, row stride) of A (m × k) and B (k × n).
+                let (csa, rsa) = if ta { (1, k) } else { (m, 1) };
+                let (csb, rsb) = if tb { (1, n) } else { (k, 1) };
+                for (read, scale) in [(false, 0.0), (true, 1.0), (true, 0.5)] {
+                    let (alpha, beta) = (U::lit(scale), U::lit(1.25));
+                    let mut want = c0.clone();
+                    let mut got = c0.clone();
+                    unsafe {
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            want.as_mut_ptr(),
+                            ldc as isize,
+                            1,
+                            read,
+                            a.as_ptr(),
+                            csa as isize,
+                            rsa as isize,
+                            b.as_ptr(),
+                            csb as isize,
+                            rsb as isize,
+                            alpha,
+                            beta,
+                            false,
+                            false,
+                            false,
+                            Parallelism::None,
+                        );
+                        packed::gemm(
+                            m,
+                            n,
+                            k,
+                            (m, n),
+                            got.as_mut_ptr(),
+                            ldc,
+                            read,
+                            a.as_ptr(),
+                            csa,
+                            rsa,
+                            b.as_ptr(),
+                            csb,
+                            rsb,
+                            alpha,
+                            beta,
+                        );
+                    }
+                    assert!(
+                        want.iter()
+                            .zip(&got)
+                            .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits()),
+                        "({m}, {k}, {n}) ta={ta} tb={tb} ldc={ldc} read={read} α={scale}: differs"
+                    );
+                    if packed::takes_main_path(m, n, k, ldc, csa, rsa, csb, rsb) {
+                        main += 1;
+                    } else {
+                        other += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            main > 800 && other > 150,
+            "main path {main}, others {other}"
+        );
+    }
+
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn allocation_free_driver_is_bit_identical_to_gemm_f32() {
+        packed_matches_gemm::<f32>();
+    }
+
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn allocation_free_driver_is_bit_identical_to_gemm_f64() {
+        packed_matches_gemm::<f64>();
+    }
+
+    /// The halves of every split MLP product get exactly `gemm`'s own blocking for their shape
+    /// (the whole's depth blocks agree with theirs), so splitting costs no kernel efficiency;
+    /// for (64, 784, 128) they take the whole's depth blocks, which differ from their own.
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn split_halves_keep_gemm_blocking_on_mlp_products() {
+        let params = |m, n, k, whole| {
+            let f = packed::blocking::<f32, 16, 6>(m, n, k, whole);
+            let d = packed::blocking::<f64, 8, 6>(m, n, k, whole);
+            (f.kc, f.mc, f.nc, d.kc, d.mc, d.nc)
+        };
+        for b in [20, 128, 1000] {
+            for (m, k, n) in [
+                (200, 784, b),
+                (10, 200, b),
+                (10, b, 200),
+                (200, 10, b),
+                (200, b, 784),
+            ] {
+                if 2 * m * k * n < PAR_MIN_FLOPS {
+                    continue;
+                }
+                let halves = if m >= n {
+                    [(m / 2, n), (m - m / 2, n)]
+                } else {
+                    [(m, n / 2), (m, n - n / 2)]
+                };
+                for (hm, hn) in halves {
+                    assert_eq!(
+                        params(hm, hn, k, (m, n)),
+                        params(hm, hn, k, (hm, hn)),
+                        "({m}, {k}, {n}) half {hm}×{hn}"
+                    );
+                }
+            }
+        }
+        let (own, whole) = (
+            packed::blocking::<f32, 16, 6>(64, 64, 784, (64, 64)),
+            packed::blocking::<f32, 16, 6>(64, 64, 784, (64, 128)),
+        );
+        assert_eq!(own.kc, 512);
+        assert_ne!(whole.kc, own.kc);
+        assert_eq!(
+            whole.kc,
+            packed::blocking::<f32, 16, 6>(64, 128, 784, (64, 128)).kc
+        );
+    }
+
     /// Every product of 784→200→10 at the benchmarked minibatches takes the one-fork split.
     #[test]
     fn every_mlp_product_splits_exactly() {
@@ -541,7 +763,11 @@ mod tests {
                 }
             }
         }
-        // The small-matrix path's depth blocks differ from the general path's for k > 512.
-        assert!(!gemm_split_is_exact(33, 600, 70));
+        // Through `gemm::gemm` the small-matrix path's depth blocks differ from the general
+        // path's for k > 512; `gemm_packed` blocks the halves as the whole product.
+        assert_eq!(gemm_split_is_exact(33, 600, 70), packed_available());
+        assert_eq!(gemm_split_is_exact(64, 784, 128), packed_available());
+        // Halves of ≤ 256 elements take the horizontal kernels: never split.
+        assert!(!gemm_split_is_exact(10, 5000, 20));
     }
 }
