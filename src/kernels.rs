@@ -9,10 +9,10 @@ use multiversion::multiversion;
 
 /// Elements per block of parameters when noise is drawn in parallel: each block has its own
 /// random stream, so the result does not depend on how many threads share the blocks.
-pub(crate) const NOISE_BLOCK: usize = 16_384;
+pub(crate) const NOISE_BLOCK: usize = crate::objective::POINT_BLOCK;
 
 /// Scratch noise drawn per pass inside a block (stack buffer, no allocation).
-pub(crate) const NOISE_CHUNK: usize = 512;
+pub(crate) const NOISE_CHUNK: usize = 2048;
 
 /// True when every entry is finite; scans in chunks of 1024 without early exit inside a chunk so
 /// the comparison vectorizes (the old `iter().all` stopped the vectorizer).
@@ -205,9 +205,24 @@ pub(crate) fn add_then_sample_around<T: Real>(
 /// y ← x + s·ξ with ξ the noise of pass `step` under `key` (the block streams of [`fill_noise`],
 /// so the same variates), drawn and applied block by block in parallel.
 pub(crate) fn gaussian_around<T: Real>(key: u64, step: u64, y: &mut [T], x: &[T], s: T) {
+    gaussian_around_at(key, step, 0, y, x, s)
+}
+
+/// Elements `offset..offset + y.len()` of [`gaussian_around`]'s sample (`offset` a multiple of
+/// [`NOISE_BLOCK`], `x` the whole center): the same variates, a part at a time.
+pub(crate) fn gaussian_around_at<T: Real>(
+    key: u64,
+    step: u64,
+    offset: usize,
+    y: &mut [T],
+    x: &[T],
+    s: T,
+) {
+    debug_assert_eq!(offset % NOISE_BLOCK, 0);
     par_blocks(y, &mut [], |o, yb, _| {
-        let xb = &x[o..o + yb.len()];
-        sample_around(&mut block_stream(key, step, o / NOISE_BLOCK), yb, xb, s)
+        let at = offset + o;
+        let xb = &x[at..at + yb.len()];
+        sample_around(&mut block_stream(key, step, at / NOISE_BLOCK), yb, xb, s)
     });
 }
 

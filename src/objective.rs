@@ -104,17 +104,25 @@ pub trait MeanGradient<T: Real>: Sync {
     /// Writes (1/M) Σ_m ∇f(z_m) on `batches[m]` into `grad` (length [`Cost::dim`]) and returns the
     /// mean loss (1/M) Σ_m f(z_m), with M = `batches.len()`.
     ///
-    /// The points come from `point(m, z)`, which writes z_m into `z` (length d); it is called once
-    /// per m, possibly from several threads at once and in any order, so it must depend on m
-    /// alone (e.g. a per-sample random stream). The result must not depend on the thread count.
-    /// NaN (grad filled with NaN) on bad input, as [`Gradient::gradient`].
+    /// The points come from `point(m, offset, part)`, which writes entries `offset..offset +
+    /// part.len()` of z_m into `part`. Each point is asked for consecutive parts from offset 0 to
+    /// d, each starting at a multiple of [`POINT_BLOCK`] (so a noise stream per block can serve
+    /// them), and the objective may use a part before asking for the next — the MLP multiplies
+    /// the columns of its first layer as they arrive, while they are in cache. Points may be
+    /// asked for from several threads at once and in any order, so `point` must depend on its
+    /// arguments alone (e.g. a per-sample, per-block random stream). The result must not depend
+    /// on the thread count. NaN (grad filled with NaN) on bad input, as [`Gradient::gradient`].
     fn mean_gradient(
         &self,
         batches: &[Batch],
-        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        point: &(dyn Fn(usize, usize, &mut [T]) + Sync),
         grad: &mut DVector<T>,
     ) -> T;
 }
+
+/// Granularity of the parts in which [`MeanGradient::mean_gradient`] asks for its points: every
+/// part starts at a multiple of this many entries.
+pub const POINT_BLOCK: usize = 16_384;
 
 impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
     fn dim(&self) -> usize {

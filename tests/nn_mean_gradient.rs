@@ -32,11 +32,13 @@ fn wide() -> MlpObjective<f64> {
     MlpObjective::new(Mlp::new(&[200, 90, 4]).unwrap(), data(200), 10).unwrap()
 }
 
-/// Point m: x + 0.3·(a deterministic pattern of m), so the M points differ.
-fn point_fn<T: Real>(x: &DVector<T>) -> impl Fn(usize, &mut [T]) + Sync + '_ {
-    move |m: usize, z: &mut [T]| {
-        for (i, (zi, &xi)) in z.iter_mut().zip(x.iter()).enumerate() {
-            *zi = xi + T::lit(0.3 * (((i * 31 + m * 17) % 23) as f64 / 23.0 - 0.5));
+/// Point m: x + 0.3·(a deterministic pattern of m), so the M points differ; entries
+/// `offset..offset + z.len()` (the objective asks for a point in parts).
+fn point_fn<T: Real>(x: &DVector<T>) -> impl Fn(usize, usize, &mut [T]) + Sync + '_ {
+    move |m: usize, offset: usize, z: &mut [T]| {
+        for (j, zi) in z.iter_mut().enumerate() {
+            let i = offset + j;
+            *zi = x[i] + T::lit(0.3 * (((i * 31 + m * 17) % 23) as f64 / 23.0 - 0.5));
         }
     }
 }
@@ -59,7 +61,7 @@ fn reference<T: Real>(f: &MlpObjective<T>, x: &DVector<T>, bs: &[Batch]) -> (DVe
     let mut sum = DVector::<f64>::zeros(f.dim());
     let mut loss = 0.0;
     for (m, b) in bs.iter().enumerate() {
-        point(m, z.as_mut_slice());
+        point(m, 0, z.as_mut_slice());
         loss += f.cost_and_gradient(&z, b, &mut g).as_f64();
         sum += g.map(|v| v.as_f64());
     }
@@ -210,4 +212,19 @@ fn robbins_monro_on_the_mlp_is_the_same_with_and_without_the_batched_path() {
         err < 1e-12 * moved,
         "paths differ by {err:e} (step {moved:e})"
     );
+}
+
+/// d = 18,454 > one block: the first layer's product is accumulated over the columns of each
+/// block as it arrives (182 columns, then 18).
+#[test]
+fn the_stacked_mean_gradient_over_several_blocks_is_the_mean_of_the_gradients() {
+    let f = wide();
+    let x = f.init(&mut rng::seeded(10));
+    let bs = batches();
+    let (want, want_loss) = reference(&f, &x, &bs);
+    let mut got = DVector::zeros(f.dim());
+    let loss = f.mean_gradient(&bs, &point_fn(&x), &mut got);
+    let err = (&got - &want).amax() / want.amax();
+    assert!(want.amax() > 1e-3 && err < 1e-12, "relative error {err:e}");
+    assert!((loss - want_loss).abs() < 1e-12 * want_loss.abs());
 }

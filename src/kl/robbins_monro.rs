@@ -186,8 +186,9 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                     let pass0 = ((j - 1) * self.samples) as u64;
                     if let Some(batched) = loss.as_mean_gradient() {
                         let xs = s.xj.as_slice();
-                        let point = |m: usize, z: &mut [T]| {
-                            kernels::gaussian_around(key, pass0 + m as u64, z, xs, sqrt_tau)
+                        let point = |m: usize, offset: usize, z: &mut [T]| {
+                            let pass = pass0 + m as u64;
+                            kernels::gaussian_around_at(key, pass, offset, z, xs, sqrt_tau)
                         };
                         batched.mean_gradient(&s.batches, &point, &mut s.gsum);
                         check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.gsum)?;

@@ -1,9 +1,11 @@
 //! The MLP's mean of many gradients ([`MeanGradient`]): Robbins–Monro's (1/M) Σ_m ∇f(z_m), each
 //! z_m on its own minibatch (000 Alg. 5, eq. 17).
 //!
-//! Per point m, in parallel over the points: z_m from the caller, then the forward pass on
-//! minibatch m and the deltas δℓ,m of every layer with z_m's own weights — one thread per point,
-//! so the noise that builds z_m and the point's products stay on one core. Then, once for all
+//! Per point m, in parallel over the points: z_m from the caller, block by block, with the first
+//! layer's product accumulated over the columns each block completes (while they are in cache),
+//! then the rest of the forward pass on minibatch m and the deltas δℓ,m of every layer with z_m's
+//! own weights — one thread per point, so the noise that builds z_m and the point's products stay
+//! on one core. Then, once for all
 //! points, each layer's weight gradient Σ_m δℓ,m·Aℓ,mᵀ is ONE product over the M minibatches side
 //! by side (N = Σ_m B_m columns): at minibatch 20 and M = 30, a [200×600]·[600×784] product
 //! instead of 30 [200×20]·[20×784] ones, and no per-point gradient vector is written and summed.
@@ -16,7 +18,7 @@
 use super::gemm::{gemm, Mat};
 use super::objective::MlpObjective;
 use super::workspace::{self, Dropout, Workspace};
-use crate::objective::{Batch, MeanGradient};
+use crate::objective::{Batch, MeanGradient, POINT_BLOCK};
 use crate::Real;
 use nalgebra::DVector;
 use rayon::prelude::*;
@@ -123,7 +125,7 @@ impl<T: Real> MeanGradient<T> for MlpObjective<T> {
     fn mean_gradient(
         &self,
         batches: &[Batch],
-        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        point: &(dyn Fn(usize, usize, &mut [T]) + Sync),
         grad: &mut DVector<T>,
     ) -> T {
         let nan = T::lit(f64::NAN);
@@ -157,7 +159,7 @@ impl<T: Real> MlpObjective<T> {
         &self,
         st: &mut Stacks<T>,
         batches: &[Batch],
-        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        point: &(dyn Fn(usize, usize, &mut [T]) + Sync),
         grad: &mut DVector<T>,
     ) -> Option<T> {
         let d = self.mlp.num_params();
@@ -169,7 +171,9 @@ impl<T: Real> MlpObjective<T> {
         grad.fill(T::zero());
         let mut loss = T::zero();
         for (m, batch) in batches.iter().enumerate() {
-            point(m, st.z.as_mut_slice());
+            for (b, part) in st.z.as_mut_slice().chunks_mut(POINT_BLOCK).enumerate() {
+                point(m, b * POINT_BLOCK, part);
+            }
             loss += self.pass(&st.z, batch, Some(&mut st.g));
             crate::kernels::axpy(grad.as_mut_slice(), inv_m, st.g.as_slice());
         }
@@ -181,7 +185,7 @@ impl<T: Real> MlpObjective<T> {
         &self,
         st: &mut Stacks<T>,
         batches: &[Batch],
-        point: &(dyn Fn(usize, &mut [T]) + Sync),
+        point: &(dyn Fn(usize, usize, &mut [T]) + Sync),
         grad: &mut DVector<T>,
     ) -> Option<T> {
         let sizes = self.mlp.sizes();
@@ -210,13 +214,14 @@ impl<T: Real> MlpObjective<T> {
                 z: DVector::zeros(self.mlp.num_params()),
                 ws: Workspace::new(&self.mlp),
             });
-            point(m, p.z.as_mut_slice());
             let mut drng = self.dropout_rng(idx);
             let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
             let scale = T::lit(inv_m / b as f64);
-            let x = p.z.as_slice();
-            let (mlp, ws, data) = (&self.mlp, &mut p.ws, &self.data);
-            match workspace::deltas_pass(mlp, ws, x, data, idx, dropout.as_mut(), scale) {
+            let (x, ws) = (p.z.as_mut_slice(), &mut p.ws);
+            let draw = |offset: usize, part: &mut [T]| point(m, offset, part);
+            let (mlp, data, dropout) = (&self.mlp, &self.data, dropout.as_mut());
+            match workspace::deltas_pass(mlp, ws, x, &draw, POINT_BLOCK, data, idx, dropout, scale)
+            {
                 None => failed.store(true, Ordering::Relaxed),
                 Some(loss) => {
                     // SAFETY: point m writes only its own columns c0..c0 + b of each matrix
