@@ -153,11 +153,19 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x_k.len())?;
         let s = &mut self.scratch;
+        // The objective's batched mean of gradients, if it has one (Monte Carlo only); the
+        // one-gradient-at-a-time buffers are allocated only when they are used.
+        let monte_carlo = matches!(self.expectation, GaussianExpectation::MonteCarlo);
+        let batched = loss.as_mean_gradient().filter(|_| monte_carlo);
         if s.xj.len() != d {
             s.xj = DVector::zeros(d);
+            s.gsum = DVector::zeros(d);
+        }
+        if batched.is_none() && s.z.len() != d {
             s.z = DVector::zeros(d);
             s.g = DVector::zeros(d);
-            s.gsum = DVector::zeros(d);
+        }
+        if batched.is_none() && monte_carlo && s.noise.len() != d {
             s.noise = DVector::zeros(d);
             s.noise_next = DVector::zeros(d);
         }
@@ -184,7 +192,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                         loss.draw_batch(rng, b);
                     }
                     let pass0 = ((j - 1) * self.samples) as u64;
-                    if let Some(batched) = loss.as_mean_gradient() {
+                    if let Some(batched) = batched {
                         let xs = s.xj.as_slice();
                         let point = |m: usize, offset: usize, z: &mut [T]| {
                             let pass = pass0 + m as u64;

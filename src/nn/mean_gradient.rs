@@ -17,13 +17,12 @@
 
 use super::gemm::{gemm, Mat};
 use super::objective::MlpObjective;
-use super::workspace::{self, Dropout, Workspace};
+use super::workspace::{self, give, take, Dropout, Workspace};
 use crate::objective::{Batch, MeanGradient, POINT_BLOCK};
 use crate::Real;
 use nalgebra::DVector;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 /// The M minibatches' inputs, activations and deltas side by side, and per-point results.
 #[derive(Debug)]
@@ -110,15 +109,6 @@ impl<T> Shared<T> {
         assert!(start + len <= self.len);
         std::slice::from_raw_parts_mut(self.ptr.add(start), len)
     }
-}
-
-fn take<X>(pool: &Mutex<Vec<X>>, make: impl FnOnce() -> X) -> X {
-    let x = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    x.unwrap_or_else(make)
-}
-
-fn give<X>(pool: &Mutex<Vec<X>>, x: X) {
-    pool.lock().unwrap_or_else(|e| e.into_inner()).push(x);
 }
 
 impl<T: Real> MeanGradient<T> for MlpObjective<T> {

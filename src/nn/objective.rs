@@ -271,12 +271,11 @@ impl<T: Real> MlpObjective<T> {
     }
 
     fn take_workspace(&self) -> Workspace<T> {
-        let ws = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        ws.unwrap_or_else(|| Workspace::new(&self.mlp))
+        workspace::take(&self.pool, || Workspace::new(&self.mlp))
     }
 
     fn return_workspace(&self, ws: Workspace<T>) {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
+        workspace::give(&self.pool, ws)
     }
 
     /// The dropout generator of a call on `idx`: a fixed function of (seed, indices).

@@ -25,6 +25,7 @@ use crate::rng::Prng;
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
 use rand::RngCore;
+use std::sync::Mutex;
 
 /// Largest number of examples pushed through the network at once.
 pub(crate) const DEFAULT_CHUNK: usize = 1024;
@@ -95,6 +96,17 @@ impl<T: Real> Workspace<T> {
         self.gathered.extend_from_slice(idx);
         true
     }
+}
+
+/// An item from a pool of scratch (one per concurrent call, kept for reuse), or a new one.
+pub(super) fn take<X>(pool: &Mutex<Vec<X>>, make: impl FnOnce() -> X) -> X {
+    let x = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    x.unwrap_or_else(make)
+}
+
+/// Returns `x` to its pool for the next call.
+pub(super) fn give<X>(pool: &Mutex<Vec<X>>, x: X) {
+    pool.lock().unwrap_or_else(|e| e.into_inner()).push(x);
 }
 
 /// Dropout on one pass: a generator derived from the call's data and the keep threshold.
