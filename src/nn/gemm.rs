@@ -6,12 +6,13 @@
 //! matrix at small minibatches), and has dedicated paths for the thin products (10 output units,
 //! or a propagated delta with k = 10). A transposed operand is just swapped strides.
 //!
-//! Exception: on a CPU with AVX-512F the products go to `matrixmultiply`, whose AVX-512 kernels
-//! build on stable Rust, while `gemm` 0.18 compiles its AVX-512 kernels only with its `nightly`
-//! feature and would run at AVX2 width there (see `backend`).
+//! On a CPU with AVX-512 (F, BW, CD, DQ, VL) the same path runs `gemm`'s AVX-512 microkernels
+//! (16 f32 lanes, 64 × 6 tiles), which `gemm` 0.19 builds on stable Rust with its `x86-v4`
+//! feature (0.18 built them only on nightly, so the products went to `matrixmultiply` there). That
+//! path is unmeasured here: this machine (Zen 3) has AVX2+FMA only. See [`Isa`].
 //!
-//! Measured against `matrixmultiply` 0.3 (the previous backend) on the MLP's own shapes, f32, one
-//! thread, 10th percentile of 100 interleaved rounds (2-vCPU Zen 3, AVX2+FMA; GFLOP/s, `gemm` vs
+//! Measured against `matrixmultiply` 0.3 (the backend before `gemm`) on the MLP's own shapes, f32,
+//! one thread, 10th percentile of 100 interleaved rounds (2-vCPU Zen 3, AVX2+FMA; GFLOP/s, `gemm` vs
 //! `matrixmultiply`, at B = 20 / 128 / 1000):
 //!
 //! | product | shape | B = 20 | 128 | 1000 |
@@ -47,9 +48,12 @@
 //! shapes whose halves `gemm::gemm` would block differently in depth (e.g. layer 0 of 784→64→10
 //! at B = 128); for every MLP product of 784→200→10 the halves' blocking is `gemm`'s own anyway.
 //!
-//! Still allocating: `matrixmultiply` (AVX-512F CPUs), its packing buffer in every call; and a
-//! threaded product whose halves would not take the packed path (a half of ≤ 256 elements or
-//! k ≤ 2: ≥ 3 MFLOP then needs k in the thousands), which keeps `gemm`'s own threading.
+//! What allocates now: nothing, on a CPU with AVX2+FMA or AVX-512 — every one-thread product
+//! runs `gemm_packed` (V3 or V4 kernels) or one of `gemm`'s non-packed paths, which allocate
+//! nothing. Left: a threaded product whose halves would not take the packed path (a half of
+//! ≤ 256 elements or k ≤ 2: ≥ 3 MFLOP then needs k in the thousands), which keeps `gemm`'s own
+//! threading and its buffers (no MLP product); and CPUs with neither instruction set (other
+//! architectures, x86 before AVX2), where every packed product is `gemm::gemm`'s.
 //!
 //! nalgebra's own `gemm` is not used: for any dimension ≤ 5 it falls back to per-column `axcpy`,
 //! which with strided (transposed) views writes out of bounds (nalgebra 0.33.3 `axcpy_uninit`
@@ -133,62 +137,67 @@ fn may_split() -> Option<usize> {
 /// products at minibatch 128 (40 MFLOP) split, those at minibatch 20 (6 MFLOP) do not.
 const PAR_MIN_FLOPS_BESIDE_NOISE: usize = 20_000_000;
 
-/// Which library computes the products (one choice per CPU, never per thread count).
+/// The instruction set of `gemm_packed`'s kernels (one choice per CPU, never per thread count;
+/// see `gemm_packed::isa`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    /// The `gemm` crate: faster on every MLP shape with AVX2 (table above).
-    Gemm,
-    /// `matrixmultiply`: packed kernels with AVX-512 on stable Rust; its depth blocking is a
-    /// constant of the kernel, so a split along the rows or columns of C is bit-identical (with
-    /// α = 1, see the unit tests).
-    MatrixMultiply,
+#[cfg_attr(
+    not(any(target_arch = "x86", target_arch = "x86_64")),
+    allow(dead_code)
+)]
+enum Isa {
+    /// AVX2+FMA: `gemm`'s `fma` microkernels (8 f32 / 4 f64 lanes, tiles of 16 / 8 rows × 6).
+    V3,
+    /// AVX-512F/BW/CD/DQ/VL: `gemm`'s `avx512f` microkernels (16 f32 / 8 f64 lanes, tiles of
+    /// 64 / 32 rows × 6).
+    V4,
 }
 
-/// `matrixmultiply` where AVX-512F is available (unmeasured here: this machine has none; 16-lane
-/// FMA kernels against `gemm`'s 8-lane ones on stable), `gemm` everywhere else.
-fn backend() -> Backend {
+/// The instruction set of this CPU's packed products, or `None` (every product is
+/// `gemm::gemm`'s).
+fn isa() -> Option<Isa> {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        return Backend::MatrixMultiply;
-    }
-    Backend::Gemm
+    return packed::isa();
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    None
 }
 
-/// Whether `gemm` 0.18 computes every element of the two halves of C (see `Job::split`) exactly
-/// as in the whole product: both go through its main path (not the k ≤ 2, matrix-vector or
-/// ≤ 16×16 "horizontal" kernels, which reduce in another order), whose microkernels keep one FMA
-/// accumulator per element, sequential in k, and both use the same depth blocks. With
-/// `gemm_packed` (AVX2+FMA) the halves are blocked as the whole product, by construction;
-/// through `gemm::gemm` itself the blocks agree if k ≤ 512 (a single block on every path) or a
-/// half's dimension exceeds 64 (blocks that depend on k alone; below that, a small-matrix path
-/// blocks by 512).
+/// Whether the two halves of C (see `Job::split`) get every element exactly as in the whole
+/// product on this CPU (see [`split_is_exact`]; `Job::go` asks with the job's own `isa`).
+#[cfg(test)]
 fn gemm_split_is_exact(m: usize, k: usize, n: usize) -> bool {
+    split_is_exact(isa(), m, k, n)
+}
+
+/// Whether `gemm` 0.19 computes every element of the two halves of C exactly as in the whole
+/// product, with `gemm_packed` on `isa` (or `gemm::gemm` itself if `None`): both go through its
+/// main path (not the k ≤ 2, matrix-vector or ≤ 16×16 "horizontal" kernels, which reduce in
+/// another order; the same early returns on V3 and V4), and both use the same depth blocks. The
+/// microkernels of both instruction sets (the one `microkernel!` macro of gemm-common) keep one
+/// FMA accumulator lane per element of C, sequential in k within a depth block, and finish each
+/// element alone (α·C + β·acc); later depth blocks add onto C in order. Which tile, panel or
+/// packing an element falls in — all that the split changes, and all that the wider V4 tiles
+/// (64 × 6 instead of 16 × 6) change — moves no rounding. So the halves agree bit for bit iff
+/// their depth blocks do: with `gemm_packed` (V3 or V4) they are the whole product's by
+/// construction (`Job::whole`); through `gemm::gemm` they agree if k ≤ 512 (a single block on
+/// every path) or a half's dimension exceeds 64 (blocks that depend on k alone; below that, a
+/// small-matrix path blocks by 512).
+fn split_is_exact(isa: Option<Isa>, m: usize, k: usize, n: usize) -> bool {
     let (mh, nh) = if m >= n { (m / 2, n) } else { (m, n / 2) };
     let main_path = mh >= 2 && nh >= 2 && mh * nh > 256 && k > 2;
-    main_path && (packed_available() || k <= 512 || mh > 64 || nh > 64)
-}
-
-/// Whether the one-thread products go through `gemm_packed` (x86 with AVX2+FMA).
-fn packed_available() -> bool {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if packed::available() {
-        return true;
-    }
-    false
+    main_path && (isa.is_some() || k <= 512 || mh > 64 || nh > 64)
 }
 
 /// C = α·A·B + β·C with C contiguous column-major (`a.rows × b.cols`). If β = 0, C is not read.
 ///
 /// Large products (see `may_split`) are threaded over rayon's pool, only ever along the rows and
-/// columns of C: as two halves under one `rayon::join` where that is exact (always with
-/// `matrixmultiply`; with `gemm` see `gemm_split_is_exact` — every MLP product qualifies), else
+/// columns of C: as two halves under one `rayon::join` where that is exact (see
+/// `gemm_split_is_exact` — every MLP product qualifies), else
 /// through `gemm`'s own parallelism, whose blocking depends on the shape alone. One fork beat
 /// `gemm`'s own threading, which forks twice (packing, then kernels), by ~15% on the MLP's
 /// small-k ∇W products in interleaved runs, and ties elsewhere. Either way every element of C is
 /// one dot product accumulated in the same order with or without threads, so the result is
-/// bit-identical and independent of the thread count (checked by this file's unit tests for both
-/// backends, `tests/nn_threads.rs` and `tests/nn_mlp.rs`). Every caller passes α = 1, the case
-/// in which `matrixmultiply`'s splits are bit-identical too.
+/// bit-identical and independent of the thread count (checked by this file's unit tests for
+/// every instruction set the machine has, `tests/nn_threads.rs` and `tests/nn_mlp.rs`).
 ///
 /// Panics if the shapes disagree or an operand does not fit its slice (internal invariant: every
 /// caller sizes its buffers from the same [`Mlp`](super::Mlp)).
@@ -215,7 +224,7 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
                 cast(beta),
                 c.as_mut_ptr().cast(),
             )
-            .go(threaded, backend());
+            .go(threaded);
         } else if id == TypeId::of::<f64>() {
             Job::<f64>::new(
                 m,
@@ -227,7 +236,7 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
                 cast(beta),
                 c.as_mut_ptr().cast(),
             )
-            .go(threaded, backend());
+            .go(threaded);
         } else {
             naive(alpha, a, b, beta, c);
         }
@@ -258,6 +267,8 @@ struct Job<U> {
     /// The rows and columns of the whole product: a half of a split one keeps them, and
     /// `gemm_packed` gives it the whole's depth blocks (same sums, same bits).
     whole: (usize, usize),
+    /// The kernels of the one-thread products (`isa()`; the tests set others).
+    isa: Option<Isa>,
 }
 
 // SAFETY: the pointers are only dereferenced inside `gemm`'s borrow of the slices, and the
@@ -295,28 +306,27 @@ where
             c,
             csc: m,
             whole: (m, n),
+            isa: isa(),
         }
     }
 
-    unsafe fn go(self, threaded: bool, be: Backend) {
-        match be {
-            _ if !threaded => self.run(be),
-            Backend::MatrixMultiply => self.split(be),
-            Backend::Gemm if gemm_split_is_exact(self.m, self.k, self.n) => self.split(be),
-            Backend::Gemm => self.run_gemm(Parallelism::Rayon(0)),
+    unsafe fn go(self, threaded: bool) {
+        if !threaded {
+            self.run()
+        } else if split_is_exact(self.isa, self.m, self.k, self.n) {
+            self.split()
+        } else {
+            self.run_gemm(Parallelism::Rayon(0))
         }
     }
 
     /// One thread.
-    unsafe fn run(self, be: Backend) {
-        match be {
-            Backend::Gemm => self.run_gemm(Parallelism::None),
-            Backend::MatrixMultiply => self.run_mm(),
-        }
+    unsafe fn run(self) {
+        self.run_gemm(Parallelism::None)
     }
 
     /// Two halves of C — rows if m ≥ n, else columns — under `rayon::join`.
-    unsafe fn split(self, be: Backend) {
+    unsafe fn split(self) {
         let (x, y) = if self.m >= self.n {
             let h = self.m / 2;
             let top = Job { m: h, ..self };
@@ -338,50 +348,7 @@ where
             };
             (left, right)
         };
-        rayon::join(move || unsafe { x.run(be) }, move || unsafe { y.run(be) });
-    }
-
-    /// `matrixmultiply`'s call (C with unit row stride). `U` is `f32` or `f64` (`gemm` builds
-    /// jobs for nothing else).
-    unsafe fn run_mm(self) {
-        let id = TypeId::of::<U>();
-        if id == TypeId::of::<f32>() {
-            matrixmultiply::sgemm(
-                self.m,
-                self.k,
-                self.n,
-                cast(self.alpha),
-                self.a.cast(),
-                self.rsa as isize,
-                self.csa as isize,
-                self.b.cast(),
-                self.rsb as isize,
-                self.csb as isize,
-                cast(self.beta),
-                self.c.cast(),
-                1,
-                self.csc as isize,
-            );
-        } else if id == TypeId::of::<f64>() {
-            matrixmultiply::dgemm(
-                self.m,
-                self.k,
-                self.n,
-                cast(self.alpha),
-                self.a.cast(),
-                self.rsa as isize,
-                self.csa as isize,
-                self.b.cast(),
-                self.rsb as isize,
-                self.csb as isize,
-                cast(self.beta),
-                self.c.cast(),
-                1,
-                self.csc as isize,
-            );
-        } else {
-            unreachable!("jobs are built for f32 and f64 only");
-        }
+        rayon::join(move || unsafe { x.run() }, move || unsafe { y.run() });
     }
 
     /// The `gemm` crate's call: dst := a·dst + b·lhs·rhs, strides given as (column, row). On
@@ -391,8 +358,8 @@ where
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         if matches!(par, Parallelism::None) {
             return packed::gemm(
-                self.m, self.n, self.k, self.whole, self.c, self.csc, read_c, self.a, self.csa,
-                self.rsa, self.b, self.csb, self.rsb, self.beta, self.alpha,
+                self.isa, self.m, self.n, self.k, self.whole, self.c, self.csc, read_c, self.a,
+                self.csa, self.rsa, self.b, self.csb, self.rsb, self.beta, self.alpha,
             );
         }
         gemm::gemm(
@@ -441,9 +408,10 @@ fn naive<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: &mut [T]) 
 
 #[cfg(test)]
 mod tests {
-    //! Both backends against a plain triple loop, and the split (threaded) path against one call:
-    //! bit-identical wherever `Job::go` splits. The integration tests only reach the backend of
-    //! the machine they run on; these reach both.
+    //! Every instruction set this CPU has (V4 and V3 on an AVX-512 machine, V3 here), and
+    //! `gemm::gemm` itself, against a plain triple loop, and the split (threaded) path against one
+    //! call: bit-identical wherever `Job::go` splits. The integration tests only reach the
+    //! instruction set `isa()` picks; these reach all that can run.
     use super::*;
 
     /// Deterministic test values in [−0.5, 0.5).
@@ -453,11 +421,22 @@ mod tests {
             .collect()
     }
 
+    /// The kernels the tests can run here: each runnable instruction set, and `None` (every
+    /// product through `gemm::gemm`).
+    fn candidates() -> Vec<Option<Isa>> {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        let mut v: Vec<Option<Isa>> = packed::runnable().into_iter().map(Some).collect();
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        let mut v = vec![];
+        v.push(None);
+        v
+    }
+
     /// (m, k, n, transpose A, transpose B): the MLP's five products at B = 20, ∇W₁ at B = 1000
     /// (k > 512, split exact), layer 0 of 784→64→10 at B = 128 and a ragged one (k > 512 with
     /// halves ≤ 64: split exact only through `gemm_packed`, which blocks the halves as the whole),
-    /// and a tiny one (never split).
-    const SHAPES: [(usize, usize, usize, bool, bool); 9] = [
+    /// a tall one (m > 2 × 64: several V4 row tiles) and a tiny one (never split).
+    const SHAPES: [(usize, usize, usize, bool, bool); 10] = [
         (200, 784, 20, false, false),
         (10, 1000, 200, false, true),
         (10, 200, 20, false, false),
@@ -466,14 +445,16 @@ mod tests {
         (200, 20, 784, false, true),
         (64, 784, 128, false, false),
         (33, 600, 70, true, true),
+        (301, 37, 45, false, false),
         (3, 5, 2, false, false),
     ];
 
-    /// C = α·A·B + β·C through one backend, threaded (split) or not, with C pre-filled.
+    /// C = α·A·B + β·C on `isa`'s kernels, threaded (split) or not, with C pre-filled.
     fn product<U: Real>(
-        be: Backend,
+        isa: Option<Isa>,
         split: bool,
         (m, k, n, ta, tb): (usize, usize, usize, bool, bool),
+        alpha: U,
         beta: U,
     ) -> Vec<U> {
         let conv = |v: Vec<f64>| v.into_iter().map(U::lit).collect::<Vec<U>>();
@@ -491,43 +472,45 @@ mod tests {
         // β = 0 must not read C: NaN garbage there must not leak into the result.
         let init = if beta == U::zero() { f64::NAN } else { 0.25 };
         let mut c = vec![U::lit(init); m * n];
-        // α = 1, the only value the MLP uses: with α = 1.5, `matrixmultiply`'s split differed
-        // from the whole product in the last bit (its edge tiles scale outside the kernel, and a
-        // split moves the tile boundaries); `gemm`'s did not.
-        let alpha = U::one();
         unsafe {
             let id = TypeId::of::<U>();
             if id == TypeId::of::<f32>() {
-                let job = Job::<f32>::new(
-                    m,
-                    k,
-                    n,
-                    cast(alpha),
-                    &am,
-                    &bm,
-                    cast(beta),
-                    c.as_mut_ptr().cast(),
-                );
+                let job = Job::<f32> {
+                    isa,
+                    ..Job::new(
+                        m,
+                        k,
+                        n,
+                        cast(alpha),
+                        &am,
+                        &bm,
+                        cast(beta),
+                        c.as_mut_ptr().cast(),
+                    )
+                };
                 if split {
-                    job.split(be)
+                    job.split()
                 } else {
-                    job.run(be)
+                    job.run()
                 }
             } else {
-                let job = Job::<f64>::new(
-                    m,
-                    k,
-                    n,
-                    cast(alpha),
-                    &am,
-                    &bm,
-                    cast(beta),
-                    c.as_mut_ptr().cast(),
-                );
+                let job = Job::<f64> {
+                    isa,
+                    ..Job::new(
+                        m,
+                        k,
+                        n,
+                        cast(alpha),
+                        &am,
+                        &bm,
+                        cast(beta),
+                        c.as_mut_ptr().cast(),
+                    )
+                };
                 if split {
-                    job.split(be)
+                    job.split()
                 } else {
-                    job.run(be)
+                    job.run()
                 }
             }
         }
@@ -535,12 +518,19 @@ mod tests {
     }
 
     fn check<U: Real>(tol: f64) {
-        for be in [Backend::Gemm, Backend::MatrixMultiply] {
+        let isas = candidates();
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            assert!(isas.contains(&Some(Isa::V3)), "{isas:?}");
+        }
+        for isa in isas {
             for shape in SHAPES {
                 let (m, k, n, ta, tb) = shape;
                 let (a, b) = (fill(m * k, 1), fill(k * n, 2));
-                for beta in [0.0, 1.0] {
-                    let c = product::<U>(be, false, shape, U::lit(beta));
+                // α = 1 is the only value the MLP uses; 1.5 checks the kernels' scaling too.
+                for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (1.5, 1.0)] {
+                    let c = product::<U>(isa, false, shape, U::lit(alpha), U::lit(beta));
                     for j in 0..n {
                         for i in 0..m {
                             let mut s = 0.0;
@@ -549,22 +539,22 @@ mod tests {
                                 let bpj = if tb { b[j + p * n] } else { b[p + j * k] };
                                 s += aip * bpj;
                             }
-                            let want = s + beta * 0.25;
+                            let want = alpha * s + beta * 0.25;
                             let got = c[i + j * m].as_f64();
                             assert!(
                                 (got - want).abs() <= tol * (1.0 + s.abs()),
-                                "{be:?} {shape:?} β={beta} ({i},{j}): {got} vs {want}"
+                                "{isa:?} {shape:?} α={alpha} β={beta} ({i},{j}): {got} vs {want}"
                             );
                         }
                     }
                     // The split is bit-identical wherever `go` uses it.
-                    if be == Backend::MatrixMultiply || gemm_split_is_exact(m, k, n) {
-                        let halves = product::<U>(be, true, shape, U::lit(beta));
+                    if split_is_exact(isa, m, k, n) {
+                        let halves = product::<U>(isa, true, shape, U::lit(alpha), U::lit(beta));
                         assert!(
                             c.iter()
                                 .zip(&halves)
                                 .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits()),
-                            "{be:?} {shape:?} β={beta}: split differs"
+                            "{isa:?} {shape:?} α={alpha} β={beta}: split differs"
                         );
                     }
                 }
@@ -573,22 +563,25 @@ mod tests {
     }
 
     #[test]
-    fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f64() {
+    fn every_runnable_kernel_set_matches_a_triple_loop_and_its_splits_are_bit_identical_f64() {
         check::<f64>(1e-12);
     }
 
     #[test]
-    fn both_backends_match_a_triple_loop_and_their_splits_are_bit_identical_f32() {
+    fn every_runnable_kernel_set_matches_a_triple_loop_and_its_splits_are_bit_identical_f32() {
         check::<f32>(1e-4);
     }
 
-    /// `packed::gemm` (the allocation-free driver) against `gemm::gemm` on one thread: the same
-    /// bits for every layout of A and B, C alone or inside a taller matrix, with and without
-    /// reading C, on the MLP's products at B = 20 / 128 / 1000 and on ragged shapes, both
-    /// through the main path (counted: the comparison must actually exercise it) and through the
-    /// paths it hands back to `gemm`.
+    /// `packed::gemm` (the allocation-free driver) on this CPU's instruction set (`isa()`, the
+    /// one `gemm` dispatches to: V3 here, V4 on an AVX-512 machine) against `gemm::gemm` on one
+    /// thread: the same bits for every layout of A and B, C alone or inside a taller matrix,
+    /// with and without reading C, on the MLP's products at B = 20 / 128 / 1000 and on ragged
+    /// shapes, both through the main path (counted: the comparison must actually exercise it)
+    /// and through the paths it hands back to `gemm`.
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     fn packed_matches_gemm<U: Real>() {
+        let isa = isa();
+        assert!(isa.is_some(), "no AVX2+FMA: nothing to compare");
         let mut shapes = vec![];
         for b in [20, 128, 1000] {
             shapes.extend([
@@ -599,13 +592,14 @@ mod tests {
                 (200, b, 784),
             ]);
         }
-        for m in [1, 2, 7, 16, 33, 70] {
+        for m in [1, 2, 7, 16, 33, 70, 130] {
             for k in [1, 3, 9, 600] {
                 for n in [1, 5, 13, 100] {
                     shapes.push((m, k, n));
                 }
             }
         }
+        let runs_before = packed::MAIN_PATH_RUNS.with(|c| c.get());
         let (mut main, mut other) = (0, 0);
         for (m, k, n) in shapes {
             let conv = |v: Vec<f64>| v.into_iter().map(U::lit).collect::<Vec<U>>();
@@ -650,6 +644,7 @@ mod tests {
                             Parallelism::None,
                         );
                         packed::gemm(
+                            isa,
                             m,
                             n,
                             k,
@@ -671,7 +666,7 @@ mod tests {
                         want.iter()
                             .zip(&got)
                             .all(|(x, y)| x.as_f64().to_bits() == y.as_f64().to_bits()),
-                        "({m}, {k}, {n}) ta={ta} tb={tb} ldc={ldc} read={read} α={scale}: differs"
+                        "{isa:?} ({m}, {k}, {n}) ta={ta} tb={tb} ldc={ldc} read={read} α={scale}: differs"
                     );
                     if packed::takes_main_path(m, n, k, ldc, csa, rsa, csb, rsb) {
                         main += 1;
@@ -682,9 +677,18 @@ mod tests {
             }
         }
         assert!(
-            main > 800 && other > 150,
+            main > 900 && other > 150,
             "main path {main}, others {other}"
         );
+        // Every main-path product ran on `isa`'s kernels, none on the other set's.
+        let runs = packed::MAIN_PATH_RUNS.with(|c| c.get());
+        let ran = [runs[0] - runs_before[0], runs[1] - runs_before[1]];
+        let want = if isa == Some(Isa::V4) {
+            [0, main]
+        } else {
+            [main, 0]
+        };
+        assert_eq!(ran, want, "{isa:?}: [V3, V4] runs");
     }
 
     #[test]
@@ -699,16 +703,95 @@ mod tests {
         packed_matches_gemm::<f64>();
     }
 
+    /// Main-path products run on [V3, V4] kernels by the MLP's five products (f32 and f64) at
+    /// B = 20 and 128, through the crate's own entry [`gemm`], in a one-thread pool (so that
+    /// nothing is split onto another thread and this thread's counters see every product).
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn kernels_run_by_mlp_products() -> [usize; 2] {
+        fn five<U: Real>(b: usize) {
+            for (m, k, n, ta, tb) in [
+                (200, 784, b, false, false),
+                (10, 200, b, false, false),
+                (10, b, 200, false, true),
+                (200, 10, b, true, false),
+                (200, b, 784, false, true),
+            ] {
+                let (a, x) = (vec![U::lit(0.5); m * k], vec![U::lit(0.25); k * n]);
+                let am = if ta {
+                    Mat::new(&a, k, m).t()
+                } else {
+                    Mat::new(&a, m, k)
+                };
+                let bm = if tb {
+                    Mat::new(&x, n, k).t()
+                } else {
+                    Mat::new(&x, k, n)
+                };
+                let mut c = vec![U::zero(); m * n];
+                gemm(U::one(), am, bm, U::zero(), &mut c);
+                let want = U::lit(0.125 * k as f64);
+                assert!(c.iter().all(|&v| v == want), "({m}, {k}, {n})");
+            }
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let before = packed::MAIN_PATH_RUNS.with(|c| c.get());
+            for b in [20, 128] {
+                five::<f32>(b);
+                five::<f64>(b);
+            }
+            let after = packed::MAIN_PATH_RUNS.with(|c| c.get());
+            [after[0] - before[0], after[1] - before[1]]
+        })
+    }
+
+    /// On a CPU with AVX-512F (an AVX-512 CI machine) every MLP product runs `gemm`'s AVX-512
+    /// kernels through `gemm_packed` — fails there if any takes another path; without AVX-512F,
+    /// none does.
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn avx512f_cpus_run_every_mlp_product_on_the_v4_kernels() {
+        let runs = kernels_run_by_mlp_products();
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            assert_eq!(isa(), Some(Isa::V4));
+            assert_eq!(runs, [0, 20], "[V3, V4] main-path runs of 20 MLP products");
+        } else {
+            assert_ne!(isa(), Some(Isa::V4));
+            assert_eq!(runs[1], 0, "V4 kernels ran without AVX-512F");
+        }
+    }
+
+    /// On a CPU with AVX2+FMA and no AVX-512F (this one) every MLP product runs `gemm`'s AVX2
+    /// kernels through `gemm_packed`.
+    #[test]
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    fn avx2_cpus_without_avx512f_run_every_mlp_product_on_the_v3_kernels() {
+        use std::arch::is_x86_feature_detected as has;
+        let runs = kernels_run_by_mlp_products();
+        if has!("avx2") && has!("fma") && !has!("avx512f") {
+            assert_eq!(isa(), Some(Isa::V3));
+            assert_eq!(runs, [20, 0], "[V3, V4] main-path runs of 20 MLP products");
+        } else if has!("avx512f") {
+            assert_eq!(runs[0], 0, "V3 kernels ran on an AVX-512F CPU");
+        }
+    }
+
     /// The halves of every split MLP product get exactly `gemm`'s own blocking for their shape
-    /// (the whole's depth blocks agree with theirs), so splitting costs no kernel efficiency;
-    /// for (64, 784, 128) they take the whole's depth blocks, which differ from their own.
+    /// (the whole's depth blocks agree with theirs), so splitting costs no kernel efficiency, on
+    /// V3 (MR = 16 / 8) and V4 (MR = 64 / 32); for (64, 784, 128) they take the whole's depth
+    /// blocks, which differ from their own.
     #[test]
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     fn split_halves_keep_gemm_blocking_on_mlp_products() {
         let params = |m, n, k, whole| {
             let f = packed::blocking::<f32, 16, 6>(m, n, k, whole);
             let d = packed::blocking::<f64, 8, 6>(m, n, k, whole);
-            (f.kc, f.mc, f.nc, d.kc, d.mc, d.nc)
+            let f4 = packed::blocking::<f32, 64, 6>(m, n, k, whole);
+            let d4 = packed::blocking::<f64, 32, 6>(m, n, k, whole);
+            [f, d, f4, d4].map(|p| (p.kc, p.mc, p.nc))
         };
         for b in [20, 128, 1000] {
             for (m, k, n) in [
@@ -764,9 +847,14 @@ mod tests {
             }
         }
         // Through `gemm::gemm` the small-matrix path's depth blocks differ from the general
-        // path's for k > 512; `gemm_packed` blocks the halves as the whole product.
-        assert_eq!(gemm_split_is_exact(33, 600, 70), packed_available());
-        assert_eq!(gemm_split_is_exact(64, 784, 128), packed_available());
+        // path's for k > 512; `gemm_packed` (V3 or V4) blocks the halves as the whole product.
+        for isa in [Some(Isa::V3), Some(Isa::V4)] {
+            assert!(split_is_exact(isa, 33, 600, 70));
+            assert!(split_is_exact(isa, 64, 784, 128));
+        }
+        assert!(!split_is_exact(None, 33, 600, 70));
+        assert!(!split_is_exact(None, 64, 784, 128));
+        assert_eq!(gemm_split_is_exact(33, 600, 70), isa().is_some());
         // Halves of ≤ 256 elements take the horizontal kernels: never split.
         assert!(!gemm_split_is_exact(10, 5000, 20));
     }

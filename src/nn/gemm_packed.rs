@@ -1,7 +1,8 @@
-//! The `gemm` crate's packed (main) path without its per-call allocations.
+//! The `gemm` crate's packed (main) path without its per-call allocations, on AVX2+FMA (`V3`)
+//! and AVX-512 (`V4`) CPUs.
 //!
-//! Issue 6 asks for no allocation inside any inner loop. `gemm` 0.18 allocates on every call
-//! that reaches its main path (gemm-common 0.18.2, `gemm_basic_generic`): a `MemBuffer` for the
+//! Issue 6 asks for no allocation inside any inner loop. `gemm` 0.19 allocates on every call
+//! that reaches its main path (gemm-common 0.19.0, `gemm_basic_generic`): a `MemBuffer` for the
 //! packed right-hand side and the pre-packed left-hand side (`MemBuffer::new`, whenever either is
 //! packed), and a `Vec<bool>` of "left panel already packed" flags (`alloc::vec!`, always). Its
 //! third buffer, the packed left panel, already lives in a thread-local (`L2_SLAB`). The other
@@ -9,13 +10,24 @@
 //!
 //! [`gemm`] is that main path for one thread, line for line — the same blocking (`kc`, `mc`,
 //! `nc` from `kernel_params` or the small-matrix rule), the same packing decisions and routines
-//! and the same AVX2+FMA microkernels, all public items of `gemm-common`/`gemm-f32`/`gemm-f64` —
-//! with every buffer in one thread-local scratch that grows to the largest product seen and is
-//! then reused (what `gemm` would allocate for that product: for 784→200→10 at B = 1000, 1.8 MiB
-//! per thread in f32, 3.3 MiB in f64). It therefore computes bit-for-bit what `gemm::gemm`
+//! and the same microkernels, all public items of `gemm-common`/`gemm-f32`/`gemm-f64` — with
+//! every buffer in one thread-local scratch that grows to the largest product seen and is then
+//! reused (what `gemm` would allocate for that product: for 784→200→10 at B = 1000, 1.8 MiB per
+//! thread in f32, 3.3 MiB in f64, on AVX2). It therefore computes bit-for-bit what `gemm::gemm`
 //! computes with `Parallelism::None` (checked by the unit tests in `gemm.rs` over the MLP's
-//! shapes, ragged shapes and every operand layout), at the same speed less the allocations. Any
-//! call the main path would not see, and any CPU without AVX2+FMA, goes to `gemm::gemm` itself.
+//! shapes, ragged shapes and every operand layout, on whichever of the two instruction sets the
+//! test machine has). Any call the main path would not see, and any CPU with neither, goes to
+//! `gemm::gemm` itself (which allocates nothing on those paths; on the latter it does).
+//!
+//! Two instantiations, chosen once per CPU ([`isa`]) as `gemm` 0.19 chooses (with its `x86-v4`
+//! feature, which builds the AVX-512 kernels on stable Rust): `V4` — `gemm_f32`/`gemm_f64`'s
+//! `microkernel::avx512f` (16 f32 / 8 f64 lanes, 4 × 6 tiles of registers: MR = 64 / 32,
+//! NR = 6) — where AVX-512F/BW/CD/DQ/VL are present, else `V3` — `microkernel::fma` (8 / 4 lanes,
+//! 2 × 6: MR = 16 / 8, NR = 6). gemm-common 0.19.0's `gemm_basic_generic` is 0.18.2's with only
+//! `cfg(feature = "nightly")` renamed to `cfg(feature = "x86-v4")`: the same blocking rules, packing
+//! thresholds and early returns on both instruction sets, and both kernel sets have horizontal
+//! kernels (`H_M`, `H_N` > 0), so [`takes_main_path`] is the same test for V3 and V4. The V4
+//! path is unmeasured here (this machine has no AVX-512).
 //!
 //! One deliberate extension: the depth blocks may be taken from a larger product (`block_m`,
 //! `block_n`). A half of a split product (`Job::split` in `gemm.rs`) uses the whole product's
@@ -31,10 +43,13 @@ use gemm_common::gemm::{
 };
 use gemm_common::microkernel::MicroKernelFn;
 use gemm_common::pack_operands::{pack_lhs, pack_rhs};
-use gemm_common::simd::{MixedSimd, V3};
+use gemm_common::simd::{MixedSimd, V3, V4};
 use gemm_common::Ptr;
 use std::any::TypeId;
 use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use super::Isa;
 
 /// One cache line of scratch: the unit the scratch grows by, so every region is aligned as
 /// `gemm` aligns its own buffers.
@@ -61,10 +76,54 @@ fn lines_for<T>(len: usize) -> usize {
     (len * std::mem::size_of::<T>()).div_ceil(std::mem::size_of::<Line>())
 }
 
-/// Whether this CPU runs [`gemm`]'s own packed path (AVX2+FMA), rather than handing every call
-/// to `gemm::gemm`.
-pub(super) fn available() -> bool {
-    <V3 as MixedSimd<f32, f32, f32, f32>>::try_new().is_some()
+/// The instruction set [`gemm`] runs its packed path with on this CPU, or `None` (neither
+/// AVX-512 nor AVX2+FMA: every call goes to `gemm::gemm`). The same choice as `gemm` 0.19's own
+/// dispatch (`gemm_def!`: AVX-512F, else FMA), which unwraps `V4::try_new()` / `V3::try_new()`:
+/// wherever `gemm` runs at all, `V4` here is its `avx512f` kernels and `V3` its `fma` ones.
+/// Detected once (a few atomic loads afterwards).
+pub(super) fn isa() -> Option<Isa> {
+    static ISA: OnceLock<Option<Isa>> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        if V4::try_new().is_some() {
+            Some(Isa::V4)
+        } else if V3::try_new().is_some() {
+            Some(Isa::V3)
+        } else {
+            None
+        }
+    })
+}
+
+/// Every instruction set this CPU can run [`gemm`]'s packed path with (V4 implies V3): what the
+/// unit tests exercise.
+#[cfg(test)]
+pub(super) fn runnable() -> Vec<Isa> {
+    let mut v = vec![];
+    if V4::try_new().is_some() {
+        v.push(Isa::V4);
+    }
+    if V3::try_new().is_some() {
+        v.push(Isa::V3);
+    }
+    v
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Main-path products this thread has run with each instruction set, [V3, V4]: lets the unit
+    /// tests check which kernels actually ran.
+    pub(super) static MAIN_PATH_RUNS: std::cell::Cell<[usize; 2]> =
+        const { std::cell::Cell::new([0; 2]) };
+}
+
+/// Counts one main-path product on `isa` (tests only).
+#[cfg(test)]
+fn count(isa: Isa) {
+    MAIN_PATH_RUNS.with(|c| {
+        let mut v = c.get();
+        v[usize::from(isa == Isa::V4)] += 1;
+        c.set(v);
+    });
 }
 
 /// dst := α·dst + β·lhs·rhs in `gemm`'s own convention (note: α scales the old C, β the
@@ -80,6 +139,7 @@ pub(super) fn available() -> bool {
 /// C does not alias A or B.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
+    isa: Option<Isa>,
     m: usize,
     n: usize,
     k: usize,
@@ -119,58 +179,64 @@ pub(super) unsafe fn gemm<T: Copy + PartialEq + Default + 'static>(
             gemm::Parallelism::None,
         )
     };
-    let Some(simd) = <V3 as MixedSimd<f32, f32, f32, f32>>::try_new() else {
-        return delegate();
-    };
     if !takes_main_path(m, n, k, dst_cs, lhs_cs, lhs_rs, rhs_cs, rhs_rs) {
         return delegate();
     }
     let id = TypeId::of::<T>();
     let blocks = (block_m.max(m), block_n.max(n));
-    if id == TypeId::of::<f32>() {
-        use gemm_f32::microkernel::fma::f32 as ukr;
-        main_path::<f32, 8, { ukr::MR_DIV_N * 8 }, { ukr::NR }, { ukr::MR_DIV_N }>(
-            simd,
-            &ukr::UKR,
-            m,
-            n,
-            k,
-            blocks,
-            dst.cast(),
-            dst_cs,
-            read_dst,
-            lhs.cast(),
-            lhs_cs,
-            lhs_rs,
-            rhs.cast(),
-            rhs_cs,
-            rhs_rs,
-            cast(alpha),
-            cast(beta),
-        );
-    } else if id == TypeId::of::<f64>() {
-        use gemm_f64::microkernel::fma::f64 as ukr;
-        main_path::<f64, 4, { ukr::MR_DIV_N * 4 }, { ukr::NR }, { ukr::MR_DIV_N }>(
-            simd,
-            &ukr::UKR,
-            m,
-            n,
-            k,
-            blocks,
-            dst.cast(),
-            dst_cs,
-            read_dst,
-            lhs.cast(),
-            lhs_cs,
-            lhs_rs,
-            rhs.cast(),
-            rhs_cs,
-            rhs_rs,
-            cast(alpha),
-            cast(beta),
-        );
-    } else {
-        delegate();
+    // One instantiation per (instruction set, type): `N` lanes, MR = MR_DIV_N·N rows and NR
+    // columns per microkernel tile, all from the kernel module `gemm` itself dispatches to.
+    macro_rules! run {
+        ($simd:expr, $t:ty, $lanes:literal, $ukr:path) => {{
+            use $ukr as ukr;
+            main_path::<$t, _, $lanes, { ukr::MR_DIV_N * $lanes }, { ukr::NR }, { ukr::MR_DIV_N }>(
+                $simd,
+                &ukr::UKR,
+                m,
+                n,
+                k,
+                blocks,
+                dst.cast(),
+                dst_cs,
+                read_dst,
+                lhs.cast(),
+                lhs_cs,
+                lhs_rs,
+                rhs.cast(),
+                rhs_cs,
+                rhs_rs,
+                cast(alpha),
+                cast(beta),
+            )
+        }};
+    }
+    let (f32_, f64_) = (id == TypeId::of::<f32>(), id == TypeId::of::<f64>());
+    match isa {
+        Some(Isa::V4) if f32_ || f64_ => {
+            let Some(simd) = V4::try_new() else {
+                return delegate();
+            };
+            #[cfg(test)]
+            count(Isa::V4);
+            if f32_ {
+                run!(simd, f32, 16, gemm_f32::microkernel::avx512f::f32)
+            } else {
+                run!(simd, f64, 8, gemm_f64::microkernel::avx512f::f64)
+            }
+        }
+        Some(Isa::V3) if f32_ || f64_ => {
+            let Some(simd) = V3::try_new() else {
+                return delegate();
+            };
+            #[cfg(test)]
+            count(Isa::V3);
+            if f32_ {
+                run!(simd, f32, 8, gemm_f32::microkernel::fma::f32)
+            } else {
+                run!(simd, f64, 4, gemm_f64::microkernel::fma::f64)
+            }
+        }
+        _ => delegate(),
     }
 }
 
@@ -179,9 +245,9 @@ unsafe fn cast<T: Copy, U: Copy>(x: T) -> U {
     *(&x as *const T as *const U)
 }
 
-/// Whether `gemm_basic_generic` (gemm-common 0.18.2) sends this call (C with unit row stride, no
-/// conjugation, AVX2+FMA kernels, which include the horizontal ones) down its main path: the
-/// early returns it takes before, in its order.
+/// Whether `gemm_basic_generic` (gemm-common 0.19.0) sends this call (C with unit row stride, no
+/// conjugation, AVX2+FMA or AVX-512 kernels, both of which include horizontal ones) down its
+/// main path: the early returns it takes before, in its order (the same on V3 and V4).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn takes_main_path(
     m: usize,
@@ -246,10 +312,18 @@ pub(super) fn blocking<T, const MR: usize, const NR: usize>(
 /// neither of which the MLP makes — in a fresh one), with the depth blocks of a `blocks` =
 /// (rows, columns) product of depth k.
 ///
-/// `N` is the SIMD width, `MR = MR_DIV_N·N` and `NR` the microkernel's tile.
+/// `S` is the instruction set (`V3` or `V4`), `N` its SIMD width in `T`s, `MR = MR_DIV_N·N`
+/// and `NR` the microkernel's tile.
 #[allow(clippy::too_many_arguments)]
-unsafe fn main_path<T, const N: usize, const MR: usize, const NR: usize, const MR_DIV_N: usize>(
-    simd: V3,
+unsafe fn main_path<
+    T,
+    S: MixedSimd<T, T, T, T>,
+    const N: usize,
+    const MR: usize,
+    const NR: usize,
+    const MR_DIV_N: usize,
+>(
+    simd: S,
     ukr: &[[MicroKernelFn<T>; NR]; MR_DIV_N],
     m: usize,
     n: usize,
@@ -269,6 +343,8 @@ unsafe fn main_path<T, const N: usize, const MR: usize, const NR: usize, const M
 ) where
     T: Copy + PartialEq + num_traits::Zero + num_traits::One + 'static,
 {
+    // The lane count and tile given by the caller are the instruction set's own.
+    const { assert!(N == <S as MixedSimd<T, T, T, T>>::SIMD_WIDTH && MR == MR_DIV_N * N) };
     let alpha = if read_dst { alpha } else { T::zero() };
     let KernelParams { kc, mc, nc } = blocking::<T, MR, NR>(m, n, k, (block_m, block_n));
     let nc = if nc > 0 { nc } else { 128 * NR };
