@@ -1,7 +1,7 @@
 //! One general matrix product for the MLP's forward and backward passes, on strided slices.
 //!
-//! `f32`/`f64` go to the `gemm` crate (the kernels behind `faer`): it picks its AVX2+FMA
-//! microkernels at run time even though the crate is compiled for generic x86-64, reads a
+//! `f32`/`f64` go to the `gemm` crate (the kernels behind `faer`): it picks its AVX2+FMA (or
+//! AVX-512) microkernels at run time even though the crate is compiled for generic x86-64, reads a
 //! column-major operand in place instead of packing it when that is cheaper (the MLP's weight
 //! matrix at small minibatches), and has dedicated paths for the thin products (10 output units,
 //! or a propagated delta with k = 10). A transposed operand is just swapped strides.
@@ -24,12 +24,13 @@
 //! | ∇W₀ = δ₀·Xᵀ | [200×B]·[B×784] | 75 vs 69 | 76 vs 79 | 85 vs 83 |
 //!
 //! `gemm` wins or ties (within run-to-run noise, ~5%) every shape, so it is used for all of them.
+//! (Measured with `gemm` 0.18; 0.19's AVX2 path is the same code, see `gemm_packed.rs`.)
 //!
 //! No allocation per call (issue 6): `gemm::gemm` allocates its packing buffers and a flag vector
 //! in every call that reaches its packed path — every MLP product does. One-thread calls (every
 //! MLP product: a threaded one is two one-thread halves, see `Job::split`) therefore go through
 //! `gemm_packed.rs`, the same packed path rebuilt from `gemm`'s public pieces (blocking rules,
-//! packing routines, AVX2+FMA microkernels) with its buffers in a thread-local that is reused:
+//! packing routines, AVX2+FMA or AVX-512 microkernels) with its buffers in a thread-local that is reused:
 //! bit-identical to `gemm::gemm`, and as fast or slightly faster (no allocation, no page faults
 //! on fresh buffers). Measured like the table above (f32, one thread, 300 interleaved rounds,
 //! GFLOP/s at the 10th percentile of time, `gemm::gemm` vs `gemm_packed`, same binary; the
@@ -53,7 +54,10 @@
 //! nothing. Left: a threaded product whose halves would not take the packed path (a half of
 //! ≤ 256 elements or k ≤ 2: ≥ 3 MFLOP then needs k in the thousands), which keeps `gemm`'s own
 //! threading and its buffers (no MLP product); and CPUs with neither instruction set (other
-//! architectures, x86 before AVX2), where every packed product is `gemm::gemm`'s.
+//! architectures, x86 before AVX2), where every packed product is `gemm::gemm`'s. On the one
+//! x86 family `gemm` 0.19 cannot run at all — AVX-512F without BW/DQ/VL (Xeon Phi), where its
+//! dispatch picks the AVX-512 kernels and then panics unwrapping `V4::try_new()` — every product
+//! is a plain triple loop instead (`gemm_crate_runs`).
 //!
 //! nalgebra's own `gemm` is not used: for any dimension ≤ 5 it falls back to per-column `axcpy`,
 //! which with strided (transposed) views writes out of bounds (nalgebra 0.33.3 `axcpy_uninit`
@@ -161,6 +165,17 @@ fn isa() -> Option<Isa> {
     None
 }
 
+/// False only on an x86 CPU with AVX-512F but not the rest of `V4` (BW, CD, DQ, VL: Xeon Phi),
+/// where `gemm` 0.19's dispatch picks its AVX-512 kernels on AVX-512F alone and then panics
+/// unwrapping `V4::try_new()`: every product there is [`naive`]'s, slow but no panic.
+fn gemm_crate_runs() -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if std::arch::is_x86_feature_detected!("avx512f") && isa() != Some(Isa::V4) {
+        return false;
+    }
+    true
+}
+
 /// Whether the two halves of C (see `Job::split`) get every element exactly as in the whole
 /// product on this CPU (see [`split_is_exact`]; `Job::go` asks with the job's own `isa`).
 #[cfg(test)]
@@ -213,7 +228,7 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
     // hands disjoint parts of it to the two halves.
     unsafe {
         let id = TypeId::of::<T>();
-        if id == TypeId::of::<f32>() {
+        if id == TypeId::of::<f32>() && gemm_crate_runs() {
             Job::<f32>::new(
                 m,
                 k,
@@ -225,7 +240,7 @@ pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: 
                 c.as_mut_ptr().cast(),
             )
             .go(threaded);
-        } else if id == TypeId::of::<f64>() {
+        } else if id == TypeId::of::<f64>() && gemm_crate_runs() {
             Job::<f64>::new(
                 m,
                 k,
@@ -386,7 +401,8 @@ where
     }
 }
 
-/// Any other `Real` (none in the crate today): a plain triple loop, same contract.
+/// Any other `Real` (none in the crate today), or any type on a CPU where `gemm` cannot run
+/// (`gemm_crate_runs`): a plain triple loop, same contract.
 fn naive<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: &mut [T]) {
     let m = a.rows;
     for j in 0..b.cols {

@@ -355,7 +355,7 @@ unsafe fn main_path<
     // it fits two row blocks and is ragged or strided; otherwise pack A per row block as needed.
     let do_pack_rhs =
         (rhs_rs != 1 && m > 2 * MR) || (rhs_rs == 1 && m > get_rhs_packing_threshold() * MR);
-    let do_prepack_lhs = m <= 2 * mc && (m % N != 0 || lhs_rs != 1);
+    let do_prepack_lhs = m <= 2 * mc && (!m.is_multiple_of(N) || lhs_rs != 1);
 
     let rhs_len = if do_pack_rhs {
         packed_rhs_stride * (nc / NR)
@@ -444,7 +444,9 @@ unsafe fn main_path<
                     }
                     let n_row_mini_chunks = m_chunk.div_ceil(MR);
                     let do_pack_lhs = !do_prepack_lhs
-                        && (m_chunk % N != 0 || lhs_rs != 1 || n_chunk > packing_threshold * NR);
+                        && (!m_chunk.is_multiple_of(N)
+                            || lhs_rs != 1
+                            || n_chunk > packing_threshold * NR);
                     let packed_lhs_cs = if do_prepack_lhs || do_pack_lhs {
                         MR as isize
                     } else {
