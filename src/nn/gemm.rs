@@ -11,9 +11,9 @@
 //! feature (0.18 built them only on nightly, so the products went to `matrixmultiply` there). That
 //! path is unmeasured here: this machine (Zen 3) has AVX2+FMA only. See [`Isa`].
 //!
-//! Measured against `matrixmultiply` 0.3 (the backend before `gemm`) on the MLP's own shapes, f32,
-//! one thread, 10th percentile of 100 interleaved rounds (2-vCPU Zen 3, AVX2+FMA; GFLOP/s, `gemm` vs
-//! `matrixmultiply`, at B = 20 / 128 / 1000):
+//! Measured against `matrixmultiply` 0.3 (the backend before `gemm`) on the MLP's own shapes,
+//! f32, one thread, 10th percentile of 100 interleaved rounds (2-vCPU Zen 3, AVX2+FMA; GFLOP/s,
+//! `gemm` vs `matrixmultiply`, at B = 20 / 128 / 1000):
 //!
 //! | product | shape | B = 20 | 128 | 1000 |
 //! |---|---|---|---|---|
@@ -30,11 +30,12 @@
 //! in every call that reaches its packed path — every MLP product does. One-thread calls (every
 //! MLP product: a threaded one is two one-thread halves, see `Job::split`) therefore go through
 //! `gemm_packed.rs`, the same packed path rebuilt from `gemm`'s public pieces (blocking rules,
-//! packing routines, AVX2+FMA or AVX-512 microkernels) with its buffers in a thread-local that is reused:
-//! bit-identical to `gemm::gemm`, and as fast or slightly faster (no allocation, no page faults
-//! on fresh buffers). Measured like the table above (f32, one thread, 300 interleaved rounds,
-//! GFLOP/s at the 10th percentile of time, `gemm::gemm` vs `gemm_packed`, same binary; the
-//! machine was shared, load average 4–5, so the absolute figures sit below the table above):
+//! packing routines, AVX2+FMA or AVX-512 microkernels) with its buffers in a thread-local that
+//! is reused: bit-identical to `gemm::gemm`, and as fast or slightly faster (no allocation, no
+//! page faults on fresh buffers). Measured like the table above (f32, one thread, 300
+//! interleaved rounds, GFLOP/s at the 10th percentile of time, `gemm::gemm` vs `gemm_packed`,
+//! same binary; the machine was shared, load average 4–5, so the absolute figures sit below the
+//! table above; `gemm` 0.18, AVX2):
 //!
 //! | product | B = 20 | 128 | 1000 |
 //! |---|---|---|---|

@@ -23,11 +23,12 @@
 //! feature, which builds the AVX-512 kernels on stable Rust): `V4` — `gemm_f32`/`gemm_f64`'s
 //! `microkernel::avx512f` (16 f32 / 8 f64 lanes, 4 × 6 tiles of registers: MR = 64 / 32,
 //! NR = 6) — where AVX-512F/BW/CD/DQ/VL are present, else `V3` — `microkernel::fma` (8 / 4 lanes,
-//! 2 × 6: MR = 16 / 8, NR = 6). gemm-common 0.19.0's `gemm_basic_generic` is 0.18.2's with only
-//! `cfg(feature = "nightly")` renamed to `cfg(feature = "x86-v4")`: the same blocking rules, packing
-//! thresholds and early returns on both instruction sets, and both kernel sets have horizontal
-//! kernels (`H_M`, `H_N` > 0), so [`takes_main_path`] is the same test for V3 and V4. The V4
-//! path is unmeasured here (this machine has no AVX-512).
+//! 2 × 6: MR = 16 / 8, NR = 6). gemm-common 0.19.0's `gemm_basic_generic` is 0.18.2's with
+//! only `cfg(feature = "nightly")` renamed to `cfg(feature = "x86-v4")`: the same blocking rules,
+//! packing thresholds and early returns on both instruction sets, and both kernel sets have
+//! horizontal kernels (`H_M`, `H_N` > 0), so [`takes_main_path`] is the same test for V3 and V4.
+//! The V4 path is unmeasured here (this machine has no AVX-512) and its bit-identity with
+//! `gemm::gemm` is checked only where the tests run on an AVX-512 CPU.
 //!
 //! One deliberate extension: the depth blocks may be taken from a larger product (`block_m`,
 //! `block_n`). A half of a split product (`Job::split` in `gemm.rs`) uses the whole product's
@@ -130,9 +131,11 @@ fn count(isa: Isa) {
 /// product), with C column-major: unit row stride, column stride `dst_cs`. If `read_dst` is
 /// false, C is not read. The depth blocks are those `gemm` picks for a `block_m × block_n`
 /// product of depth k (see [`blocking`]): pass `m`, `n` for `gemm::gemm`'s bits, the whole
-/// product's for a half of a split one. `T` is `f32` or `f64`; any other type, a CPU without
-/// AVX2+FMA, or a call that `gemm` would not send down its main path is handed to `gemm::gemm`
-/// (which allocates nothing on those paths).
+/// product's for a half of a split one. The main path runs the microkernels of `isa`: pass
+/// [`isa()`] for `gemm::gemm`'s bits (the unit tests also pass V3 on an AVX-512 CPU). `T` is
+/// `f32` or `f64`; any other type, `isa` = `None` (or not runnable on this CPU), or a call that
+/// `gemm` would not send down its main path is handed to `gemm::gemm` (which allocates nothing
+/// on the paths other than its main one).
 ///
 /// # Safety
 /// As `gemm::gemm`: every element addressed by the shapes and strides is inside its allocation,
