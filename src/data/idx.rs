@@ -246,7 +246,7 @@ fn write_bytes(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
 /// Errors: [`Error::DimensionMismatch`] if `pixels.len()` is not a multiple of `rows · cols`.
 pub fn encode_images(rows: usize, cols: usize, pixels: &[u8]) -> Result<Vec<u8>> {
     let per = rows * cols;
-    if per == 0 || pixels.len() % per != 0 {
+    if per == 0 || !pixels.len().is_multiple_of(per) {
         return Err(Error::DimensionMismatch {
             expected: per,
             got: pixels.len(),

@@ -11,7 +11,7 @@ use std::arch::x86_64::*;
 /// Independent 8-lane chains per iteration.
 const CHAINS: usize = 2;
 const STEP: usize = 8 * CHAINS;
-const _: () = assert!(PAIRS % STEP == 0);
+const _: () = assert!(PAIRS.is_multiple_of(STEP));
 
 /// `op` applied to each chain: `each!(|i| expr)` gives `[expr(0), expr(1), …]`.
 macro_rules! each {
