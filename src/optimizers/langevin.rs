@@ -260,12 +260,14 @@ impl<T: Real> LocalEntropyGradient<T> {
         // No draw at all when σ = 0, so noiseless variants consume only minibatch draws; the
         // noise comes from per-block streams of one key (same result for any thread count).
         let key = if noisy { rng::fork_key(rng) } else { 0 };
-        // d₀ = μ₀ = 0 and y = x + d₀ (added, not copied: −0 becomes +0 as in every later step).
+        // y = x + d₀ with d₀ = +0 (added, not copied: −0 becomes +0 as in every later step).
+        // d and μ are not written: the first Langevin step takes d₀ = μ₀ = +0 as constants.
         let xs = x.as_slice();
-        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
-            d.fill(T::zero());
-            mu.fill(T::zero());
-            kernels::add_into(y, &xs[o..o + d.len()], d);
+        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, _, _, y| {
+            let len = y.len();
+            for (yi, &xi) in y.iter_mut().zip(&xs[o..o + len]) {
+                *yi = xi + T::zero();
+            }
         });
         self.run = Some(InnerRun {
             gamma,
@@ -328,6 +330,7 @@ impl<T: Real> LocalEntropyGradient<T> {
             inv_gamma,
             sigma,
             a,
+            noisy,
         };
         step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
             let r = o..o + d.len();
@@ -339,6 +342,7 @@ impl<T: Real> LocalEntropyGradient<T> {
                 &xs[r.clone()],
                 noisy.then(|| &noise[r]),
                 c,
+                l == 0,
             );
             if !ok {
                 finite.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -489,16 +493,20 @@ struct StepConstants<T> {
     inv_gamma: T,
     sigma: T,
     a: T,
+    noisy: bool,
 }
 
 /// One Langevin step of the inner loop on a block, fused into one loop (004 Alg. 1 lines 3–5,
 /// 003 eq. 4.40, 5.8a–b): for each element, with g = ∇f(y) and d = y − x,
-/// d ← d − η(g + d/γ) [+ σξ], μ ← (1 − a)μ + a·d and (if `y` is given) y ← x + d. Returns false
-/// if some g is not finite (the block is then garbage; the caller abandons the loop).
+/// d ← d − η(g + d/γ) [+ σξ], μ ← (1 − a)μ + a·d and (if `y` is given) y ← x + d. With `first`
+/// (the loop's first step) d and μ are not read: they are d₀ = μ₀ = +0, so `start` need not
+/// write them. Returns false if some g is not finite (the block is then garbage; the caller
+/// abandons the loop).
 ///
 /// Per element exactly the IEEE operations of `kernels::displacement_langevin` followed by
-/// `kernels::add_into`, so the same bits as those two passes; the finiteness test no longer
-/// stops at the first bad entry (it is an and over the block, which vectorizes).
+/// `kernels::add_into` (with d₀ = μ₀ = +0 as operands on the first step), so the same bits as
+/// those two passes after zero fills; the finiteness test no longer stops at the first bad entry
+/// (it is an and over the block, which vectorizes).
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma"
@@ -511,56 +519,61 @@ fn langevin_pass<T: Real>(
     x: &[T],
     noise: Option<&[T]>,
     c: StepConstants<T>,
+    first: bool,
+) -> bool {
+    let n = d.len();
+    let (mu, g, x) = (&mut mu[..n], &g[..n], &x[..n]);
+    // One loop per case rather than branches in one loop, so that each vectorizes without the
+    // unused streams (the helper is inlined into each of this function's CPU versions).
+    let y = y.map(|y| &mut y[..n]);
+    let xi = noise.map(|xi| &xi[..n]);
+    match (first, y, xi) {
+        (false, Some(y), Some(xi)) => pass::<T, false>(d, mu, g, x, c, |i| xi[i], |i, v| y[i] = v),
+        (false, Some(y), None) => pass::<T, false>(d, mu, g, x, c, |_| T::zero(), |i, v| y[i] = v),
+        (false, None, Some(xi)) => pass::<T, false>(d, mu, g, x, c, |i| xi[i], |_, _| {}),
+        (false, None, None) => pass::<T, false>(d, mu, g, x, c, |_| T::zero(), |_, _| {}),
+        (true, Some(y), Some(xi)) => pass::<T, true>(d, mu, g, x, c, |i| xi[i], |i, v| y[i] = v),
+        (true, Some(y), None) => pass::<T, true>(d, mu, g, x, c, |_| T::zero(), |i, v| y[i] = v),
+        (true, None, Some(xi)) => pass::<T, true>(d, mu, g, x, c, |i| xi[i], |_, _| {}),
+        (true, None, None) => pass::<T, true>(d, mu, g, x, c, |_| T::zero(), |_, _| {}),
+    }
+}
+
+/// The loop of [`langevin_pass`] for one case. `noise(i)` is ξ_i, or +0 without noise (then
+/// σξ is not added at all: the sum stays as it is, even −0); `store_y(i, x_i + d_i)`.
+#[inline(always)]
+fn pass<T: Real, const FIRST: bool>(
+    d: &mut [T],
+    mu: &mut [T],
+    g: &[T],
+    x: &[T],
+    c: StepConstants<T>,
+    noise: impl Fn(usize) -> T,
+    mut store_y: impl FnMut(usize, T),
 ) -> bool {
     let StepConstants {
         eta,
         inv_gamma,
         sigma,
         a,
+        noisy,
     } = c;
     let one_minus_a = T::one() - a;
-    let n = d.len();
-    let (mu, g, x) = (&mut mu[..n], &g[..n], &x[..n]);
     let mut ok = true;
-    // Four loops rather than branches in one, so that each vectorizes without the unused streams.
-    match (y, noise) {
-        (Some(y), Some(xi)) => {
-            let (y, xi) = (&mut y[..n], &xi[..n]);
-            for i in 0..n {
-                ok &= g[i].is_finite();
-                let v = d[i] - eta * (g[i] + d[i] * inv_gamma) + sigma * xi[i];
-                d[i] = v;
-                mu[i] = one_minus_a * mu[i] + a * v;
-                y[i] = x[i] + v;
-            }
+    for i in 0..d.len() {
+        ok &= g[i].is_finite();
+        let (di, mi) = if FIRST {
+            (T::zero(), T::zero())
+        } else {
+            (d[i], mu[i])
+        };
+        let mut v = di - eta * (g[i] + di * inv_gamma);
+        if noisy {
+            v += sigma * noise(i);
         }
-        (Some(y), None) => {
-            let y = &mut y[..n];
-            for i in 0..n {
-                ok &= g[i].is_finite();
-                let v = d[i] - eta * (g[i] + d[i] * inv_gamma);
-                d[i] = v;
-                mu[i] = one_minus_a * mu[i] + a * v;
-                y[i] = x[i] + v;
-            }
-        }
-        (None, Some(xi)) => {
-            let xi = &xi[..n];
-            for i in 0..n {
-                ok &= g[i].is_finite();
-                let v = d[i] - eta * (g[i] + d[i] * inv_gamma) + sigma * xi[i];
-                d[i] = v;
-                mu[i] = one_minus_a * mu[i] + a * v;
-            }
-        }
-        (None, None) => {
-            for i in 0..n {
-                ok &= g[i].is_finite();
-                let v = d[i] - eta * (g[i] + d[i] * inv_gamma);
-                d[i] = v;
-                mu[i] = one_minus_a * mu[i] + a * v;
-            }
-        }
+        d[i] = v;
+        mu[i] = one_minus_a * mi + a * v;
+        store_y(i, x[i] + v);
     }
     ok
 }

@@ -35,7 +35,8 @@ use serde::{Deserialize, Serialize};
 /// replicas: [`ParleReplica::prepare`] (receive the master, run 5.8a–b, form the 5.8c gradient; only
 /// scratch and the generator change), then either [`ParleReplica::commit`] on every replica (apply
 /// 5.8c) or [`ParleReplica::rollback`] on every replica if any failed; the master then gathers
-/// [`ParleReplica::params`].
+/// [`ParleReplica::params`]. A commit can still be rolled back until the round is settled, so a
+/// replica may commit as soon as its own preparation is done ([`Transport::round`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned")]
 pub struct ParleReplica<T: Real, U> {

@@ -10,6 +10,12 @@
 //! [`InProcess`] then splits the replicas' steps evenly between its threads, so that n replicas
 //! keep t threads busy even when t does not divide n (3 replicas on 2 threads: ≈ 2× instead of
 //! 1.5×).
+//! Parle runs a whole round through [`Transport::round`]: every replica commits as soon as its
+//! own preparation is done (a commit keeps what [`ParleReplica::rollback`](super::ParleReplica)
+//! needs to undo it if another replica fails), and the gather runs once all are done.
+//! [`InProcess`] does all of it in one parallel region per outer step — the gather in the worker
+//! that finishes last, its blocks stolen by the others — instead of one fork/join per phase
+//! (each costs a wake-up of the other threads on a 2-core machine).
 //! A transport over processes on several machines carries the same phases as messages
 //! (prepare(master, k, 1/ρ_k) → ok/error, commit(η_k) or rollback, params → x^a).
 
