@@ -329,7 +329,7 @@ fn reference(
                 }
             }
             // 5.8c: x^a ← x^a − η((x^a − z^a) + (x^a − x)/ρ).
-            let grad = DVector::from_fn(dim, |i, _| mu[i] * -1.0 + (x[i] - master[i]) * inv_rho);
+            let grad = DVector::from_fn(dim, |i, _| -mu[i] + (x[i] - master[i]) * inv_rho);
             norm += grad.norm();
             x.axpy(-lr, &grad, 1.0);
         }

@@ -331,6 +331,7 @@ impl<T: Real> LocalEntropyGradient<T> {
             sigma,
             a,
             noisy,
+            first: l == 0,
         };
         step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
             let r = o..o + d.len();
@@ -342,7 +343,6 @@ impl<T: Real> LocalEntropyGradient<T> {
                 &xs[r.clone()],
                 noisy.then(|| &noise[r]),
                 c,
-                l == 0,
             );
             if !ok {
                 finite.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -494,11 +494,13 @@ struct StepConstants<T> {
     sigma: T,
     a: T,
     noisy: bool,
+    /// The loop's first step: d₀ = μ₀ = +0 are constants, not read.
+    first: bool,
 }
 
 /// One Langevin step of the inner loop on a block, fused into one loop (004 Alg. 1 lines 3–5,
 /// 003 eq. 4.40, 5.8a–b): for each element, with g = ∇f(y) and d = y − x,
-/// d ← d − η(g + d/γ) [+ σξ], μ ← (1 − a)μ + a·d and (if `y` is given) y ← x + d. With `first`
+/// d ← d − η(g + d/γ) [+ σξ], μ ← (1 − a)μ + a·d and (if `y` is given) y ← x + d. With `c.first`
 /// (the loop's first step) d and μ are not read: they are d₀ = μ₀ = +0, so `start` need not
 /// write them. Returns false if some g is not finite (the block is then garbage; the caller
 /// abandons the loop).
@@ -519,7 +521,6 @@ fn langevin_pass<T: Real>(
     x: &[T],
     noise: Option<&[T]>,
     c: StepConstants<T>,
-    first: bool,
 ) -> bool {
     let n = d.len();
     let (mu, g, x) = (&mut mu[..n], &g[..n], &x[..n]);
@@ -527,7 +528,7 @@ fn langevin_pass<T: Real>(
     // unused streams (the helper is inlined into each of this function's CPU versions).
     let y = y.map(|y| &mut y[..n]);
     let xi = noise.map(|xi| &xi[..n]);
-    match (first, y, xi) {
+    match (c.first, y, xi) {
         (false, Some(y), Some(xi)) => pass::<T, false>(d, mu, g, x, c, |i| xi[i], |i, v| y[i] = v),
         (false, Some(y), None) => pass::<T, false>(d, mu, g, x, c, |_| T::zero(), |i, v| y[i] = v),
         (false, None, Some(xi)) => pass::<T, false>(d, mu, g, x, c, |i| xi[i], |_, _| {}),
@@ -557,6 +558,7 @@ fn pass<T: Real, const FIRST: bool>(
         sigma,
         a,
         noisy,
+        ..
     } = c;
     let one_minus_a = T::one() - a;
     let mut ok = true;
