@@ -329,3 +329,64 @@ fn overflow_in_the_inner_average_or_the_coupling_names_its_stage_and_changes_not
         }
     }
 }
+
+#[test]
+fn a_replica_failing_after_others_committed_rolls_back_their_momentum_too() {
+    // Each replica commits 5.8c as soon as its own inner loop is done; when a later replica
+    // fails, the committed ones must be undone: x^a, Nesterov's velocity and the generator.
+    let l = 6;
+    for threads in [1, 2] {
+        // Replica 2's objective turns NaN in the middle of its second inner loop.
+        let shards: Vec<_> = (0..3)
+            .map(|a| {
+                let (from, until) = if a == 2 {
+                    (l + 2, l + 3)
+                } else {
+                    (usize::MAX, 0)
+                };
+                Flaky::new(quadratic(D, 11), from, until)
+            })
+            .collect();
+        let mut p = Parle::new(3, 1.0, 0.5, l, 0.1)
+            .unwrap()
+            .with_rule(Momentum::nesterov(0.9).unwrap())
+            .seed(2)
+            .threads(threads)
+            .unwrap();
+        let mut x = start(D, 3);
+        p.step_replicas(&mut x, &shards).unwrap();
+        let before = (x.clone(), p.clone());
+        assert!(p.step_replicas(&mut x, &shards).is_err());
+        assert_eq!(x, before.0);
+        for a in 0..3 {
+            let (now, then) = (
+                p.replica_state(a).unwrap(),
+                before.1.replica_state(a).unwrap(),
+            );
+            assert_eq!(
+                now.params(),
+                then.params(),
+                "{threads} threads, replica {a}"
+            );
+            assert_eq!(
+                now.rule(),
+                then.rule(),
+                "{threads} threads, replica {a}'s velocity"
+            );
+            assert_eq!(
+                now.rng(),
+                then.rng(),
+                "{threads} threads, replica {a}'s generator"
+            );
+        }
+        // The next good step is the one the state would have taken without the failure.
+        let good: Vec<_> = (0..3)
+            .map(|_| Flaky::new(quadratic(D, 11), usize::MAX, 0))
+            .collect();
+        let (x_failed, (mut x_clean, mut clean)) = (x.clone(), before);
+        clean.step_replicas(&mut x_clean, &good).unwrap();
+        p.step_replicas(&mut x, &good).unwrap();
+        assert_eq!(x, x_clean, "{threads} threads");
+        assert_ne!(x, x_failed, "the step moved the master");
+    }
+}
