@@ -320,8 +320,8 @@ impl<T: Real> LocalEntropyGradient<T> {
         // One parallel pass per step, block by block, and inside a block ONE fused loop (not
         // three passes): check ∇f, d ← d − η(∇f + d/γ) [+ σξ], μ ← (1 − a)μ + a·d, and the next
         // y = x + d. Each element is loaded once: the pass is memory-bound, and the replicas of
-        // Parle share the cache. d, μ and y are scratch (reset by `start`), so a failed check
-        // may leave them half done.
+        // Parle share the cache. d, μ and y are scratch (`start` resets y; the first step does
+        // not read d and μ), so a failed check may leave them half done.
         let (g, xs, noise) = (self.g.as_slice(), x.as_slice(), self.noise.as_slice());
         let last = l + 1 == self.langevin_steps;
         let finite = std::sync::atomic::AtomicBool::new(true);
