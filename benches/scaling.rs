@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `importance_sampling_1000/{1,2}` | one local-entropy step by importance sampling, J = 10³ samples (000 Alg. 1 + Alg. 4) |
 //! | `parle_n3_l25/{1,2}` | one Parle outer step, n = 3 replicas, L = 25 (003 eq. 5.8); the 3 × 25 Langevin steps are split evenly between the threads (one replica changes threads half-way), so up to 2× on 2 threads |
-//! | `parle_n4_l25/{1,2}` | the same with n = 4 replicas (2 per thread) |
+//! | `parle_n4_l25/{1,2}` | the same with n = 4 replicas (2 per thread); either way one parallel region per outer step (`Transport::round`: the commits of 5.8c and the mean of 5.8d inside it) |
 //! | `sgld_1000/{1,2}` | one local-entropy step by SGLD, 10³ Langevin steps (000 Alg. 1 + Alg. 3) |
 //! | `sgld_1000/caller_2` | the same, called from the bench's own thread with a 2-thread global pool |
 //!

@@ -14,7 +14,9 @@
 //!    - Parle's replicas do not run one per task: `InProcess` splits all n·L Langevin steps
 //!      evenly between the threads (McNaughton's wrap-around rule, `src/optimizers/transport.rs`),
 //!      so n = 3 replicas on 2 threads can reach 2× too (one replica starts on one thread and
-//!      finishes on the other), not only n = 4.
+//!      finishes on the other), not only n = 4. An outer step is one parallel region: each
+//!      replica commits 5.8c in its last slice and the worker that finishes last computes the
+//!      master's mean (5.8d) with the other thread stealing its blocks (`Transport::round`).
 //!    - SGLD is a chain: its only parallelism is inside each gradient's matrix products, which
 //!      `src/nn/gemm.rs` splits only when called from *outside* rayon's workers. Inside
 //!      `pool.install` the caller is a worker, so the row "SGLD (caller thread)" also times it

@@ -274,3 +274,119 @@ fn entropy_sgd_scoping_counter() {
     }
     assert_eq!(Optimizer::<f64, Quadratic<f64>>::steps_taken(&es), 50);
 }
+
+#[test]
+fn overflow_in_the_inner_average_or_the_coupling_names_its_stage_and_changes_nothing() {
+    // (a) L = 1 step of size η′ = 10²⁰⁰ from x = 10²⁰⁰·1: ∇f = x − 1 is finite, but the average
+    // μ = −η′∇f overflows, so (x − μ) is not finite: "local-entropy gradient".
+    // (b) ρ₀ = 1, then ρ₁ = 10⁻³¹⁰ (positive, but 1/ρ₁ = ∞): after one good step the replicas
+    // differ from the master, so (x^a − x)/ρ₁ is not finite: "replica gradient".
+    let q = Quadratic::new(
+        DMatrix::<f64>::identity(3, 3),
+        DVector::from_element(3, 1.0),
+    );
+    let huge = Parle::new(2, 1.0, 1.0, 1, 0.1)
+        .unwrap()
+        .langevin_step(1e200)
+        .unwrap();
+    let rho = Schedule::from_fn(|k| if k == 0 { 1.0 } else { 1e-310 });
+    let tiny = Parle::new(2, 1.0, rho, 3, 0.1).unwrap();
+    for (p, x0, what) in [
+        (huge, 1e200, "local-entropy gradient"),
+        (tiny, 0.3, "replica gradient"),
+    ] {
+        for threads in [1, 2] {
+            let mut p = p.clone().seed(5).threads(threads).unwrap();
+            let mut x = DVector::from_element(3, x0);
+            let fresh = p.step(&mut x, &q);
+            if what == "replica gradient" {
+                fresh.unwrap();
+            } else {
+                // The first step fails too and leaves no replicas behind.
+                assert!(
+                    matches!(fresh, Err(wide_valleys::Error::NonFinite { what: w, .. }) if w == what)
+                );
+                assert!(p.replica(0).is_none());
+                assert_eq!(x, DVector::from_element(3, x0));
+                continue;
+            }
+            let before = (x.clone(), p.clone());
+            let err = p.step(&mut x, &q).unwrap_err();
+            assert!(
+                matches!(err, wide_valleys::Error::NonFinite { what: w, .. } if w == what),
+                "{threads} threads: {err:?}"
+            );
+            assert_eq!(x, before.0);
+            assert_eq!(Optimizer::<f64, Quadratic<f64>>::steps_taken(&p), 1);
+            for a in 0..2 {
+                let (now, then) = (
+                    p.replica_state(a).unwrap(),
+                    before.1.replica_state(a).unwrap(),
+                );
+                assert_eq!(now.params(), then.params(), "replica {a}");
+                assert_eq!(now.rng(), then.rng(), "replica {a}'s generator");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_replica_failing_after_others_committed_rolls_back_their_momentum_too() {
+    // Each replica commits 5.8c as soon as its own inner loop is done; when a later replica
+    // fails, the committed ones must be undone: x^a, Nesterov's velocity and the generator.
+    let l = 6;
+    for threads in [1, 2] {
+        // Replica 2's objective turns NaN in the middle of its second inner loop.
+        let shards: Vec<_> = (0..3)
+            .map(|a| {
+                let (from, until) = if a == 2 {
+                    (l + 2, l + 3)
+                } else {
+                    (usize::MAX, 0)
+                };
+                Flaky::new(quadratic(D, 11), from, until)
+            })
+            .collect();
+        let mut p = Parle::new(3, 1.0, 0.5, l, 0.1)
+            .unwrap()
+            .with_rule(Momentum::nesterov(0.9).unwrap())
+            .seed(2)
+            .threads(threads)
+            .unwrap();
+        let mut x = start(D, 3);
+        p.step_replicas(&mut x, &shards).unwrap();
+        let before = (x.clone(), p.clone());
+        assert!(p.step_replicas(&mut x, &shards).is_err());
+        assert_eq!(x, before.0);
+        for a in 0..3 {
+            let (now, then) = (
+                p.replica_state(a).unwrap(),
+                before.1.replica_state(a).unwrap(),
+            );
+            assert_eq!(
+                now.params(),
+                then.params(),
+                "{threads} threads, replica {a}"
+            );
+            assert_eq!(
+                now.rule(),
+                then.rule(),
+                "{threads} threads, replica {a}'s velocity"
+            );
+            assert_eq!(
+                now.rng(),
+                then.rng(),
+                "{threads} threads, replica {a}'s generator"
+            );
+        }
+        // The next good step is the one the state would have taken without the failure.
+        let good: Vec<_> = (0..3)
+            .map(|_| Flaky::new(quadratic(D, 11), usize::MAX, 0))
+            .collect();
+        let (x_failed, (mut x_clean, mut clean)) = (x.clone(), before);
+        clean.step_replicas(&mut x_clean, &good).unwrap();
+        p.step_replicas(&mut x, &good).unwrap();
+        assert_eq!(x, x_clean, "{threads} threads");
+        assert_ne!(x, x_failed, "the step moved the master");
+    }
+}

@@ -262,3 +262,126 @@ fn a_panicking_objective_panics_the_step_and_does_not_hang() {
         assert!(panicked, "replica {bad}: the panic was swallowed");
     }
 }
+
+/// Parle (003 eq. 5.8) written out as the equations read, one replica after the other on the
+/// calling thread, with the crate's conventions: replica a draws from `rng::stream(seed, a)` (a
+/// noise key per outer step first if β⁻¹ > 0, then one minibatch per Langevin step), the noise of
+/// step l is drawn in blocks of `POINT_BLOCK` from `rng::stream(key, l·2²⁴ + block)`, the inner
+/// loop tracks d = y − x^a, 003's α = 0.25 (new-sample weight 0.75), the scaled gradient x^a − z^a
+/// (003 §3.2.3), SGD for 5.8c and the master as the mean summed in replica order (5.8d).
+/// Returns the master's and the replicas' bits after `steps` outer steps, and the last step's
+/// mean |prepared gradient|.
+fn reference(
+    f: &MlpObjective<f32>,
+    n: usize,
+    langevin_steps: usize,
+    coupling: f32,
+    thermal_noise: f32,
+    steps: usize,
+) -> (Vec<Vec<u32>>, f32) {
+    use wide_valleys::objective::POINT_BLOCK;
+    let (gamma, eta, lr, seed) = (1.0f32, 0.1f32, 0.1f32, 4);
+    let (a_new, a_old) = (1.0f32 - 0.25, 0.25f32);
+    let (inv_gamma, inv_rho) = (1.0 / gamma, 1.0 / coupling);
+    let sigma = (2.0f32 * eta * thermal_noise).sqrt();
+    let mut master = f.init(&mut rng::seeded(2));
+    let dim = master.len();
+    let mut xs = vec![master.clone(); n];
+    let mut rngs: Vec<_> = (0..n).map(|a| rng::stream(seed, a as u64)).collect();
+    let (mut d, mut mu, mut y, mut g, mut xi) = (
+        vec![0f32; dim],
+        vec![0f32; dim],
+        DVector::<f32>::zeros(dim),
+        DVector::<f32>::zeros(dim),
+        vec![0f32; dim],
+    );
+    let mut batch = Batch::Full;
+    let mut norm = 0.0;
+    for _ in 0..steps {
+        norm = 0.0;
+        for a in 0..n {
+            let (x, r) = (&mut xs[a], &mut rngs[a]);
+            let key = if sigma > 0.0 { rng::fork_key(r) } else { 0 };
+            d.fill(0.0);
+            mu.fill(0.0);
+            for i in 0..dim {
+                y[i] = x[i] + d[i];
+            }
+            for l in 0..langevin_steps {
+                f.draw_batch(r, &mut batch);
+                f.gradient(&y, &batch, &mut g);
+                if sigma > 0.0 {
+                    for (b, block) in xi.chunks_mut(POINT_BLOCK).enumerate() {
+                        let mut s = rng::stream(key, ((l as u64) << 24) | b as u64);
+                        rng::fill_standard_normal(&mut s, block);
+                    }
+                }
+                for i in 0..dim {
+                    // 5.8a: y ← y − η⁽⁰⁾(∇f(y) + (y − x^a)/γ) + σξ, in d = y − x^a.
+                    let mut v = d[i] - eta * (g[i] + d[i] * inv_gamma);
+                    if sigma > 0.0 {
+                        v += sigma * xi[i];
+                    }
+                    d[i] = v;
+                    // 5.8b: z ← αz + (1 − α)y, in μ = z − x^a.
+                    mu[i] = a_old * mu[i] + a_new * v;
+                    y[i] = x[i] + v;
+                }
+            }
+            // 5.8c: x^a ← x^a − η((x^a − z^a) + (x^a − x)/ρ).
+            let grad = DVector::from_fn(dim, |i, _| -mu[i] + (x[i] - master[i]) * inv_rho);
+            norm += grad.norm();
+            x.axpy(-lr, &grad, 1.0);
+        }
+        // 5.8d: x ← (1/n) Σ_a x^a, in replica order.
+        master = DVector::from_fn(dim, |i, _| {
+            let mut s = 0.0f32;
+            for x in &xs {
+                s += x[i];
+            }
+            s / n as f32
+        });
+        norm /= n as f32;
+    }
+    let mut out = vec![bits(&master)];
+    out.extend(xs.iter().map(bits));
+    (out, norm)
+}
+
+#[test]
+fn parle_is_bit_identical_to_the_equations_written_out() {
+    let f = objective();
+    let (steps, l) = (3, 4);
+    // n = 4: two whole replicas per thread on 2 threads; n = 3: replica 1 changes threads;
+    // ρ = 0.5 couples the replicas to the master; β⁻¹ = 10⁻⁴ adds noise.
+    for (n, coupling, noise) in [(4, 0.5f32, 0.0f32), (3, 1.0, 1e-4), (4, 2.0, 1e-4)] {
+        let (expected, norm) = reference(&f, n, l, coupling, noise, steps);
+        for threads in [1, 2] {
+            let mut x = f.init(&mut rng::seeded(2));
+            let mut p = Parle::new(n, 1.0f32, coupling, l, 0.1f32)
+                .unwrap()
+                .thermal_noise(noise)
+                .unwrap()
+                .seed(4);
+            let report = pool(threads).install(|| {
+                let mut last = None;
+                for _ in 0..steps {
+                    last = Some(p.step(&mut x, &f).unwrap());
+                }
+                last.unwrap()
+            });
+            let mut got = vec![bits(&x)];
+            got.extend((0..n).map(|a| bits(p.replica(a).unwrap())));
+            assert!(
+                got == expected,
+                "n = {n}, ρ = {coupling}, β⁻¹ = {noise}, {threads} threads: not the equations' bits"
+            );
+            assert_eq!(report.gradient_evaluations, n * l);
+            assert!(
+                (report.gradient_norm - norm).abs() <= 1e-5 * norm,
+                "mean |gradient| {} vs {norm}",
+                report.gradient_norm
+            );
+        }
+    }
+}

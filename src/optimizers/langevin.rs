@@ -18,6 +18,7 @@ use crate::objective::{Batch, Gradient};
 use crate::rng::{self, Prng};
 use crate::update::{Sgd, UpdateRule};
 use crate::{Error, Real, Result, Schedule};
+use multiversion::multiversion;
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -259,12 +260,14 @@ impl<T: Real> LocalEntropyGradient<T> {
         // No draw at all when σ = 0, so noiseless variants consume only minibatch draws; the
         // noise comes from per-block streams of one key (same result for any thread count).
         let key = if noisy { rng::fork_key(rng) } else { 0 };
-        // d₀ = μ₀ = 0 and y = x + d₀ (added, not copied: −0 becomes +0 as in every later step).
+        // y = x + d₀ with d₀ = +0 (added, not copied: −0 becomes +0 as in every later step).
+        // d and μ are not written: the first Langevin step takes d₀ = μ₀ = +0 as constants.
         let xs = x.as_slice();
-        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
-            d.fill(T::zero());
-            mu.fill(T::zero());
-            kernels::add_into(y, &xs[o..o + d.len()], d);
+        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, _, _, y| {
+            let len = y.len();
+            for (yi, &xi) in y.iter_mut().zip(&xs[o..o + len]) {
+                *yi = xi + T::zero();
+            }
         });
         self.run = Some(InnerRun {
             gamma,
@@ -314,34 +317,35 @@ impl<T: Real> LocalEntropyGradient<T> {
             // ≥ 128) may still split between threads as they do beside the noise.
             kernels::beside(|| loss.gradient(y, batch, g), || {}, x.len());
         }
-        // One parallel pass per step, block by block while the block is in cache: check ∇f,
-        // d ← d − η(∇f + d/γ) [+ σξ], μ ← (1 − a)μ + a·d, and the next y = x + d. d, μ and y are
-        // scratch (reset by `start`), so a failed check may leave them half done.
-        let (g, xs) = (self.g.as_slice(), x.as_slice());
-        // Without noise the kernel never reads ξ: pass ∇f as a stand-in slice of the right
-        // length instead of streaming the unused noise buffer.
-        let noise = if noisy { self.noise.as_slice() } else { g };
+        // One parallel pass per step, block by block, and inside a block ONE fused loop (not
+        // three passes): check ∇f, d ← d − η(∇f + d/γ) [+ σξ], μ ← (1 − a)μ + a·d, and the next
+        // y = x + d. Each element is loaded once: the pass is memory-bound, and the replicas of
+        // Parle share the cache. d, μ and y are scratch (`start` resets y; the first step does
+        // not read d and μ), so a failed check may leave them half done.
+        let (g, xs, noise) = (self.g.as_slice(), x.as_slice(), self.noise.as_slice());
         let last = l + 1 == self.langevin_steps;
         let finite = std::sync::atomic::AtomicBool::new(true);
+        let c = StepConstants {
+            eta,
+            inv_gamma,
+            sigma,
+            a,
+            noisy,
+            first: l == 0,
+        };
         step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
             let r = o..o + d.len();
-            if !kernels::all_finite(&g[r.clone()]) {
-                finite.store(false, std::sync::atomic::Ordering::Relaxed);
-                return;
-            }
-            kernels::displacement_langevin(
+            let ok = langevin_pass(
                 d,
                 mu,
+                (!last).then_some(y),
                 &g[r.clone()],
-                &noise[r.clone()],
-                eta,
-                inv_gamma,
-                sigma,
-                a,
-                noisy,
+                &xs[r.clone()],
+                noisy.then(|| &noise[r]),
+                c,
             );
-            if !last {
-                kernels::add_into(y, &xs[r], d);
+            if !ok {
+                finite.store(false, std::sync::atomic::Ordering::Relaxed);
             }
         });
         if !finite.into_inner() {
@@ -391,6 +395,71 @@ impl<T: Real> LocalEntropyGradient<T> {
             gradient_evaluations: evals,
         })
     }
+
+    /// [`Self::finish`] for a replica of Parle (003 eq. 5.8c), in one pass over the d
+    /// parameters instead of five: `out` ← (x − μ)[/γ] + (x − `master`)·`inv_coupling`,
+    /// `backup` ← x (the replica's roll-back copy), and returns |out| (the same 16-lane sum as
+    /// `kernels::norm`). Per element the same operations as `finish` followed by the coupling
+    /// term, so the same bits, and the same errors: "local-entropy gradient" if (x − μ)[/γ] is
+    /// not finite, else "replica gradient" if the sum is not. With 004's data term (ρ > 0,
+    /// never set by Parle) it falls back to those separate passes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_coupled<O: Gradient<T>>(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        rng: &mut Prng,
+        master: &DVector<T>,
+        inv_coupling: T,
+        out: &mut DVector<T>,
+        backup: &mut DVector<T>,
+    ) -> Result<(OracleInfo<T>, T)> {
+        if self.data_weight > T::zero() {
+            let info = self.finish(x, loss, rng, out)?;
+            let (g, xs) = (out.as_mut_slice(), x.as_slice());
+            for ((gi, &xi), &mi) in g.iter_mut().zip(xs).zip(master.as_slice()) {
+                *gi += (xi - mi) * inv_coupling;
+            }
+            check::finite_vec("replica gradient", "Parle replica step", out)?;
+            backup.copy_from(x);
+            return Ok((info, kernels::norm(out.as_slice())));
+        }
+        let run = match self.run.take() {
+            Some(run) if run.done == self.langevin_steps => run,
+            _ => return Err(not_started()),
+        };
+        let factor = if self.scaled {
+            -T::one()
+        } else {
+            -run.inv_gamma
+        };
+        let (local_ok, ok, norm) = coupled_gradient(
+            out.as_mut_slice(),
+            backup.as_mut_slice(),
+            self.mu.as_slice(),
+            x.as_slice(),
+            master.as_slice(),
+            factor,
+            inv_coupling,
+        );
+        if !local_ok {
+            return Err(Error::NonFinite {
+                what: "local-entropy gradient",
+                during: "Langevin inner loop",
+            });
+        }
+        if !ok {
+            return Err(Error::NonFinite {
+                what: "replica gradient",
+                during: "Parle replica step",
+            });
+        }
+        let info = OracleInfo {
+            scope: Some(run.gamma),
+            gradient_evaluations: self.langevin_steps,
+        };
+        Ok((info, norm))
+    }
 }
 
 /// `advance` or `finish` out of turn (an internal invariant; an error rather than a panic).
@@ -415,6 +484,143 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
         while !self.advance(x, loss, rng)? {}
         self.finish(x, loss, rng, out)
     }
+}
+
+/// The constants of one Langevin step of [`langevin_pass`].
+#[derive(Clone, Copy)]
+struct StepConstants<T> {
+    eta: T,
+    inv_gamma: T,
+    sigma: T,
+    a: T,
+    noisy: bool,
+    /// The loop's first step: d₀ = μ₀ = +0 are constants, not read.
+    first: bool,
+}
+
+/// One Langevin step of the inner loop on a block, fused into one loop (004 Alg. 1 lines 3–5,
+/// 003 eq. 4.40, 5.8a–b): for each element, with g = ∇f(y) and d = y − x,
+/// d ← d − η(g + d/γ) [+ σξ], μ ← (1 − a)μ + a·d and (if `y` is given) y ← x + d. With `c.first`
+/// (the loop's first step) d and μ are not read: they are d₀ = μ₀ = +0, so `start` need not
+/// write them. Returns false if some g is not finite (the block is then garbage; the caller
+/// abandons the loop).
+///
+/// Per element exactly the IEEE operations of `kernels::displacement_langevin` followed by
+/// `kernels::add_into` (with d₀ = μ₀ = +0 as operands on the first step), so the same bits as
+/// those two passes after zero fills; the finiteness test no longer stops at the first bad entry
+/// (it is an and over the block, which vectorizes).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn langevin_pass<T: Real>(
+    d: &mut [T],
+    mu: &mut [T],
+    y: Option<&mut [T]>,
+    g: &[T],
+    x: &[T],
+    noise: Option<&[T]>,
+    c: StepConstants<T>,
+) -> bool {
+    let n = d.len();
+    let (mu, g, x) = (&mut mu[..n], &g[..n], &x[..n]);
+    // One loop per case rather than branches in one loop, so that each vectorizes without the
+    // unused streams (the helper is inlined into each of this function's CPU versions).
+    let y = y.map(|y| &mut y[..n]);
+    let xi = noise.map(|xi| &xi[..n]);
+    match (c.first, y, xi) {
+        (false, Some(y), Some(xi)) => pass::<T, false>(d, mu, g, x, c, |i| xi[i], |i, v| y[i] = v),
+        (false, Some(y), None) => pass::<T, false>(d, mu, g, x, c, |_| T::zero(), |i, v| y[i] = v),
+        (false, None, Some(xi)) => pass::<T, false>(d, mu, g, x, c, |i| xi[i], |_, _| {}),
+        (false, None, None) => pass::<T, false>(d, mu, g, x, c, |_| T::zero(), |_, _| {}),
+        (true, Some(y), Some(xi)) => pass::<T, true>(d, mu, g, x, c, |i| xi[i], |i, v| y[i] = v),
+        (true, Some(y), None) => pass::<T, true>(d, mu, g, x, c, |_| T::zero(), |i, v| y[i] = v),
+        (true, None, Some(xi)) => pass::<T, true>(d, mu, g, x, c, |i| xi[i], |_, _| {}),
+        (true, None, None) => pass::<T, true>(d, mu, g, x, c, |_| T::zero(), |_, _| {}),
+    }
+}
+
+/// The loop of [`langevin_pass`] for one case. `noise(i)` is ξ_i, or +0 without noise (then
+/// σξ is not added at all: the sum stays as it is, even −0); `store_y(i, x_i + d_i)`.
+#[inline(always)]
+fn pass<T: Real, const FIRST: bool>(
+    d: &mut [T],
+    mu: &mut [T],
+    g: &[T],
+    x: &[T],
+    c: StepConstants<T>,
+    noise: impl Fn(usize) -> T,
+    mut store_y: impl FnMut(usize, T),
+) -> bool {
+    let StepConstants {
+        eta,
+        inv_gamma,
+        sigma,
+        a,
+        noisy,
+        ..
+    } = c;
+    let one_minus_a = T::one() - a;
+    let mut ok = true;
+    for i in 0..d.len() {
+        ok &= g[i].is_finite();
+        let (di, mi) = if FIRST {
+            (T::zero(), T::zero())
+        } else {
+            (d[i], mu[i])
+        };
+        let mut v = di - eta * (g[i] + di * inv_gamma);
+        if noisy {
+            v += sigma * noise(i);
+        }
+        d[i] = v;
+        mu[i] = one_minus_a * mi + a * v;
+        store_y(i, x[i] + v);
+    }
+    ok
+}
+
+/// The pass of [`LocalEntropyGradient::finish_coupled`]: out ← μ·factor + (x − m)·c and
+/// backup ← x, with whether every μ·factor and every out is finite and |out| summed in 16
+/// interleaved lanes exactly as `kernels::norm` (lane j takes the elements ≡ j mod 16, in order).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+fn coupled_gradient<T: Real>(
+    out: &mut [T],
+    backup: &mut [T],
+    mu: &[T],
+    x: &[T],
+    m: &[T],
+    factor: T,
+    c: T,
+) -> (bool, bool, T) {
+    const LANES: usize = 16;
+    let n = out.len();
+    let (backup, mu, x, m) = (&mut backup[..n], &mu[..n], &x[..n], &m[..n]);
+    let mut acc = [T::zero(); LANES];
+    let (mut local_ok, mut ok) = (true, true);
+    let mut element = |i: usize, lane: &mut T| {
+        let local = mu[i] * factor;
+        local_ok &= local.is_finite();
+        let v = local + (x[i] - m[i]) * c;
+        ok &= v.is_finite();
+        out[i] = v;
+        backup[i] = x[i];
+        *lane += v * v;
+    };
+    let whole = n - n % LANES;
+    for start in (0..whole).step_by(LANES) {
+        for (j, lane) in acc.iter_mut().enumerate() {
+            element(start + j, lane);
+        }
+    }
+    for (j, lane) in acc.iter_mut().enumerate().take(n - whole) {
+        element(whole + j, lane);
+    }
+    let norm = acc.iter().fold(T::zero(), |s, &a| s + a).sqrt();
+    (local_ok, ok, norm)
 }
 
 /// Runs `f(offset, d, μ, y)` over the fixed blocks ([`kernels::NOISE_BLOCK`]) of the three

@@ -35,7 +35,8 @@ use serde::{Deserialize, Serialize};
 /// replicas: [`ParleReplica::prepare`] (receive the master, run 5.8a–b, form the 5.8c gradient; only
 /// scratch and the generator change), then either [`ParleReplica::commit`] on every replica (apply
 /// 5.8c) or [`ParleReplica::rollback`] on every replica if any failed; the master then gathers
-/// [`ParleReplica::params`].
+/// [`ParleReplica::params`]. A commit can still be rolled back until the round is settled, so a
+/// replica may commit as soon as its own preparation is done ([`Transport::round`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned")]
 pub struct ParleReplica<T: Real, U> {
@@ -59,6 +60,9 @@ pub struct ParleReplica<T: Real, U> {
     rule_backup: Option<U>,
     #[serde(skip)]
     committed: bool,
+    // `x_backup` holds the current x^a (written by the last pass of `prepare`).
+    #[serde(skip)]
+    backed_up: bool,
     // Phase 1 under way: the inner loop has been started (see `prepare_slice`).
     #[serde(skip)]
     preparing: bool,
@@ -112,23 +116,29 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
             if self.grad.len() != self.x.len() {
                 self.grad = DVector::zeros(self.x.len());
             }
+            if self.x_backup.len() != self.x.len() {
+                self.x_backup = DVector::zeros(self.x.len());
+            }
+            self.backed_up = false;
             self.oracle.start(&self.x, k, &mut self.rng)?;
             self.preparing = true;
         }
         if !self.oracle.advance(&self.x, loss, &mut self.rng)? {
             return Ok(false);
         }
-        let info = self
-            .oracle
-            .finish(&self.x, loss, &mut self.rng, &mut self.grad)?;
+        // One pass: the 5.8c gradient, its norm, and the roll-back copy of x^a for `commit`.
+        let (info, norm) = self.oracle.finish_coupled(
+            &self.x,
+            loss,
+            &mut self.rng,
+            master,
+            inv_coupling,
+            &mut self.grad,
+            &mut self.x_backup,
+        )?;
         self.evaluations = info.gradient_evaluations;
-        // On slices (no bounds checks, vectorized); the same operations as element by element.
-        let (g, x) = (self.grad.as_mut_slice(), self.x.as_slice());
-        for ((gi, &xi), &mi) in g.iter_mut().zip(x).zip(master.as_slice()) {
-            *gi += (xi - mi) * inv_coupling;
-        }
-        check::finite_vec("replica gradient", "Parle replica step", &self.grad)?;
-        self.grad_norm = crate::kernels::norm(self.grad.as_slice());
+        self.grad_norm = norm;
+        self.backed_up = true;
         Ok(true)
     }
 
@@ -136,10 +146,13 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
     /// previous x^a and rule state are kept until the round is settled, so that
     /// [`ParleReplica::rollback`] can still undo it (e.g. if some replica's x^a overflowed).
     pub fn commit(&mut self, learning_rate: T) {
-        if self.x_backup.len() != self.x.len() {
-            self.x_backup = DVector::zeros(self.x.len());
+        // `prepare` already copied x^a in its last pass (x^a has not changed since).
+        if !std::mem::take(&mut self.backed_up) {
+            if self.x_backup.len() != self.x.len() {
+                self.x_backup = DVector::zeros(self.x.len());
+            }
+            self.x_backup.copy_from(&self.x);
         }
-        self.x_backup.copy_from(&self.x);
         match &mut self.rule_backup {
             Some(b) => b.copy_state_from(&self.rule),
             None => self.rule_backup = Some(self.rule.clone()),
@@ -412,6 +425,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     x_backup: DVector::zeros(0),
                     rule_backup: None,
                     committed: false,
+                    backed_up: false,
                     preparing: false,
                 })
                 .collect();
@@ -434,22 +448,54 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let k = self.k;
         let inv_rho = T::one() / rho; // 0 for ρ = ∞: the coupling is off
         let master: &DVector<T> = x;
-        // Phase 1 (broadcast the master; 5.8a–b and the gradient of 5.8c): only scratch buffers
-        // and generators change.
-        // Run in slices of one Langevin step (L per replica), which the transport may move
-        // between threads (n replicas on fewer threads stay balanced).
+        if self.mean.len() != x.len() {
+            self.mean = DVector::zeros(x.len());
+        }
+        let nt = T::lit(self.n as f64);
+        let finite = std::sync::atomic::AtomicBool::new(true);
+        let mean = &mut self.mean;
+        // One parallel region per outer step. Each replica (broadcast the master; 5.8a–b and
+        // the gradient of 5.8c) runs in slices of one Langevin step (L per replica), which the
+        // transport may move between threads (n replicas on fewer threads stay balanced), and
+        // its last slice commits 5.8c at once (undone by `rollback` if another replica fails).
+        // Then 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica
+        // order (into scratch: x is replaced only if every replica and the mean are finite),
+        // computed by the worker that finishes last while the others steal its blocks.
         let slices = self.oracle.langevin_steps();
-        let phase1 = self
-            .transport
-            .for_each_replica_sliced(&mut self.replicas, slices, |a, r| {
+        let round = self.transport.round(
+            &mut self.replicas,
+            slices,
+            |a, r| {
                 let loss = if objectives.len() == 1 {
                     &objectives[0]
                 } else {
                     &objectives[a]
                 };
-                r.prepare_slice(master, loss, k, inv_rho)
-            });
-        if let Err(e) = phase1 {
+                let done = r.prepare_slice(master, loss, k, inv_rho)?;
+                if done {
+                    r.commit(lr);
+                }
+                Ok(done)
+            },
+            |replicas| {
+                // Block by block in parallel; each element is summed in replica order whatever
+                // the blocks, so the mean does not depend on the thread count.
+                crate::kernels::par_blocks(mean.as_mut_slice(), &mut [], |o, m, _| {
+                    m.fill(T::zero());
+                    for r in replicas {
+                        // m + 1·x = m + x exactly: the same sum as `mean += x`.
+                        crate::kernels::axpy(m, T::one(), &r.x.as_slice()[o..o + m.len()]);
+                    }
+                    for v in m.iter_mut() {
+                        *v /= nt;
+                    }
+                    if !crate::kernels::all_finite(m) {
+                        finite.store(false, std::sync::atomic::Ordering::Relaxed);
+                    }
+                })
+            },
+        );
+        if let Err(e) = round {
             for r in &mut self.replicas {
                 r.rollback();
             }
@@ -459,38 +505,6 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             }
             return Err(e);
         }
-        // Phase 2 (5.8c): commit every replica's update; cannot fail.
-        self.transport
-            .for_each_replica(&mut self.replicas, |_, r| {
-                r.commit(lr);
-                Ok(())
-            })?;
-        // 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica order
-        // (into scratch: x is replaced only if every replica and the mean are finite).
-        if self.mean.len() != x.len() {
-            self.mean = DVector::zeros(x.len());
-        }
-        let nt = T::lit(self.n as f64);
-        let finite = std::sync::atomic::AtomicBool::new(true);
-        let replicas = &self.replicas;
-        // Block by block in parallel; each element is summed in replica order whatever the
-        // blocks, so the mean does not depend on the thread count.
-        let mean_blocks = || {
-            crate::kernels::par_blocks(self.mean.as_mut_slice(), &mut [], |o, m, _| {
-                m.fill(T::zero());
-                for r in replicas {
-                    // m + 1·x = m + x exactly: the same sum as `mean += x`.
-                    crate::kernels::axpy(m, T::one(), &r.x.as_slice()[o..o + m.len()]);
-                }
-                for v in m.iter_mut() {
-                    *v /= nt;
-                }
-                if !crate::kernels::all_finite(m) {
-                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
-                }
-            })
-        };
-        self.transport.install(mean_blocks);
         let (mut norm, mut evals) = (T::zero(), 0);
         for r in &self.replicas {
             norm += r.grad_norm;
@@ -512,7 +526,9 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         for r in &mut self.replicas {
             r.settle();
         }
-        x.copy_from(&self.mean);
+        // The mean becomes the master by swapping buffers (no copy); the old master's buffer is
+        // the next step's scratch.
+        std::mem::swap(x, &mut self.mean);
         let report = Report {
             step: self.k,
             learning_rate: lr,

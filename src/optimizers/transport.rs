@@ -10,13 +10,19 @@
 //! [`InProcess`] then splits the replicas' steps evenly between its threads, so that n replicas
 //! keep t threads busy even when t does not divide n (3 replicas on 2 threads: ≈ 2× instead of
 //! 1.5×).
+//! Parle runs a whole round through [`Transport::round`]: every replica commits as soon as its
+//! own preparation is done (a commit keeps what [`ParleReplica::rollback`](super::ParleReplica)
+//! needs to undo it if another replica fails), and the gather runs once all are done.
+//! [`InProcess`] does all of it in one parallel region per outer step — the gather in the worker
+//! that finishes last, its blocks stolen by the others — instead of one fork/join per phase
+//! (each costs a wake-up of the other threads on a 2-core machine).
 //! A transport over processes on several machines carries the same phases as messages
 //! (prepare(master, k, 1/ρ_k) → ok/error, commit(η_k) or rollback, params → x^a).
 
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 /// Runs one round of local work on every replica.
@@ -57,6 +63,23 @@ pub trait Transport: Send + Sync {
             while !slice(a, r)? {}
             Ok(())
         })
+    }
+
+    /// One whole round: [`Transport::for_each_replica_sliced`], then — only if every replica
+    /// succeeded — `gather(replicas)` once, the master's own work on the replicas' results (the
+    /// mean of 5.8d). The default runs the two one after the other (`gather` through
+    /// [`Transport::install`]); [`InProcess`] runs `gather` in the worker that finishes last,
+    /// inside the same parallel region, so that a round costs one fork/join, not two.
+    fn round<R, F, G>(&self, replicas: &mut [R], slices: usize, slice: F, gather: G) -> Result<()>
+    where
+        R: Send + Sync,
+        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        G: FnOnce(&[R]) + Send,
+    {
+        self.for_each_replica_sliced(replicas, slices, slice)?;
+        let replicas = &*replicas;
+        self.install(move || gather(replicas));
+        Ok(())
     }
 }
 
@@ -142,33 +165,115 @@ impl Transport for InProcess {
         R: Send,
         F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
     {
+        self.sliced(replicas, slices, &slice, None::<&Last<fn(&[R])>>)
+    }
+
+    fn round<R, F, G>(&self, replicas: &mut [R], slices: usize, slice: F, gather: G) -> Result<()>
+    where
+        R: Send + Sync,
+        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        G: FnOnce(&[R]) + Send,
+    {
+        let last = Last {
+            gather: Mutex::new(Some(gather)),
+            remaining: AtomicUsize::new(0),
+        };
+        self.sliced(replicas, slices, &slice, Some(&last))
+    }
+}
+
+impl InProcess {
+    /// [`Transport::for_each_replica_sliced`], and with `last` also [`Transport::round`]'s gather,
+    /// run by whichever task finishes last (see [`Last`]).
+    fn sliced<R, F, G>(
+        &self,
+        replicas: &mut [R],
+        slices: usize,
+        slice: &F,
+        last: Option<&Last<G>>,
+    ) -> Result<()>
+    where
+        R: Send,
+        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        G: FnOnce(&[R]) + Send,
+    {
         let mut run = move || {
-            let workers = rayon::current_num_threads().min(replicas.len());
+            let n = replicas.len();
+            let workers = rayon::current_num_threads().min(n);
+            let shared = Replicas(replicas.as_mut_ptr());
             if workers <= 1 || slices <= 1 {
                 // Nothing to interleave: every replica's slices back to back, in parallel.
-                return replicas.par_iter_mut().enumerate().try_for_each(|(a, r)| {
+                if let Some(last) = last {
+                    last.remaining.store(n, Ordering::Relaxed);
+                }
+                let shared = &shared;
+                return (0..n).into_par_iter().try_for_each(|a| {
+                    // SAFETY: each index a < n is visited by one task; `replicas` stays mutably
+                    // borrowed (unused) until every task has returned.
+                    let r = unsafe { &mut *shared.0.add(a) };
                     while !slice(a, r)? {}
+                    if let Some(last) = last {
+                        // SAFETY: `done` is this task's last access to the replicas.
+                        unsafe { last.done(shared, n, &AtomicBool::new(false)) };
+                    }
                     Ok(())
                 });
             }
             // Another step may be using this transport (a clone shares the flags): then flags
             // of its own (allocated, as they must be).
             let mut own = Vec::new();
-            let mut shared = match self.handover.try_lock() {
+            let mut flags = match self.handover.try_lock() {
                 Ok(h) => Some(h),
                 // A panic in an earlier step left only the flags' state behind: reset below.
                 Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
                 Err(TryLockError::WouldBlock) => None,
             };
-            let handover = match shared.as_deref_mut() {
+            let handover = match flags.as_deref_mut() {
                 Some(h) => h,
                 None => &mut own,
             };
-            wrap_around(replicas, slices, &slice, workers, handover)
+            if let Some(last) = last {
+                last.remaining.store(workers, Ordering::Relaxed);
+            }
+            wrap_around(n, &shared, slices, slice, workers, handover, last)
         };
         match &self.pool {
             None => run(),
             Some(p) => p.install(run),
+        }
+    }
+}
+
+/// The gather of [`Transport::round`] and the count of tasks still running: the task that
+/// brings the count to zero runs it (nothing waits at a barrier: the other threads, back in
+/// rayon's loop, steal the gather's parallel blocks).
+struct Last<G> {
+    gather: Mutex<Option<G>>,
+    remaining: AtomicUsize,
+}
+
+impl<G> Last<G> {
+    /// A task is done with the replicas: the last one to finish runs the gather, unless a task
+    /// failed (a failed task never calls this, so the count never reaches zero).
+    ///
+    /// # Safety
+    /// The caller accesses no replica after this call; `shared` points to `n` replicas that
+    /// stay alive and otherwise unused until every task has returned.
+    unsafe fn done<R>(&self, shared: &Replicas<R>, n: usize, failed: &AtomicBool)
+    where
+        G: FnOnce(&[R]),
+    {
+        // AcqRel: the last task sees every other task's writes to its replicas.
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 && !failed.load(Ordering::Relaxed) {
+            let gather = self
+                .gather
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(gather) = gather {
+                // SAFETY: every task has finished with the replicas (the count is zero).
+                gather(unsafe { std::slice::from_raw_parts(shared.0, n) });
+            }
         }
     }
 }
@@ -198,26 +303,27 @@ const FINISHED: u8 = 2;
 /// long runs of steps (a step-by-step round-robin of the replicas doubled the CPU time of a
 /// Parle step on the MLP here: every step reloaded another replica's vectors from memory).
 /// A worker that is done leaves and helps inside the others' steps (their parallel blocks).
-fn wrap_around<R, F>(
-    replicas: &mut [R],
+/// With `last`, the worker that finishes last also runs the gather (see [`Last`]).
+fn wrap_around<R, F, G>(
+    n: usize,
+    shared: &Replicas<R>,
     slices: usize,
     slice: &F,
     workers: usize,
     handover: &mut Vec<AtomicU8>,
+    finisher: Option<&Last<G>>,
 ) -> Result<()>
 where
     R: Send,
     F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+    G: FnOnce(&[R]) + Send,
 {
-    let n = replicas.len();
     let total = n * slices;
     handover.clear();
     handover.extend((0..workers).map(|_| AtomicU8::new(RUNNING)));
     let handover = &handover[..];
     let failed = AtomicBool::new(false);
     let error = Mutex::new(None);
-    let shared = Replicas(replicas.as_mut_ptr());
-    let shared = &shared;
     let fail = |e: Error| {
         failed.store(true, Ordering::Relaxed);
         error
@@ -291,9 +397,13 @@ where
             };
             if state == HANDED_OVER {
                 if let Err(e) = run(first, None) {
-                    fail(e);
+                    return fail(e);
                 }
             }
+        }
+        if let Some(finisher) = finisher {
+            // SAFETY: this worker is done with the replicas.
+            unsafe { finisher.done(shared, n, &failed) };
         }
     };
     fan_out(0, workers, &worker);
