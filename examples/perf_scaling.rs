@@ -471,7 +471,7 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
         ("Parle, n = 4, L = 25", Box::new(|| parle_step(s, 4))),
         ("SGLD, 10³ Langevin steps", Box::new(|| sgld_step(s))),
     ];
-    let selected = |name: &str| only.map_or(true, |o| name.contains(o));
+    let selected = |name: &str| only.is_none_or(|o| name.contains(o));
     for (name, make) in rows.iter().filter(|(name, _)| selected(name)) {
         // Each pool gets a fresh state from the same start: the same work is timed.
         let (t1, t2) = measure((&mut make(), Some(&p1)), (&mut make(), Some(&p2)), reps);

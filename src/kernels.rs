@@ -79,17 +79,6 @@ pub(crate) fn scale<T: Real>(v: &mut [T], c: T) {
     }
 }
 
-/// z ← x + y.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma"
-))]
-pub(crate) fn add_into<T: Real>(z: &mut [T], x: &[T], y: &[T]) {
-    for ((zi, &xi), &yi) in z.iter_mut().zip(x).zip(y) {
-        *zi = xi + yi;
-    }
-}
-
 /// The random stream of block `b` of noise pass `step` under `key` (see [`fill_noise`]).
 fn block_stream(key: u64, step: u64, b: usize) -> crate::rng::Prng {
     crate::rng::stream(key, (step << 24) | b as u64)
@@ -234,35 +223,6 @@ pub(crate) fn gaussian_around_at<T: Real>(
 pub(crate) fn gaussian_sample<T: Real>(z: &mut [T], x: &[T], noise: &[T], s: T) {
     for ((zi, &xi), &ni) in z.iter_mut().zip(x).zip(noise) {
         *zi = xi + s * ni;
-    }
-}
-
-/// Entropy-SGD's inner Langevin step on the displacement d = y − x and its running average μ
-/// (004 Alg. 1, 003 eq. 4.40): d ← d − η(g + d/γ) [+ σ·ξ], μ ← (1 − a)·μ + a·d.
-#[allow(clippy::too_many_arguments)]
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma"
-))]
-pub(crate) fn displacement_langevin<T: Real>(
-    d: &mut [T],
-    mu: &mut [T],
-    g: &[T],
-    noise: &[T],
-    eta: T,
-    inv_gamma: T,
-    sigma: T,
-    a: T,
-    noisy: bool,
-) {
-    let one_minus_a = T::one() - a;
-    for (((di, mi), &gi), &ni) in d.iter_mut().zip(mu.iter_mut()).zip(g).zip(noise) {
-        let mut v = *di - eta * (gi + *di * inv_gamma);
-        if noisy {
-            v += sigma * ni;
-        }
-        *di = v;
-        *mi = one_minus_a * *mi + a * v;
     }
 }
 

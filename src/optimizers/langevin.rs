@@ -505,10 +505,10 @@ struct StepConstants<T> {
 /// write them. Returns false if some g is not finite (the block is then garbage; the caller
 /// abandons the loop).
 ///
-/// Per element exactly the IEEE operations of `kernels::displacement_langevin` followed by
-/// `kernels::add_into` (with d₀ = μ₀ = +0 as operands on the first step), so the same bits as
-/// those two passes after zero fills; the finiteness test no longer stops at the first bad entry
-/// (it is an and over the block, which vectorizes).
+/// Per element exactly the IEEE operations of the two passes it replaced (the d/μ update, then
+/// y = x + d; with d₀ = μ₀ = +0 as operands on the first step), so the same bits as before;
+/// the finiteness test no longer stops at the first bad entry (it is an and over the block,
+/// which vectorizes).
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma"

@@ -339,7 +339,7 @@ where
         // borrowed (unused) until every worker has returned.
         let r = unsafe { &mut *shared.0.add(a) };
         let mut i = 0;
-        while count.map_or(true, |c| i < c) {
+        while count.is_none_or(|c| i < c) {
             if failed.load(Ordering::Relaxed) {
                 return Ok(true);
             }
