@@ -359,6 +359,22 @@ impl<T: Real> LocalEntropyGradient<T> {
         Ok(last)
     }
 
+    /// The completed run (an error if the loop was not run to its end) and the factor of μ in
+    /// the local-entropy gradient: x − μ = −(mean displacement), divided by γ unless scaled
+    /// (003 §3.2.3).
+    fn take_finished(&mut self) -> Result<(InnerRun<T>, T)> {
+        let run = match self.run.take() {
+            Some(run) if run.done == self.langevin_steps => run,
+            _ => return Err(not_started()),
+        };
+        let factor = if self.scaled {
+            -T::one()
+        } else {
+            -run.inv_gamma
+        };
+        Ok((run, factor))
+    }
+
     /// Ends the loop (after [`Self::advance`] returned true): writes (x − μ)/γ (or x − μ if
     /// scaled) plus 004's data term into `out`.
     pub(crate) fn finish<O: Gradient<T>>(
@@ -368,16 +384,7 @@ impl<T: Real> LocalEntropyGradient<T> {
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<OracleInfo<T>> {
-        let run = match self.run.take() {
-            Some(run) if run.done == self.langevin_steps => run,
-            _ => return Err(not_started()),
-        };
-        // x − μ = −(mean displacement); divided by γ unless scaled (003 §3.2.3).
-        let factor = if self.scaled {
-            -T::one()
-        } else {
-            -run.inv_gamma
-        };
+        let (run, factor) = self.take_finished()?;
         out.copy_from(&self.mu);
         *out *= factor;
         let mut evals = self.langevin_steps;
@@ -424,15 +431,7 @@ impl<T: Real> LocalEntropyGradient<T> {
             backup.copy_from(x);
             return Ok((info, kernels::norm(out.as_slice())));
         }
-        let run = match self.run.take() {
-            Some(run) if run.done == self.langevin_steps => run,
-            _ => return Err(not_started()),
-        };
-        let factor = if self.scaled {
-            -T::one()
-        } else {
-            -run.inv_gamma
-        };
+        let (run, factor) = self.take_finished()?;
         let (local_ok, ok, norm) = coupled_gradient(
             out.as_mut_slice(),
             backup.as_mut_slice(),
