@@ -10,6 +10,7 @@
 //! | `importance_sampling_1000/{1,2}` | one local-entropy step by importance sampling, J = 10³ samples (000 Alg. 1 + Alg. 4) |
 //! | `parle_n3_l25/{1,2}` | one Parle outer step, n = 3 replicas, L = 25 (003 eq. 5.8); the 3 × 25 Langevin steps are split evenly between the threads (one replica changes threads half-way), so up to 2× on 2 threads |
 //! | `parle_n4_l25/{1,2}` | the same with n = 4 replicas (2 per thread); either way one parallel region per outer step (`Transport::round`: the commits of 5.8c and the mean of 5.8d inside it) |
+//! | `parle_n{3,4}_l25_b128/{1,2}` | the same at minibatch 128 (003 §5.4's, `examples/parle.rs`'s default): the products, not the memory-bound element-wise passes, dominate |
 //! | `sgld_1000/{1,2}` | one local-entropy step by SGLD, 10³ Langevin steps (000 Alg. 1 + Alg. 3) |
 //! | `sgld_1000/caller_2` | the same, called from the bench's own thread with a 2-thread global pool |
 //!
@@ -59,7 +60,9 @@ fn bench_scaling(c: &mut Criterion) {
         .build_global();
     let data = synthetic(10_000);
     let mlp = Mlp::new(&[784, 200, 10]).expect("valid sizes");
-    let f = MlpObjective::new(mlp.clone(), data, 20).expect("objective");
+    let f = MlpObjective::new(mlp.clone(), Arc::clone(&data), 20).expect("objective");
+    // 003 §5.4's minibatch for Parle (examples/parle.rs's default).
+    let f128 = MlpObjective::new(mlp.clone(), data, 128).expect("objective");
     let x0: DVector<f32> = mlp.init(&mut rng::seeded(2));
 
     let mut g = c.benchmark_group("scaling_784_200_10_f32");
@@ -80,19 +83,20 @@ fn bench_scaling(c: &mut Criterion) {
             |b, _| b.iter(|| p.install(|| black_box(is.step(&mut x, &f).expect("is step")))),
         );
 
-        for n in [3, 4] {
+        for (n, batch, f) in [(3, 20, &f), (4, 20, &f), (3, 128, &f128), (4, 128, &f128)] {
             let mut x = x0.clone();
             // Default transport: the replicas run on the pool the step is called from.
             let mut parle = Parle::new(n, SCOPE, 1.0f32, 25, 0.1f32)
                 .expect("valid")
                 .seed(1);
-            g.bench_with_input(
-                BenchmarkId::new(format!("parle_n{n}_l25"), threads),
-                &threads,
-                |b, _| {
-                    b.iter(|| p.install(|| black_box(parle.step(&mut x, &f).expect("parle step"))))
-                },
-            );
+            let name = if batch == 20 {
+                format!("parle_n{n}_l25")
+            } else {
+                format!("parle_n{n}_l25_b{batch}")
+            };
+            g.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, _| {
+                b.iter(|| p.install(|| black_box(parle.step(&mut x, f).expect("parle step"))))
+            });
         }
 
         let mut x = x0.clone();

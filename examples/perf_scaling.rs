@@ -9,7 +9,8 @@
 //!    on 1"): the median time of one update of the MLP 784 → 200 → 10 (000 §6.1, f32, minibatch
 //!    20, τ = 0.01 as in `benches/updates.rs`) inside a 1-thread and a 2-thread rayon pool
 //!    (`pool.install`), for importance sampling (000 Alg. 4, J = 10³), Parle (003 eq. 5.8, n = 3
-//!    and n = 4 replicas, L = 25) and SGLD (000 Alg. 3, 10³ Langevin steps).
+//!    and n = 4 replicas, L = 25; at minibatch 20 and at 003 §5.4's minibatch 128) and SGLD
+//!    (000 Alg. 3, 10³ Langevin steps).
 //!    Two notes the table cannot show:
 //!    - Parle's replicas do not run one per task: `InProcess` splits all n·L Langevin steps
 //!      evenly between the threads (McNaughton's wrap-around rule, `src/optimizers/transport.rs`),
@@ -164,7 +165,12 @@ impl Setup {
 
     /// A fresh objective with minibatch 20 (its workspaces are allocated on first use).
     fn objective(&self) -> MlpObjective<f32> {
-        MlpObjective::new(self.mlp.clone(), Arc::clone(&self.data), 20).expect("objective")
+        self.objective_with_batch(20)
+    }
+
+    /// A fresh objective with minibatch `batch`.
+    fn objective_with_batch(&self, batch: usize) -> MlpObjective<f32> {
+        MlpObjective::new(self.mlp.clone(), Arc::clone(&self.data), batch).expect("objective")
     }
 }
 
@@ -182,8 +188,8 @@ fn is_step(s: &Setup, samples: usize) -> Step {
     })
 }
 
-fn parle_step(s: &Setup, replicas: usize) -> Step {
-    let f = s.objective();
+fn parle_step(s: &Setup, replicas: usize, batch: usize) -> Step {
+    let f = s.objective_with_batch(batch);
     let mut x = s.x0.clone();
     // Default transport: the replicas run on the pool the step is called from.
     let mut parle = Parle::new(replicas, SCOPE, 1.0f32, 25, 0.1f32)
@@ -467,8 +473,17 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
             "importance sampling, J = 10³",
             Box::new(|| is_step(s, 1000)),
         ),
-        ("Parle, n = 3, L = 25", Box::new(|| parle_step(s, 3))),
-        ("Parle, n = 4, L = 25", Box::new(|| parle_step(s, 4))),
+        ("Parle, n = 3, L = 25", Box::new(|| parle_step(s, 3, 20))),
+        ("Parle, n = 4, L = 25", Box::new(|| parle_step(s, 4, 20))),
+        // 003 §5.4's minibatch (and examples/parle.rs's default).
+        (
+            "Parle, n = 3, L = 25, minibatch 128",
+            Box::new(|| parle_step(s, 3, 128)),
+        ),
+        (
+            "Parle, n = 4, L = 25, minibatch 128",
+            Box::new(|| parle_step(s, 4, 128)),
+        ),
         ("SGLD, 10³ Langevin steps", Box::new(|| sgld_step(s))),
     ];
     let selected = |name: &str| only.is_none_or(|o| name.contains(o));

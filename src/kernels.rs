@@ -126,12 +126,32 @@ pub(crate) fn beside<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B, d: usiz
 
 thread_local! {
     static SPLIT_ALLOWED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static ALL_BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// True inside the first task of [`beside`] (see there). A split is bit-identical to the
-/// unsplit product (nn::gemm), so this changes speed only.
+/// True inside the first task of [`beside`] (see there), unless inside [`all_threads_busy`]. A
+/// split is bit-identical to the unsplit product (nn::gemm), so this changes speed only.
 pub(crate) fn split_allowed() -> bool {
-    SPLIT_ALLOWED.with(|s| s.get())
+    SPLIT_ALLOWED.with(|s| s.get()) && !ALL_BUSY.with(|s| s.get())
+}
+
+/// Runs `f`, one of several tasks that keep every thread of the pool busy (Parle's replicas on
+/// their workers), with [`split_allowed`] false on this thread if `busy`: the other threads have
+/// work of their own, so a split would only fork, run two smaller and slower products one after
+/// the other, and join (measured: +x % CPU for Parle at minibatch 128 on 2 threads).
+pub(crate) fn all_threads_busy<R>(busy: bool, f: impl FnOnce() -> R) -> R {
+    if !busy {
+        return f();
+    }
+    /// Restores the flag also if `f` panics (the thread goes back to rayon's pool).
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ALL_BUSY.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(ALL_BUSY.with(|s| s.replace(true)));
+    f()
 }
 
 /// Runs `f(offset, y_block, z_block)` over the fixed blocks of `y` and `z` (same length, or `z`
@@ -246,4 +266,34 @@ pub(crate) fn norm<T: Real>(v: &[T]) -> T {
         *a += e * e;
     }
     acc.iter().fold(T::zero(), |s, &a| s + a).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `beside` lets the gradient's products split; inside `all_threads_busy(true, ..)` it does not
+    /// (Parle's replica workers), and the flag is restored afterwards, also after a panic.
+    #[test]
+    fn products_split_beside_the_noise_unless_all_threads_are_busy() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let d = 2 * NOISE_BLOCK;
+            let seen = |busy: bool| {
+                let mut allowed = None;
+                all_threads_busy(busy, || beside(|| allowed = Some(split_allowed()), || {}, d));
+                allowed.unwrap()
+            };
+            assert!(!split_allowed());
+            assert!(seen(false));
+            assert!(!seen(true));
+            assert!(seen(false), "the flag is restored");
+            let r = std::panic::catch_unwind(|| all_threads_busy(true, || panic!("replica")));
+            assert!(r.is_err());
+            assert!(seen(false), "the flag is restored after a panic");
+        });
+    }
 }
