@@ -138,7 +138,7 @@ pub(crate) fn split_allowed() -> bool {
 /// Runs `f`, one of several tasks that keep every thread of the pool busy (Parle's replicas on
 /// their workers), with [`split_allowed`] false on this thread if `busy`: the other threads have
 /// work of their own, so a split would only fork, run two smaller and slower products one after
-/// the other, and join (measured: +x % CPU for Parle at minibatch 128 on 2 threads).
+/// the other, and join (Parle at minibatch 128: the layer-0 products of every Langevin step).
 pub(crate) fn all_threads_busy<R>(busy: bool, f: impl FnOnce() -> R) -> R {
     if !busy {
         return f();
@@ -284,7 +284,9 @@ mod tests {
             let d = 2 * NOISE_BLOCK;
             let seen = |busy: bool| {
                 let mut allowed = None;
-                all_threads_busy(busy, || beside(|| allowed = Some(split_allowed()), || {}, d));
+                all_threads_busy(busy, || {
+                    beside(|| allowed = Some(split_allowed()), || {}, d)
+                });
                 allowed.unwrap()
             };
             assert!(!split_allowed());
