@@ -29,6 +29,12 @@
 //!    the MLP's workspaces and rayon's jobs are what is counted), on 1 and on 2 threads, and the
 //!    ratio J = 10⁴ / J = 10.
 //!
+//! Each scaling row also times the machine's own ceiling, interleaved with the other calls: two
+//! independent copies of the update, each in its own 1-thread pool, started together. On this
+//! project's 2-vCPU VM the second vCPU is sometimes worth much less than a core (other guests,
+//! shared physical cores): 2 × (1-thread time) / (pair time) says what perfectly parallel work
+//! could gain at that moment, and "speedup / ceiling" how much of it the update gets.
+//!
 //! Timings depend on the load: the load average is printed; run on a quiet machine. The CPU-time
 //! columns (all threads of the process) tell whether the 2-thread run did the same work as the
 //! 1-thread run (equal CPU time: no parallel overhead) even when the wall times are disturbed.
@@ -397,18 +403,75 @@ fn measure(
     (b, pool_b): (&mut Step, Option<&rayon::ThreadPool>),
     reps: usize,
 ) -> (Timing, Timing) {
+    let (t1, t2, _) = measure_with_pair((a, pool_a), (b, pool_b), None, reps);
+    (t1, t2)
+}
+
+/// [`measure`], and with `pair` also the machine's own ceiling, interleaved call by call with
+/// the other two: the median wall time of two independent copies of the update run at the same
+/// time, each in its own 1-thread pool (see [`Pair`]).
+fn measure_with_pair(
+    (a, pool_a): (&mut Step, Option<&rayon::ThreadPool>),
+    (b, pool_b): (&mut Step, Option<&rayon::ThreadPool>),
+    mut pair: Option<Pair>,
+    reps: usize,
+) -> (Timing, Timing, Option<Duration>) {
     let (mut sa, mut sb) = (Sampler::new(a, pool_a), Sampler::new(b, pool_b));
     sa.once();
     sb.once();
+    if let Some(p) = &mut pair {
+        p.sample();
+        p.wall.clear();
+    }
     for _ in 0..reps.max(1) {
         sa.sample();
         sb.sample();
+        if let Some(p) = &mut pair {
+            p.sample();
+        }
     }
-    (sa.finish(), sb.finish())
+    let pair = pair.map(|mut p| {
+        p.wall.sort();
+        p.wall[p.wall.len() / 2]
+    });
+    (sa.finish(), sb.finish(), pair)
+}
+
+/// Two independent copies of one update (own state, own objective), each in its own 1-thread
+/// pool, called at the same time: if the machine's two cores were two independent cores, the
+/// pair would take as long as one copy alone. 2 × (1-thread time) / (pair time) is the speedup
+/// perfectly parallel work gets from the second core at that moment — the ceiling for the
+/// 2-thread run (on a VM whose two vCPUs share a physical core, or contend with other guests,
+/// it is well below 2).
+struct Pair {
+    steps: [Step; 2],
+    pools: [rayon::ThreadPool; 2],
+    wall: Vec<Duration>,
+}
+
+impl Pair {
+    fn new(make: &dyn Fn() -> Step) -> Self {
+        Self {
+            steps: [make(), make()],
+            pools: [pool(1), pool(1)],
+            wall: Vec::new(),
+        }
+    }
+
+    fn sample(&mut self) {
+        let [a, b] = &mut self.steps;
+        let [pa, pb] = &self.pools;
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| pa.install(&mut *a));
+            pb.install(&mut *b);
+        });
+        self.wall.push(start.elapsed());
+    }
 }
 
 /// One row of the scaling table.
-fn row(name: &str, t1: &Timing, t2: &Timing) {
+fn row(name: &str, t1: &Timing, t2: &Timing, pair: Option<Duration>) {
     let cpu = |c: Option<Duration>| c.map_or("?".into(), |c| format!("{:.0}", ms(c)));
     let bal = |b: Option<f64>| b.map_or("?".into(), |b| format!("{b:.2}"));
     let cores = t2.cpu.map_or("?".into(), |c| {
@@ -423,11 +486,22 @@ fn row(name: &str, t1: &Timing, t2: &Timing) {
         ),
         _ => "–".into(),
     };
+    let speedup = t1.wall.as_secs_f64() / t2.wall.as_secs_f64();
+    let (ceiling, of_ceiling) = match pair {
+        Some(p) => {
+            let c = 2.0 * t1.wall.as_secs_f64() / p.as_secs_f64();
+            (
+                format!("{:.1} ms: {c:.2}×", ms(p)),
+                format!("{:.0} %", 100.0 * speedup / c),
+            )
+        }
+        None => ("–".into(), "–".into()),
+    };
     println!(
-        "| {name} | {:.1} | {:.1} | {:.2}× | {:.2}× | {undisturbed} | {} | {} | {cores} | {} |",
+        "| {name} | {:.1} | {:.1} | {speedup:.2}× | {:.2}× | {undisturbed} | {} | {} | {cores} | {} \
+         | {ceiling} | {of_ceiling} |",
         ms(t1.wall),
         ms(t2.wall),
-        t1.wall.as_secs_f64() / t2.wall.as_secs_f64(),
         t1.best.as_secs_f64() / t2.best.as_secs_f64(),
         cpu(t1.cpu),
         cpu(t2.cpu),
@@ -463,9 +537,10 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     println!(
         "| update | 1 thread (ms) | 2 threads (ms) | speedup | speedup of the best times \
          | undisturbed calls: 1 / 2 threads, speedup | CPU, 1 thread (ms) | CPU, 2 threads (ms) \
-         | cores used, 2 threads | work balance, 2 threads |"
+         | cores used, 2 threads | work balance, 2 threads \
+         | two independent 1-thread copies at once: time, machine ceiling | speedup / ceiling |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (p1, p2) = (pool(1), pool(2));
     type Make<'a> = Box<dyn Fn() -> Step + 'a>;
     let rows: Vec<(&str, Make)> = vec![
@@ -489,8 +564,13 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     let selected = |name: &str| only.is_none_or(|o| name.contains(o));
     for (name, make) in rows.iter().filter(|(name, _)| selected(name)) {
         // Each pool gets a fresh state from the same start: the same work is timed.
-        let (t1, t2) = measure((&mut make(), Some(&p1)), (&mut make(), Some(&p2)), reps);
-        row(name, &t1, &t2);
+        let (t1, t2, pair) = measure_with_pair(
+            (&mut make(), Some(&p1)),
+            (&mut make(), Some(&p2)),
+            Some(Pair::new(make)),
+            reps,
+        );
+        row(name, &t1, &t2, pair);
     }
     // SGLD from the main thread: 2 = the global pool (built with 2 threads in main), where
     // src/nn/gemm.rs may split large products.
@@ -503,7 +583,7 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
         (&mut sgld_step(s), None),
         reps,
     );
-    row(name, &t1, &t2);
+    row(name, &t1, &t2, None);
     println!();
     println!("load average after: {}", load_average());
     println!(
@@ -518,6 +598,13 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
          would show; it does not depend on the load). It counts rayon's spin-waiting as work: \
          sound for coarse tasks (IS chunks, replicas), an upper bound for fine-grained ones \
          (SGLD from the caller thread, whose extra CPU time shows the overhead)."
+    );
+    println!(
+        "Machine ceiling: two independent copies of the update, each in its own 1-thread pool, \
+         started together (interleaved with the other calls); 2 × (1-thread time) / (their \
+         time) is what perfectly parallel work gains from the second core at that moment. Below \
+         2 when the cores are not independent (shared physical core, memory bandwidth, other \
+         guests of a VM). Speedup / ceiling: how much of that the 2-thread update gets."
     );
     println!(
         "Undisturbed calls: those during which the update's threads together waited for a CPU \
