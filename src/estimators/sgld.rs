@@ -6,7 +6,7 @@ use crate::error::check;
 use crate::kernels;
 use crate::objective::{Batch, Gradient};
 use crate::rng::{self, Prng};
-use crate::{Real, Result, Schedule};
+use crate::{Error, Real, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -220,25 +220,32 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
                 },
                 d,
             );
-            check::finite_vec("gradient", "SGLD (000 Alg. 3)", &s.grad)?;
             let average = j > self.burn_in;
             let (g, noise) = (s.grad.as_slice(), s.noise.as_slice());
-            // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ.
+            // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ. One parallel pass:
+            // the check of ∇f, the step and the running average (the chain state is scratch
+            // until the end, so a non-finite gradient found mid-pass only discards it).
+            let finite = std::sync::atomic::AtomicBool::new(true);
             kernels::par_blocks(s.state.as_mut_slice(), s.acc.as_mut_slice(), |o, y, acc| {
                 let r = o..o + y.len();
-                kernels::langevin(
+                let ok = kernels::langevin(
                     y,
                     &g[r.clone()],
                     &xs[r.clone()],
                     &noise[r],
-                    drift,
-                    inv_tau,
-                    sd,
+                    (drift, inv_tau, sd),
+                    average.then_some((acc, eps)),
                 );
-                if average {
-                    kernels::axpy(acc, eps, y);
+                if !ok {
+                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
                 }
             });
+            if !finite.into_inner() {
+                return Err(Error::NonFinite {
+                    what: "gradient",
+                    during: "SGLD (000 Alg. 3)",
+                });
+            }
             if average {
                 eps_sum += eps;
             }
