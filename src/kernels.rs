@@ -68,6 +68,24 @@ pub(crate) fn langevin<T: Real>(
     ok
 }
 
+/// One Robbins–Monro iteration on a block (000 eq. 17): x^j ← x^j − a·(x^j − x_k + τ·ḡ), the
+/// operations in that order. Returns whether every ḡ is finite.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+pub(crate) fn robbins_monro_step<T: Real>(xj: &mut [T], xk: &[T], g: &[T], tau: T, a: T) -> bool {
+    let n = xj.len();
+    let (xk, g) = (&xk[..n], &g[..n]);
+    let mut ok = true;
+    for i in 0..n {
+        ok &= g[i].is_finite();
+        let h = xj[i] - xk[i] + tau * g[i];
+        xj[i] -= a * h;
+    }
+    ok
+}
+
 /// acc ← acc + a·y (the running weighted average of iterates or samples).
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",

@@ -228,3 +228,30 @@ fn the_stacked_mean_gradient_over_several_blocks_is_the_mean_of_the_gradients() 
     assert!(want.amax() > 1e-3 && err < 1e-12, "relative error {err:e}");
     assert!((loss - want_loss).abs() < 1e-12 * want_loss.abs());
 }
+
+/// A NaN or ∞ in the batched mean gradient (here: an input of 10³⁰⁰ in an example every
+/// minibatch holds, so every product overflows) is the typed error of Alg. 5 — found in the
+/// iterate's update pass, which is where the batched path checks it — and the output buffer is
+/// left as it was.
+#[test]
+fn a_non_finite_batched_mean_gradient_is_a_typed_error_and_writes_nothing() {
+    for bad in [1e300, -1e300] {
+        let mut inputs = data::<f64>(200).inputs().clone_owned();
+        inputs[(3, 17)] = bad;
+        let poisoned = Dataset::new(inputs, (0..N).map(|i| (i * 7 % 4) as u8).collect(), 4);
+        let mlp = Mlp::new(&[200, 90, 4]).unwrap();
+        let f = MlpObjective::new(mlp, Arc::new(poisoned.unwrap()), N).unwrap();
+        assert!(f.as_mean_gradient().is_some(), "the batched path is taken");
+        let x = f.init(&mut rng::seeded(10));
+        let mut out = DVector::from_element(f.dim(), 7.0);
+        let mut rm = RobbinsMonro::paper().samples(3).iterations(2);
+        let r = rm.minimize(&x, 0.01, &f, &mut rng::seeded(9), &mut out);
+        match r {
+            Err(wide_valleys::Error::NonFinite { what, during }) => {
+                assert_eq!((what, during), ("gradient", "Robbins-Monro (000 Alg. 5)"))
+            }
+            other => panic!("expected a non-finite gradient error, got {other:?}"),
+        }
+        assert!(out.iter().all(|&v| v == 7.0), "nothing written");
+    }
+}

@@ -198,8 +198,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                             let pass = pass0 + m as u64;
                             kernels::gaussian_around_at(key, pass, offset, z, xs, sqrt_tau)
                         };
+                        // Checked for NaN/∞ in the update pass below.
                         batched.mean_gradient(&s.batches, &point, &mut s.gsum);
-                        check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.gsum)?;
                     } else {
                         s.gsum.fill(T::zero());
                         let passes = (self.iterations * self.samples) as u64;
@@ -244,11 +244,22 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                     )?;
                 }
             }
-            // x^{j+1} = x^j − a_j (x^j − x_k + τ ḡ)   (000 eq. 17)
-            let terms = s.xj.iter_mut().zip(x_k.iter()).zip(s.gsum.iter());
-            for ((xj, &xk), &g) in terms {
-                let h = *xj - xk + tau * g;
-                *xj -= a * h;
+            // x^{j+1} = x^j − a_j (x^j − x_k + τ ḡ)   (000 eq. 17), in parallel blocks, with the
+            // check of the batched mean gradient in the same pass (the others are checked as
+            // they are summed); x^j is scratch, so a failed check only discards it.
+            let finite = std::sync::atomic::AtomicBool::new(true);
+            let (xk, g) = (x_k.as_slice(), s.gsum.as_slice());
+            kernels::par_blocks(s.xj.as_mut_slice(), &mut [], |o, xj, _| {
+                let r = o..o + xj.len();
+                if !kernels::robbins_monro_step(xj, &xk[r.clone()], &g[r], tau, a) {
+                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            if batched.is_some() && !finite.into_inner() {
+                return Err(Error::NonFinite {
+                    what: "gradient",
+                    during: "Robbins-Monro (000 Alg. 5)",
+                });
             }
         }
         check::finite_vec("iterate", "Robbins-Monro (000 Alg. 5)", &s.xj)?;
