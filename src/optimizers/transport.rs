@@ -200,9 +200,11 @@ impl InProcess {
         let mut run = move || {
             let n = replicas.len();
             let workers = rayon::current_num_threads().min(n);
-            // Every thread has replicas of its own: products inside a replica's step must not
+            // Every thread has replicas of its own: products inside a replica's slices must not
             // split (`kernels::all_threads_busy`).
             let busy = n >= rayon::current_num_threads() && workers > 1;
+            let slice =
+                &|a: usize, r: &mut R| crate::kernels::all_threads_busy(busy, || slice(a, r));
             let shared = Replicas(replicas.as_mut_ptr());
             if workers <= 1 || slices <= 1 {
                 // Nothing to interleave: every replica's slices back to back, in parallel.
@@ -214,10 +216,7 @@ impl InProcess {
                     // SAFETY: each index a < n is visited by one task; `replicas` stays mutably
                     // borrowed (unused) until every task has returned.
                     let r = unsafe { &mut *shared.0.add(a) };
-                    crate::kernels::all_threads_busy(busy, || -> Result<()> {
-                        while !slice(a, r)? {}
-                        Ok(())
-                    })?;
+                    while !slice(a, r)? {}
                     if let Some(last) = last {
                         // SAFETY: `done` is this task's last access to the replicas.
                         unsafe { last.done(shared, n, &AtomicBool::new(false)) };
@@ -309,8 +308,7 @@ const FINISHED: u8 = 2;
 /// long runs of steps (a step-by-step round-robin of the replicas doubled the CPU time of a
 /// Parle step on the MLP here: every step reloaded another replica's vectors from memory).
 /// A worker that is done leaves and helps inside the others' steps (their parallel blocks).
-/// With `last`, the worker that finishes last also runs the gather (see [`Last`]). With `busy`
-/// (a worker on every thread), the matrix products inside the slices do not split.
+/// With `last`, the worker that finishes last also runs the gather (see [`Last`]).
 fn wrap_around<R, F, G>(
     n: usize,
     shared: &Replicas<R>,
@@ -326,8 +324,6 @@ where
     G: FnOnce(&[R]) + Send,
 {
     let total = n * slices;
-    // A worker on every thread: no product splits inside the slices.
-    let busy = n >= rayon::current_num_threads();
     handover.clear();
     handover.extend((0..workers).map(|_| AtomicU8::new(RUNNING)));
     let handover = &handover[..];
@@ -360,62 +356,60 @@ where
         Ok(false)
     };
     let worker = |w: usize| {
-        crate::kernels::all_threads_busy(busy, || {
-            // A panicking slice must not leave the next worker waiting for a hand-over forever: the
-            // guard raises `failed` while unwinding (rayon then re-raises the panic in the caller).
-            let _guard = FailOnUnwind(&failed);
-            let (start, end) = (w * total / workers, (w + 1) * total / workers);
-            let (first, last) = (start / slices, (end - 1) / slices);
-            // The head of the replica cut at the end of this stretch, first.
-            let cut_out = end % slices != 0;
-            if cut_out {
-                let head = end - last * slices;
-                let state = match run(last, Some(head)) {
-                    Ok(done) => {
-                        if done {
-                            FINISHED
-                        } else {
-                            HANDED_OVER
-                        }
-                    }
-                    Err(e) => {
-                        fail(e);
+        // A panicking slice must not leave the next worker waiting for a hand-over forever: the
+        // guard raises `failed` while unwinding (rayon then re-raises the panic in the caller).
+        let _guard = FailOnUnwind(&failed);
+        let (start, end) = (w * total / workers, (w + 1) * total / workers);
+        let (first, last) = (start / slices, (end - 1) / slices);
+        // The head of the replica cut at the end of this stretch, first.
+        let cut_out = end % slices != 0;
+        if cut_out {
+            let head = end - last * slices;
+            let state = match run(last, Some(head)) {
+                Ok(done) => {
+                    if done {
                         FINISHED
+                    } else {
+                        HANDED_OVER
                     }
-                };
-                handover[w].store(state, Ordering::Release);
+                }
+                Err(e) => {
+                    fail(e);
+                    FINISHED
+                }
+            };
+            handover[w].store(state, Ordering::Release);
+        }
+        // The replicas wholly in this stretch.
+        let cut_in = start % slices != 0;
+        let whole = (first + usize::from(cut_in))..(last + usize::from(!cut_out));
+        for a in whole {
+            if let Err(e) = run(a, None) {
+                return fail(e);
             }
-            // The replicas wholly in this stretch.
-            let cut_in = start % slices != 0;
-            let whole = (first + usize::from(cut_in))..(last + usize::from(!cut_out));
-            for a in whole {
-                if let Err(e) = run(a, None) {
+        }
+        // The rest of the replica cut at the start of this stretch, last.
+        if cut_in {
+            let state = loop {
+                let s = handover[w - 1].load(Ordering::Acquire);
+                if s != RUNNING || failed.load(Ordering::Relaxed) {
+                    break s;
+                }
+                // Help with any pending work of the pool while waiting.
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::yield_now();
+                }
+            };
+            if state == HANDED_OVER {
+                if let Err(e) = run(first, None) {
                     return fail(e);
                 }
             }
-            // The rest of the replica cut at the start of this stretch, last.
-            if cut_in {
-                let state = loop {
-                    let s = handover[w - 1].load(Ordering::Acquire);
-                    if s != RUNNING || failed.load(Ordering::Relaxed) {
-                        break s;
-                    }
-                    // Help with any pending work of the pool while waiting.
-                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                        std::thread::yield_now();
-                    }
-                };
-                if state == HANDED_OVER {
-                    if let Err(e) = run(first, None) {
-                        return fail(e);
-                    }
-                }
-            }
-            if let Some(finisher) = finisher {
-                // SAFETY: this worker is done with the replicas.
-                unsafe { finisher.done(shared, n, &failed) };
-            }
-        })
+        }
+        if let Some(finisher) = finisher {
+            // SAFETY: this worker is done with the replicas.
+            unsafe { finisher.done(shared, n, &failed) };
+        }
     };
     fan_out(0, workers, &worker);
     match error.into_inner().unwrap_or_else(PoisonError::into_inner) {
