@@ -202,19 +202,35 @@ where
     T: Real,
     F: Fn(usize, &mut [T], &mut [T]) + Sync,
 {
+    par_blocks_all(y, z, |o, yb, zb| {
+        f(o, yb, zb);
+        true
+    });
+}
+
+/// [`par_blocks`] for blocks that report a check (e.g. that their gradient was finite): runs
+/// every block, then returns whether all of them returned true.
+pub(crate) fn par_blocks_all<T, F>(y: &mut [T], z: &mut [T], f: F) -> bool
+where
+    T: Real,
+    F: Fn(usize, &mut [T], &mut [T]) -> bool + Sync,
+{
     use rayon::prelude::*;
     debug_assert!(z.is_empty() || z.len() == y.len());
+    // `reduce`, not `all`: every block runs (no early exit), as in the unchecked pass.
     if y.len() <= NOISE_BLOCK {
-        f(0, y, z);
+        f(0, y, z)
     } else if z.is_empty() {
         y.par_chunks_mut(NOISE_BLOCK)
             .enumerate()
-            .for_each(|(b, yb)| f(b * NOISE_BLOCK, yb, &mut []));
+            .map(|(b, yb)| f(b * NOISE_BLOCK, yb, &mut []))
+            .reduce(|| true, |a, b| a & b)
     } else {
         y.par_chunks_mut(NOISE_BLOCK)
             .zip(z.par_chunks_mut(NOISE_BLOCK))
             .enumerate()
-            .for_each(|(b, (yb, zb))| f(b * NOISE_BLOCK, yb, zb));
+            .map(|(b, (yb, zb))| f(b * NOISE_BLOCK, yb, zb))
+            .reduce(|| true, |a, b| a & b)
     }
 }
 

@@ -225,22 +225,22 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
             // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ. One parallel pass:
             // the check of ∇f, the step and the running average (the chain state is scratch
             // until the end, so a non-finite gradient found mid-pass only discards it).
-            let finite = std::sync::atomic::AtomicBool::new(true);
-            kernels::par_blocks(s.state.as_mut_slice(), s.acc.as_mut_slice(), |o, y, acc| {
-                let r = o..o + y.len();
-                let ok = kernels::langevin(
-                    y,
-                    &g[r.clone()],
-                    &xs[r.clone()],
-                    &noise[r],
-                    (drift, inv_tau, sd),
-                    average.then_some((acc, eps)),
-                );
-                if !ok {
-                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-            if !finite.into_inner() {
+            let finite = kernels::par_blocks_all(
+                s.state.as_mut_slice(),
+                s.acc.as_mut_slice(),
+                |o, y, acc| {
+                    let r = o..o + y.len();
+                    kernels::langevin(
+                        y,
+                        &g[r.clone()],
+                        &xs[r.clone()],
+                        &noise[r],
+                        (drift, inv_tau, sd),
+                        average.then_some((acc, eps)),
+                    )
+                },
+            );
+            if !finite {
                 return Err(Error::NonFinite {
                     what: "gradient",
                     during: "SGLD (000 Alg. 3)",

@@ -247,15 +247,12 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
             // x^{j+1} = x^j − a_j (x^j − x_k + τ ḡ)   (000 eq. 17), in parallel blocks, with the
             // check of the batched mean gradient in the same pass (the others are checked as
             // they are summed); x^j is scratch, so a failed check only discards it.
-            let finite = std::sync::atomic::AtomicBool::new(true);
             let (xk, g) = (x_k.as_slice(), s.gsum.as_slice());
-            kernels::par_blocks(s.xj.as_mut_slice(), &mut [], |o, xj, _| {
+            let finite = kernels::par_blocks_all(s.xj.as_mut_slice(), &mut [], |o, xj, _| {
                 let r = o..o + xj.len();
-                if !kernels::robbins_monro_step(xj, &xk[r.clone()], &g[r], tau, a) {
-                    finite.store(false, std::sync::atomic::Ordering::Relaxed);
-                }
+                kernels::robbins_monro_step(xj, &xk[r.clone()], &g[r], tau, a)
             });
-            if batched.is_some() && !finite.into_inner() {
+            if batched.is_some() && !finite {
                 return Err(Error::NonFinite {
                     what: "gradient",
                     during: "Robbins-Monro (000 Alg. 5)",

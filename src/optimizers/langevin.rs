@@ -268,6 +268,7 @@ impl<T: Real> LocalEntropyGradient<T> {
             for (yi, &xi) in y.iter_mut().zip(&xs[o..o + len]) {
                 *yi = xi + T::zero();
             }
+            true
         });
         self.run = Some(InnerRun {
             gamma,
@@ -324,7 +325,6 @@ impl<T: Real> LocalEntropyGradient<T> {
         // not read d and μ), so a failed check may leave them half done.
         let (g, xs, noise) = (self.g.as_slice(), x.as_slice(), self.noise.as_slice());
         let last = l + 1 == self.langevin_steps;
-        let finite = std::sync::atomic::AtomicBool::new(true);
         let c = StepConstants {
             eta,
             inv_gamma,
@@ -333,9 +333,9 @@ impl<T: Real> LocalEntropyGradient<T> {
             noisy,
             first: l == 0,
         };
-        step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
+        let finite = step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
             let r = o..o + d.len();
-            let ok = langevin_pass(
+            langevin_pass(
                 d,
                 mu,
                 (!last).then_some(y),
@@ -343,12 +343,9 @@ impl<T: Real> LocalEntropyGradient<T> {
                 &xs[r.clone()],
                 noisy.then(|| &noise[r]),
                 c,
-            );
-            if !ok {
-                finite.store(false, std::sync::atomic::Ordering::Relaxed);
-            }
+            )
         });
-        if !finite.into_inner() {
+        if !finite {
             self.run = None;
             return Err(Error::NonFinite {
                 what: "gradient",
@@ -623,23 +620,30 @@ fn coupled_gradient<T: Real>(
 }
 
 /// Runs `f(offset, d, μ, y)` over the fixed blocks ([`kernels::NOISE_BLOCK`]) of the three
-/// equally long vectors, in parallel (stealable by idle threads) when there are several blocks.
-/// Element-wise work only, so the result does not depend on the thread count.
-fn step_blocks<T: Real, F>(d: &mut DVector<T>, mu: &mut DVector<T>, y: &mut DVector<T>, f: F)
+/// equally long vectors, in parallel (stealable by idle threads) when there are several blocks,
+/// and returns whether every block returned true (every block runs). Element-wise work only, so
+/// the result does not depend on the thread count.
+fn step_blocks<T: Real, F>(
+    d: &mut DVector<T>,
+    mu: &mut DVector<T>,
+    y: &mut DVector<T>,
+    f: F,
+) -> bool
 where
-    F: Fn(usize, &mut [T], &mut [T], &mut [T]) + Sync,
+    F: Fn(usize, &mut [T], &mut [T], &mut [T]) -> bool + Sync,
 {
     use rayon::prelude::*;
     const B: usize = kernels::NOISE_BLOCK;
     let (d, mu, y) = (d.as_mut_slice(), mu.as_mut_slice(), y.as_mut_slice());
     if d.len() <= B {
-        f(0, d, mu, y);
+        f(0, d, mu, y)
     } else {
         d.par_chunks_mut(B)
             .zip(mu.par_chunks_mut(B))
             .zip(y.par_chunks_mut(B))
             .enumerate()
-            .for_each(|(b, ((d, mu), y))| f(b * B, d, mu, y));
+            .map(|(b, ((d, mu), y))| f(b * B, d, mu, y))
+            .reduce(|| true, |a, b| a & b)
     }
 }
 

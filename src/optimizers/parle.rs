@@ -452,7 +452,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             self.mean = DVector::zeros(x.len());
         }
         let nt = T::lit(self.n as f64);
-        let finite = std::sync::atomic::AtomicBool::new(true);
+        let mut finite = true;
         let mean = &mut self.mean;
         // One parallel region per outer step. Each replica (broadcast the master; 5.8a–b and
         // the gradient of 5.8c) runs in slices of one Langevin step (L per replica), which the
@@ -480,7 +480,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             |replicas| {
                 // Block by block in parallel; each element is summed in replica order whatever
                 // the blocks, so the mean does not depend on the thread count.
-                crate::kernels::par_blocks(mean.as_mut_slice(), &mut [], |o, m, _| {
+                finite = crate::kernels::par_blocks_all(mean.as_mut_slice(), &mut [], |o, m, _| {
                     m.fill(T::zero());
                     for r in replicas {
                         // m + 1·x = m + x exactly: the same sum as `mean += x`.
@@ -489,9 +489,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     for v in m.iter_mut() {
                         *v /= nt;
                     }
-                    if !crate::kernels::all_finite(m) {
-                        finite.store(false, std::sync::atomic::Ordering::Relaxed);
-                    }
+                    crate::kernels::all_finite(m)
                 })
             },
         );
@@ -510,7 +508,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             norm += r.grad_norm;
             evals += r.evaluations;
         }
-        if !finite.into_inner() {
+        if !finite {
             // A finite gradient overflowed some x^a (huge η, ρ or momentum): undo the round.
             for r in &mut self.replicas {
                 r.rollback();
