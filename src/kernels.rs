@@ -120,7 +120,7 @@ pub(crate) fn scale<T: Real>(v: &mut [T], c: T) {
 }
 
 /// The random stream of block `b` of noise pass `step` under `key` (see [`fill_noise`]).
-fn block_stream(key: u64, step: u64, b: usize) -> crate::rng::Prng {
+pub(crate) fn block_stream(key: u64, step: u64, b: usize) -> crate::rng::Prng {
     crate::rng::stream(key, (step << 24) | b as u64)
 }
 

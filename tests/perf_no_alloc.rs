@@ -37,7 +37,7 @@ use std::sync::Arc;
 use wide_valleys::data::synthetic::Blobs;
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::{ImportanceSampling, Sgld};
-use wide_valleys::kl::RobbinsMonro;
+use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::{
@@ -389,7 +389,7 @@ fn mlp_step<Op: Optimizer<f32, MlpObjective<f32>> + 'static>(opt: Op) -> Step {
     Box::new(stepper(opt, x, f))
 }
 
-static MLP_CASES: [MlpCase; 9] = [
+static MLP_CASES: [MlpCase; 10] = [
     MlpCase {
         name: "SGLD / MLP",
         make: |l| {
@@ -426,6 +426,22 @@ static MLP_CASES: [MlpCase; 9] = [
             let mut s = HeatRegularization::<f32>::new(0.01)
                 .solver(RobbinsMonro::paper().samples(l).iterations(l))
                 .seed(1);
+            Box::new(move || {
+                s.step(&mut x, &f).expect("step");
+            })
+        },
+        inner: true,
+    },
+    MlpCase {
+        name: "RM heat regularization, projected first-layer noise / MLP",
+        make: |l| {
+            let f = mlp();
+            let mut x = mlp_x0(&f);
+            let rm = RobbinsMonro::paper()
+                .samples(l)
+                .iterations(l)
+                .expectation(GaussianExpectation::ProjectedMonteCarlo);
+            let mut s = HeatRegularization::<f32>::new(0.01).solver(rm).seed(1);
             Box::new(move || {
                 s.step(&mut x, &f).expect("step");
             })
@@ -503,6 +519,7 @@ mlp_no_alloc! {
     sgld_mlp => "SGLD",
     importance_sampling_mlp => "IS",
     robbins_monro_mlp => "RM",
+    robbins_monro_projected_mlp => "RM heat regularization, projected",
     gradient_descent_mlp => "GD",
     entropy_sgd_mlp => "Entropy-SGD",
     heat_mlp => "HEAT",

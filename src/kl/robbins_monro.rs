@@ -4,7 +4,7 @@ use super::ModeSeekingSolver;
 use crate::error::check;
 use crate::estimators::{Diagnostics, Quadrature};
 use crate::kernels;
-use crate::objective::{Batch, Gradient};
+use crate::objective::{Batch, Gradient, MeanGradient};
 use crate::rng::{self, Prng};
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
@@ -17,6 +17,14 @@ pub enum GaussianExpectation {
     /// evaluated on its own fresh minibatch, so the M-average also averages minibatch noise.
     #[default]
     MonteCarlo,
+    /// [`MonteCarlo`](Self::MonteCarlo)'s estimator with the same law, drawn with less noise
+    /// where the objective can ([`MeanGradient::gaussian_mean_gradient`]): the MLP
+    /// ([`MlpObjective`](crate::nn::MlpObjective)) draws its first layer's perturbation only
+    /// through its product with each minibatch, 6 010 instead of 159 010 variates per sample on
+    /// 784 → 200 → 10 at minibatch 20. Other objectives, and minibatches of at least as many
+    /// examples as the network has inputs, fall back to `MonteCarlo` (same bits as it). The
+    /// numbers differ from `MonteCarlo`'s for the same seed; their distribution does not.
+    ProjectedMonteCarlo,
     /// Exact expectation by grid quadrature (d = 1, 2): deterministic RM, for Theorem 4 tests.
     Quadrature(Quadrature),
 }
@@ -155,7 +163,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         let s = &mut self.scratch;
         // The objective's batched mean of gradients, if it has one (Monte Carlo only); the
         // one-gradient-at-a-time buffers are allocated only when they are used.
-        let monte_carlo = matches!(self.expectation, GaussianExpectation::MonteCarlo);
+        let projected = matches!(self.expectation, GaussianExpectation::ProjectedMonteCarlo);
+        let monte_carlo = projected || self.expectation == GaussianExpectation::MonteCarlo;
         let batched = loss.as_mean_gradient().filter(|_| monte_carlo);
         if s.xj.len() != d {
             s.xj = DVector::zeros(d);
@@ -174,17 +183,14 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         let m_inv = T::one() / T::lit(self.samples as f64);
         let mut grads = 0;
         // Noise from per-block streams of one key per step (same result for any thread count).
-        let key = match &self.expectation {
-            GaussianExpectation::MonteCarlo => rng::fork_key(rng),
-            GaussianExpectation::Quadrature(_) => 0,
-        };
+        let key = if monte_carlo { rng::fork_key(rng) } else { 0 };
         for j in 1..=self.iterations {
             let a = check::positive(
                 "step_size",
                 self.c * T::lit((j as f64).powf(-self.alpha.as_f64())),
             )?;
             match &self.expectation {
-                GaussianExpectation::MonteCarlo => {
+                GaussianExpectation::MonteCarlo | GaussianExpectation::ProjectedMonteCarlo => {
                     // z^(m) = x^j + √τ ξ with ξ the noise of pass (j−1)·M + m, on minibatch m
                     // (drawn first, in the order of one at a time).
                     s.batches.resize_with(self.samples, Batch::default);
@@ -192,7 +198,15 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                         loss.draw_batch(rng, b);
                     }
                     let pass0 = ((j - 1) * self.samples) as u64;
-                    if let Some(batched) = batched {
+                    let drawn_in_law = projected
+                        && batched.is_some_and(|b: &dyn MeanGradient<T>| {
+                            let (x, b2) = (&s.xj, &s.batches);
+                            // Checked for NaN/∞ in the update pass below.
+                            b.gaussian_mean_gradient(x, sqrt_tau, b2, key, pass0, &mut s.gsum)
+                                .is_some()
+                        });
+                    if drawn_in_law {
+                    } else if let Some(batched) = batched {
                         let xs = s.xj.as_slice();
                         let point = |m: usize, offset: usize, z: &mut [T]| {
                             let pass = pass0 + m as u64;
@@ -262,9 +276,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         check::finite_vec("iterate", "Robbins-Monro (000 Alg. 5)", &s.xj)?;
         x_next.copy_from(&s.xj);
         Ok(Diagnostics {
-            samples: match self.expectation {
-                GaussianExpectation::MonteCarlo => self.iterations * self.samples,
-                GaussianExpectation::Quadrature(_) => grads,
+            samples: if monte_carlo {
+                self.iterations * self.samples
+            } else {
+                grads
             },
             gradient_evaluations: grads,
             ..Diagnostics::default()

@@ -29,11 +29,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub(crate) struct Stacks<T: Real> {
     /// One buffer (see [`Layout`]): the inputs (`sizes[0] × N`), the deltas of every layer and
     /// the activations of the hidden layers (`sizes[ℓ+1] × N` each), column-major.
-    buf: Vec<T>,
+    pub(super) buf: Vec<T>,
     /// First column of each point's minibatch.
-    offsets: Vec<usize>,
+    pub(super) offsets: Vec<usize>,
     /// Loss sum of each point's minibatch.
-    losses: Vec<f64>,
+    pub(super) losses: Vec<f64>,
     /// Point and gradient for the one-point-at-a-time path.
     z: DVector<T>,
     g: DVector<T>,
@@ -51,40 +51,60 @@ impl<T: Real> Default for Stacks<T> {
     }
 }
 
-/// One point's parameters and forward/backward workspace.
+/// One point's parameters and forward/backward workspace (and the projected path's scratch,
+/// see [`super::projected`]).
 #[derive(Debug)]
 pub(crate) struct PointScratch<T: Real> {
-    z: DVector<T>,
-    ws: Workspace<T>,
+    pub(super) z: DVector<T>,
+    pub(super) ws: Workspace<T>,
+    /// Projected path: Ζ then the noise of every parameter after W₀.
+    pub(super) noise: Vec<T>,
+    /// Projected path: XᵀX, its Cholesky factor in f64, and Lᵀ.
+    pub(super) gram: Vec<T>,
+    pub(super) chol: Vec<f64>,
+    pub(super) lt: Vec<T>,
+}
+
+impl<T: Real> PointScratch<T> {
+    pub(super) fn new(mlp: &super::Mlp) -> Self {
+        Self {
+            z: DVector::zeros(mlp.num_params()),
+            ws: Workspace::new(mlp),
+            noise: Vec::new(),
+            gram: Vec::new(),
+            chol: Vec::new(),
+            lt: Vec::new(),
+        }
+    }
 }
 
 /// Where each matrix of [`Stacks::buf`] starts, for N columns.
-struct Layout<'a> {
-    sizes: &'a [usize],
-    n: usize,
+pub(super) struct Layout<'a> {
+    pub(super) sizes: &'a [usize],
+    pub(super) n: usize,
 }
 
 impl Layout<'_> {
     fn layers(&self) -> usize {
         self.sizes.len() - 1
     }
-    fn input(&self) -> usize {
+    pub(super) fn input(&self) -> usize {
         0
     }
-    fn delta(&self, l: usize) -> usize {
+    pub(super) fn delta(&self, l: usize) -> usize {
         self.n * (self.sizes[0] + self.sizes[1..=l].iter().sum::<usize>())
     }
-    fn act(&self, l: usize) -> usize {
+    pub(super) fn act(&self, l: usize) -> usize {
         self.delta(self.layers()) + self.n * self.sizes[1..=l].iter().sum::<usize>()
     }
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.act(self.layers() - 1)
     }
 }
 
 /// A buffer that the points write in parallel, each in its own columns.
 #[derive(Clone, Copy)]
-struct Shared<T> {
+pub(super) struct Shared<T> {
     ptr: *mut T,
     len: usize,
 }
@@ -94,7 +114,7 @@ unsafe impl<T: Send> Send for Shared<T> {}
 unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Shared<T> {
-    fn new(v: &mut [T]) -> Self {
+    pub(super) fn new(v: &mut [T]) -> Self {
         Self {
             ptr: v.as_mut_ptr(),
             len: v.len(),
@@ -105,7 +125,7 @@ impl<T> Shared<T> {
     ///
     /// SAFETY: no two live slices from this buffer overlap, and the buffer outlives them.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn range(&self, start: usize, len: usize) -> &mut [T] {
+    pub(super) unsafe fn range(&self, start: usize, len: usize) -> &mut [T] {
         assert!(start + len <= self.len);
         std::slice::from_raw_parts_mut(self.ptr.add(start), len)
     }
@@ -140,6 +160,40 @@ impl<T: Real> MeanGradient<T> for MlpObjective<T> {
             grad.fill(nan);
             nan
         })
+    }
+
+    fn gaussian_mean_gradient(
+        &self,
+        x: &DVector<T>,
+        s: T,
+        batches: &[Batch],
+        key: u64,
+        pass0: u64,
+        grad: &mut DVector<T>,
+    ) -> Option<T> {
+        let nan = T::lit(f64::NAN);
+        let d = self.mlp.num_params();
+        let n_in = self.mlp.sizes()[0];
+        // Worth it (and Ζ·Lᵀ cheaper than Ξ₀·X) only for minibatches smaller than the input.
+        let projectable = !batches.is_empty()
+            && batches.iter().all(|b| {
+                b.indices()
+                    .is_some_and(|i| !i.is_empty() && i.len() < n_in && i.len() <= self.chunk)
+            });
+        if !projectable {
+            return None;
+        }
+        if x.len() != d || grad.len() != d {
+            grad.fill(nan);
+            return Some(nan);
+        }
+        let mut st = take(&self.stacks, Stacks::default);
+        let r = self.projected(&mut st, x.as_slice(), s, batches, key, pass0, grad);
+        give(&self.stacks, st);
+        Some(r.unwrap_or_else(|| {
+            grad.fill(nan);
+            nan
+        }))
     }
 }
 
@@ -179,7 +233,6 @@ impl<T: Real> MlpObjective<T> {
         grad: &mut DVector<T>,
     ) -> Option<T> {
         let sizes = self.mlp.sizes();
-        let nl = self.mlp.layers();
         let m_count = batches.len();
         st.offsets.clear();
         let mut n = 0;
@@ -200,10 +253,7 @@ impl<T: Real> MlpObjective<T> {
         (0..m_count).into_par_iter().for_each(|m| {
             let idx = batches[m].indices().unwrap_or(&[]);
             let (b, c0) = (idx.len(), offsets[m]);
-            let mut p = take(&self.points, || PointScratch {
-                z: DVector::zeros(self.mlp.num_params()),
-                ws: Workspace::new(&self.mlp),
-            });
+            let mut p = take(&self.points, || PointScratch::new(&self.mlp));
             let mut drng = self.dropout_rng(idx);
             let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
             let scale = T::lit(inv_m / b as f64);
@@ -220,15 +270,7 @@ impl<T: Real> MlpObjective<T> {
                         let rows = sizes[0];
                         buf.range(lay.input() + rows * c0, rows * b)
                             .copy_from_slice(&p.ws.input[..rows * b]);
-                        for l in 0..nl {
-                            let rows = sizes[l + 1];
-                            buf.range(lay.delta(l) + rows * c0, rows * b)
-                                .copy_from_slice(&p.ws.deltas[l][..rows * b]);
-                            if l + 1 < nl {
-                                buf.range(lay.act(l) + rows * c0, rows * b)
-                                    .copy_from_slice(&p.ws.acts[l][..rows * b]);
-                            }
-                        }
+                        store_point(&buf, &lay, &p.ws, c0, b);
                         losses.range(m, 1)[0] = loss / b as f64;
                     }
                 }
@@ -239,25 +281,60 @@ impl<T: Real> MlpObjective<T> {
             return None;
         }
 
-        // Once for all points: ∇Wℓ = Σ_m δℓ,m·Aℓ,mᵀ as one product, ∇bℓ = Σ of δℓ's columns.
+        weight_gradients(&self.mlp, &st.buf, &lay, grad);
+        let loss: f64 = st.losses.iter().sum();
+        Some(T::lit(loss * inv_m))
+    }
+}
+
+/// Copies a point's deltas and hidden activations (`ws`, `b` columns) into columns `c0..c0 + b`
+/// of the stacks.
+///
+/// SAFETY: no other thread touches those columns meanwhile, and the buffer outlives the call.
+pub(super) unsafe fn store_point<T: Real>(
+    buf: &Shared<T>,
+    lay: &Layout<'_>,
+    ws: &Workspace<T>,
+    c0: usize,
+    b: usize,
+) {
+    let (sizes, nl) = (lay.sizes, lay.layers());
+    for l in 0..nl {
+        let rows = sizes[l + 1];
+        buf.range(lay.delta(l) + rows * c0, rows * b)
+            .copy_from_slice(&ws.deltas[l][..rows * b]);
+        if l + 1 < nl {
+            buf.range(lay.act(l) + rows * c0, rows * b)
+                .copy_from_slice(&ws.acts[l][..rows * b]);
+        }
+    }
+}
+
+/// Once for all points: ∇Wℓ = Σ_m δℓ,m·Aℓ,mᵀ as one product, ∇bℓ = Σ of δℓ's columns.
+pub(super) fn weight_gradients<T: Real>(
+    mlp: &super::Mlp,
+    buf: &[T],
+    lay: &Layout<'_>,
+    grad: &mut DVector<T>,
+) {
+    let (sizes, nl, n) = (lay.sizes, lay.layers(), lay.n);
+    {
         let (zero, one) = (T::zero(), T::one());
         let g = grad.as_mut_slice();
         for l in 0..nl {
             let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-            let delta = &st.buf[lay.delta(l)..lay.delta(l) + n_out * n];
+            let delta = &buf[lay.delta(l)..lay.delta(l) + n_out * n];
             let a_prev = if l == 0 {
-                &st.buf[lay.input()..lay.input() + n_in * n]
+                &buf[lay.input()..lay.input() + n_in * n]
             } else {
-                &st.buf[lay.act(l - 1)..lay.act(l - 1) + n_in * n]
+                &buf[lay.act(l - 1)..lay.act(l - 1) + n_in * n]
             };
-            let w_off = self.mlp.weight_offset(l);
+            let w_off = mlp.weight_offset(l);
             let (gw, gb) = g[w_off..w_off + (n_in + 1) * n_out].split_at_mut(n_in * n_out);
             let dm = Mat::new(delta, n_out, n);
             gemm(one, dm, Mat::new(a_prev, n_in, n).t(), zero, gw);
             gb.fill(zero);
             workspace::bias_gradient(gb, delta);
         }
-        let loss: f64 = st.losses.iter().sum();
-        Some(T::lit(loss * inv_m))
     }
 }

@@ -35,6 +35,7 @@ mod gemm;
 mod mean_gradient;
 mod mlp;
 mod objective;
+mod projected;
 mod workspace;
 
 pub use mlp::{Evaluation, Mlp};

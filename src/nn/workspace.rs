@@ -395,6 +395,37 @@ pub(super) fn deltas_pass<T: Real>(
     Some(chunk_pass(mlp, ws, x, b, dropout, bw, true).0)
 }
 
+/// [`deltas_pass`] with the first layer's product supplied by the caller: `first(z0)` writes Z₀
+/// without its bias (`sizes[1] × B`) for the minibatch `idx`, whose inputs the caller holds (only
+/// the labels are gathered here). W₀'s entries of `x` are never read (no pass reads W₀ but the
+/// forward product, and δ of the inputs is not formed). Returns the loss sum, or `None` if an
+/// index is out of range.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn deltas_pass_from_first<T: Real>(
+    mlp: &Mlp,
+    ws: &mut Workspace<T>,
+    x: &[T],
+    data: &Dataset<T>,
+    idx: &[usize],
+    dropout: Option<&mut Dropout<'_>>,
+    scale: T,
+    first: impl FnOnce(&mut [T]),
+) -> Option<f64> {
+    let b = idx.len();
+    ws.ensure(mlp, b);
+    // The inputs are not gathered: what `input` held is no longer known to match `gathered`.
+    ws.gathered.clear();
+    for (l, &i) in ws.labels.iter_mut().zip(idx) {
+        if i >= data.len() {
+            return None;
+        }
+        *l = data.label(i);
+    }
+    first(&mut ws.acts[0][..mlp.sizes()[1] * b]);
+    let bw = Backward::Deltas { scale };
+    Some(chunk_pass(mlp, ws, x, b, dropout, bw, true).0)
+}
+
 /// Loss and accuracy without dropout (reporting), with every input checked.
 pub(crate) fn evaluate<T: Real>(
     mlp: &Mlp,
