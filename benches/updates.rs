@@ -10,6 +10,7 @@
 //! | `sgld_1000` | one local-entropy step by SGLD, 10³ Langevin steps (000 Alg. 1 + Alg. 3) |
 //! | `importance_sampling_1000` | one local-entropy step by importance sampling, 10³ samples (000 Alg. 1 + Alg. 4) |
 //! | `heat_regularization_rm_30x30` | one heat-regularization step by Robbins–Monro, M = J = 30 (000 Alg. 2 + Alg. 5) |
+//! | `heat_regularization_rm_30x30_projected` | the same with `GaussianExpectation::ProjectedMonteCarlo` (first layer's noise drawn through its product with the minibatch: the same law) |
 //! | `entropy_sgd_l20_b128` | one Entropy-SGD outer step, L = 20, minibatch 128, scaled (x ← μ; 004 Alg. 1, 003 §3.2.3) |
 //! | `heat_l20` | one HEAT step, L = 20 perturbed gradients (003 eq. 4.43) |
 //! | `hj_l5` | one HJ step, L = 5 inner steps, scaled (x ← y_L; 003 eq. 4.41–4.42) |
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::ImportanceSampling;
+use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::optimizers::{
     EntropySgd, GradientDescent, Heat, HopfLaxGradient, Optimizer, Parle, SmoothedOptimizer,
@@ -83,6 +85,13 @@ fn bench_updates(c: &mut Criterion) {
     let mut x = x0.clone();
     let mut hr = HeatRegularization::<f32>::new(TAU).seed(1);
     g.bench_function("heat_regularization_rm_30x30", |b| {
+        b.iter(|| black_box(hr.step(&mut x, &f20).expect("hr step")))
+    });
+
+    let mut x = x0.clone();
+    let rm = RobbinsMonro::paper().expectation(GaussianExpectation::ProjectedMonteCarlo);
+    let mut hr = HeatRegularization::<f32>::new(TAU).solver(rm).seed(1);
+    g.bench_function("heat_regularization_rm_30x30_projected", |b| {
         b.iter(|| black_box(hr.step(&mut x, &f20).expect("hr step")))
     });
 

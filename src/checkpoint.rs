@@ -18,7 +18,7 @@
 //!
 //! ## Atomicity
 //! [`save`] serializes in memory first (a state that cannot be serialized, e.g. a
-//! [`Schedule::Custom`](crate::Schedule::Custom), fails before any file is touched), writes a
+//! [`Schedule::Custom`], fails before any file is touched), writes a
 //! temporary file in the destination's directory, `fsync`s it, renames it over the destination and
 //! `fsync`s the directory. A crash at any point leaves either the old or the new checkpoint, never
 //! a mix; a leftover temporary file is ignored by [`load`] and overwritten by the next [`save`].

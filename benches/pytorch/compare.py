@@ -18,6 +18,10 @@ cross-entropy averaged over the minibatch (000 §6.1), float32, synthetic data o
                                 x^{j+1} = x^j - a_j (x^j - x_k + tau/M sum_m grad f(z_m)), z_m = x^j +
                                 sqrt(tau) xi_m, M = 30, each gradient on its own minibatch of 20,
                                 a_j = 0.1 j^{-0.7}; x <- x^{J+1}.
+  heat_regularization_rm_30x30_projected
+                                the same, with the same law, sample m's layer-1 noise N_m entering
+                                only as N_m A_m^T and drawn as L_m Z_m (A_m A_m^T = L_m L_m^T, Z_m
+                                [20, 200] standard normal): 6,010 instead of 159,010 variates per m.
   entropy_sgd_l20_b128          004 Alg. 1, scaled (003 §3.2.3), eta = 1: L = 20 Langevin steps of
                                 y <- y - eta' (grad f(y) + (y - x)/gamma) + sigma N(0, I) at minibatch
                                 128, eta' = 0.1, gamma = 1 (a variance), sigma = sqrt(2 eta' 1e-8),
@@ -71,6 +75,7 @@ PAPER = {
     "sgld_1000": 7.06,
     "importance_sampling_1000": 6.25,
     "heat_regularization_rm_30x30": 3.31,
+    "heat_regularization_rm_30x30_projected": 3.31,
 }
 RUST_GROUP = "update_784_200_10_f32"
 RUST_MLP_GROUP = "mlp_784_200_10_f32_forward_backward"
@@ -79,6 +84,7 @@ UPDATES = [
     "sgld_1000",
     "importance_sampling_1000",
     "heat_regularization_rm_30x30",
+    "heat_regularization_rm_30x30_projected",
     "entropy_sgd_l20_b128",
 ]
 
@@ -368,21 +374,31 @@ def is_chunk_losses(x, base, at, oh, nz, s_, y2buf):
     return (torch.logsumexp(z, 1) - (z * oh.t()).sum(1)).mean(1)  # [S]
 
 
-def rm_gradient_sum(xj, a_all, oh, nz, m, gs, y2buf):
+def rm_gradient_sum(xj, a_all, oh, nz, m, gs, y2buf, projected=False):
     """sum over m of grad f(xj + sqrt(tau) xi_m) on minibatch m (rows m*B..(m+1)*B of a_all / oh),
-    written into gs. Layout of nz as in is_chunk_losses (W1 noise of sample m: [200, 784])."""
+    written into gs. Layout of nz as in is_chunk_losses (W1 noise of sample m: [200, 784]); with
+    `projected`, sample m's W1 noise enters only as N_m A_m^T, drawn in law as L_m Z_m
+    (A_m A_m^T = L_m L_m^T, Z_m [B, 200] standard normal; the crate's ProjectedMonteCarlo), and nz
+    holds the M*B*200 values of Z first."""
     sq = math.sqrt(TAU)
     b = a_all.shape[0] // m
-    n1 = nz[: m * O_B1].view(m, N_HID, N_IN)
-    n2 = nz[m * O_B1 :].view(m, DIM - O_B1)
+    n1_len = m * b * N_HID if projected else m * O_B1
+    n2 = nz[n1_len:].view(m, DIM - O_B1)
     w1, _, _, _ = views(xj)
     y2 = torch.add(xj[O_B1:], n2, alpha=sq, out=y2buf)
     b1 = y2[:, :N_HID]
     w2 = y2[:, N_HID : N_HID + N_OUT * N_HID].view(m, N_OUT, N_HID)
     b2 = y2[:, N_HID + N_OUT * N_HID :]
     a3 = a_all.view(m, b, N_IN)
-    # layer 1: W1(xj) A_all^T in one product + sqrt(tau) N_m A_m^T batched
-    h = torch.baddbmm(torch.mm(a_all, w1.t()).view(m, b, N_HID), a3, n1.transpose(1, 2), alpha=sq)
+    base = torch.mm(a_all, w1.t()).view(m, b, N_HID)
+    if projected:
+        # layer 1: W1(xj) A_all^T in one product + sqrt(tau) L_m Z_m batched
+        chol = torch.linalg.cholesky(torch.bmm(a3, a3.transpose(1, 2)))
+        h = torch.baddbmm(base, chol, nz[:n1_len].view(m, b, N_HID), alpha=sq)
+    else:
+        # layer 1: W1(xj) A_all^T in one product + sqrt(tau) N_m A_m^T batched
+        n1 = nz[:n1_len].view(m, N_HID, N_IN)
+        h = torch.baddbmm(base, a3, n1.transpose(1, 2), alpha=sq)
     h.add_(b1.unsqueeze(1)).clamp_(min=0.0)  # [M, B, 200]
     z = torch.baddbmm(b2.unsqueeze(1), h, w2.transpose(1, 2))  # [M, B, 10]
     z.sub_(z.amax(dim=2, keepdim=True)).exp_()
@@ -529,10 +545,12 @@ class RobbinsMonro:
     layer 2 and its backward as bmm, and the M-sum of the weight gradients as ONE mm over the
     concatenated 600 examples (sum_m dH_m^T A_m = dH_all^T A_all)."""
 
-    def __init__(self, data, x, noise="main", backend="torch", m=30, iters=30):
+    def __init__(self, data, x, noise="main", backend="torch", m=30, iters=30, projected=False):
         self.data, self.x, self.m, self.iters = data, x, m, iters
+        self.projected = projected
         self.batches = Batches(data.n, 20)
-        self.noise = Noise(m * DIM, 1, noise, backend)
+        unit = m * (20 * N_HID + DIM - O_B1) if projected else m * DIM
+        self.noise = Noise(unit, 1, noise, backend)
         self.xj = torch.empty(DIM)
         self.gs = torch.empty(DIM)
         self.y2 = torch.empty(m, DIM - O_B1)
@@ -545,7 +563,7 @@ class RobbinsMonro:
             idx = self.batches.next_many(m).reshape(-1)  # [M*B]
             a_all = self.data.x.index_select(0, idx)  # [M*B, 784]
             oh = self.data.onehot.index_select(0, idx)
-            rm_gradient_sum(xj, a_all, oh, self.noise.next(), m, gs, self.y2)
+            rm_gradient_sum(xj, a_all, oh, self.noise.next(), m, gs, self.y2, self.projected)
             # x^{j+1} = x^j - a_j (x^j - x_k + tau * gsum / M)
             gs.mul_(TAU / m).add_(xj).sub_(x)
             xj.add_(gs, alpha=-a_j)
@@ -741,6 +759,14 @@ def variants(quick: bool, threads: int):
             "heat_regularization_rm_30x30",
             f"batched M=30, noise {nm}",
             lambda d, x, nm=nm: RobbinsMonro(d, x, nm),
+            "slow",
+            it,
+        )
+    for nm, it in [("main", t), ("split", t), ("main", 1)]:
+        add(
+            "heat_regularization_rm_30x30_projected",
+            f"batched M=30, projected layer-1 noise, noise {nm}",
+            lambda d, x, nm=nm: RobbinsMonro(d, x, nm, projected=True),
             "slow",
             it,
         )

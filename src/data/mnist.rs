@@ -1,5 +1,5 @@
 //! MNIST (000 §6, 004 §5.2): the four original IDX files, train/test split as in the files,
-//! pixels scaled to [0, 1], every file validated (see [`idx`](super::idx) for the policy).
+//! pixels scaled to [0, 1], every file validated (see [`idx`] for the policy).
 //!
 //! The directory is a path argument ([`Mnist::load`]) or the `MNIST_DIR` environment variable
 //! ([`Mnist::from_env`]); nothing is hard-coded. Each file may be gzip'd (`*.gz`, as distributed)

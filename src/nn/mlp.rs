@@ -96,7 +96,7 @@ impl Mlp {
         self.dropout
     }
 
-    /// Total number of parameters d = Σℓ (sizes[ℓ] + 1)·sizes[ℓ+1].
+    /// Total number of parameters d = Σℓ (sizes\[ℓ\] + 1)·sizes\[ℓ+1\].
     pub fn num_params(&self) -> usize {
         self.sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
     }

@@ -6,6 +6,7 @@
 //! | [`Mlp`] | architecture, flat parameter layout, seeded initialization, evaluation | 000 §6.1, 004 §5.2 |
 //! | [`MlpObjective`] | mean softmax cross-entropy on minibatches as a [`Cost`](crate::Cost) + [`Gradient`](crate::Gradient) | 000 §6.2 |
 //! | [`Evaluation`] | held-out loss and accuracy | 000 Table 1 |
+//! | `MeanGradient` for [`MlpObjective`] (`mean_gradient.rs`, `projected.rs`) | Robbins–Monro's mean of M gradients as stacked products; with [`GaussianExpectation::ProjectedMonteCarlo`](crate::kl::GaussianExpectation), the first layer's noise drawn only through its product with each minibatch (the same law) | 000 Alg. 5, eq. 17 |
 //!
 //! Because the parameters are one `DVector<T>`, every scheme and optimizer of the crate trains the
 //! network through the objective traits; the algorithm draws the minibatches.
