@@ -9,6 +9,7 @@
 //! | `sgd` | one SGD step (000 Table 2's "SGD") |
 //! | `sgld_1000` | one local-entropy step by SGLD, 10³ Langevin steps (000 Alg. 1 + Alg. 3) |
 //! | `importance_sampling_1000` | one local-entropy step by importance sampling, 10³ samples (000 Alg. 1 + Alg. 4) |
+//! | `importance_sampling_1000_projected` | the same with `ImportanceSampling::projected(true)` (first layer's noise drawn through its product with the minibatch: the same law) |
 //! | `heat_regularization_rm_30x30` | one heat-regularization step by Robbins–Monro, M = J = 30 (000 Alg. 2 + Alg. 5) |
 //! | `heat_regularization_rm_30x30_projected` | the same with `GaussianExpectation::ProjectedMonteCarlo` (first layer's noise drawn through its product with the minibatch: the same law) |
 //! | `entropy_sgd_l20_b128` | one Entropy-SGD outer step, L = 20, minibatch 128, scaled (x ← μ; 004 Alg. 1, 003 §3.2.3) |
@@ -79,6 +80,14 @@ fn bench_updates(c: &mut Criterion) {
         .estimator(ImportanceSampling::new(1000))
         .seed(1);
     g.bench_function("importance_sampling_1000", |b| {
+        b.iter(|| black_box(is.step(&mut x, &f20).expect("is step")))
+    });
+
+    let mut x = x0.clone();
+    let mut is = LocalEntropy::<f32>::new(TAU)
+        .estimator(ImportanceSampling::new(1000).projected(true))
+        .seed(1);
+    g.bench_function("importance_sampling_1000_projected", |b| {
         b.iter(|| black_box(is.step(&mut x, &f20).expect("is step")))
     });
 

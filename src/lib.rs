@@ -67,7 +67,9 @@ pub mod schemes;
 pub mod update;
 
 pub use error::{Error, Result};
-pub use objective::{Batch, Cost, FnCost, FnLoss, Gradient, MeanGradient};
+pub use objective::{
+    Batch, Cost, FnCost, FnLoss, GaussianWeightedMean, Gradient, MeanGradient, WeightSums,
+};
 pub use real::Real;
 pub use rng::Prng;
 pub use schedules::Schedule;

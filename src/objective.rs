@@ -73,6 +73,55 @@ pub trait Cost<T: Real>: Sync {
         let _ = rng;
         *batch = Batch::Full;
     }
+
+    /// This objective's path for importance sampling with less noise
+    /// ([`GaussianWeightedMean`]), if it has one. The default `None` makes importance sampling
+    /// draw whole samples.
+    fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
+        None
+    }
+}
+
+/// Self-normalised importance sampling with a Gaussian proposal, drawn with less noise: the same
+/// estimator *in law* as 000 Alg. 4 (eq. 16) with whole samples y_j = x + s·ξ_j, ξ_j ~ N(0, I),
+/// w_j = e^{−f(y_j)} on one minibatch, for objectives that need only part of each ξ_j to
+/// evaluate f. Offered through [`Cost::as_gaussian_weighted_mean`]; used by
+/// [`ImportanceSampling::projected`](crate::estimators::ImportanceSampling::projected).
+///
+/// [`MlpObjective`](crate::nn::MlpObjective) sees W₀'s noise Ξ₀ only through Ξ₀·X (X the
+/// minibatch): per sample it draws that product in law (n₁·B variates), and the part of Σ_j w_j
+/// Ξ₀,j that f never sees — independent of the weights — as one Gaussian draw with covariance
+/// Σ_j w_j² times the projection off X's columns.
+pub trait GaussianWeightedMean<T: Real>: Sync {
+    /// Writes Σ_j w_j y_j / Σ_j w_j over `samples` samples into `mean` and returns the weights'
+    /// sums, or `None` if the objective has no such path for `batch` (the caller then draws whole
+    /// samples). The samples are evaluated in `chunks` fixed groups; the randomness of sample j
+    /// comes from `rng::stream(key, j)` and the rest from streams of `key` alone, so the result
+    /// depends on `chunks` but not on the thread count. A non-finite loss value is an
+    /// [`Error::NonFinite`](crate::Error::NonFinite) error.
+    #[allow(clippy::too_many_arguments)]
+    fn gaussian_weighted_mean(
+        &self,
+        x: &DVector<T>,
+        s: T,
+        batch: &Batch,
+        samples: usize,
+        chunks: usize,
+        key: u64,
+        mean: &mut DVector<T>,
+    ) -> Option<crate::Result<WeightSums>>;
+}
+
+/// The weights of a [`GaussianWeightedMean`]: with l_j = −f(y_j) and m = max_j l_j,
+/// `sum` = Σ_j e^{l_j − m} and `sum_sq` = Σ_j e^{2(l_j − m)}.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightSums {
+    /// m = max_j l_j.
+    pub max_log_weight: f64,
+    /// Σ_j e^{l_j − m}.
+    pub sum: f64,
+    /// Σ_j e^{2(l_j − m)}.
+    pub sum_sq: f64,
 }
 
 /// A differentiable loss: adds ∇f(x) to [`Cost`].
@@ -157,6 +206,9 @@ impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
     }
     fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
         (**self).draw_batch(rng, batch)
+    }
+    fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
+        (**self).as_gaussian_weighted_mean()
     }
 }
 

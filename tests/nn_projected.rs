@@ -8,10 +8,11 @@
 use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 use wide_valleys::data::Dataset;
+use wide_valleys::estimators::{ImportanceSampling, MeanEstimator};
 use wide_valleys::kl::{GaussianExpectation, ModeSeekingSolver, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::{rng, Batch, Error, Gradient, Real};
+use wide_valleys::{rng, Batch, Cost, Error, Gradient, LocalEntropy, Real};
 
 /// 12 examples of 6 features; example 11 is blank (all zeros).
 fn data<T: Real>() -> Arc<Dataset<T>> {
@@ -263,4 +264,152 @@ fn robbins_monro_projected_moves_like_monte_carlo_and_reports_non_finite_paramet
     let e = rm.minimize(&bad, 0.05, &f, &mut rng::seeded(1), &mut out);
     assert!(matches!(e, Err(Error::NonFinite { .. })), "{e:?}");
     assert!(out.iter().all(|&v| v == 7.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Importance sampling (000 Alg. 4) with `ImportanceSampling::projected`.
+
+/// 12 examples of 6 features in general position (every minibatch of 4 has an invertible XᵀX).
+fn data_general<T: Real>() -> Arc<Dataset<T>> {
+    let mut r = rng::seeded(6);
+    let inputs = DMatrix::<T>::from_fn(6, 12, |_, _| T::lit(f64::standard_normal(&mut r)));
+    let labels = (0..12).map(|i| (i * 5 % 3) as u8).collect();
+    Arc::new(Dataset::new(inputs, labels, 3).unwrap())
+}
+
+fn is_objective(dropout: f64) -> MlpObjective<f64> {
+    let mlp = Mlp::new(&[6, 5, 3]).unwrap().with_dropout(dropout).unwrap();
+    MlpObjective::new(mlp, data_general(), 4).unwrap()
+}
+
+/// K estimates of E_q[Y] (J = 3 samples in 2 chunks, a fresh minibatch each) with whole samples
+/// and K with the projected path: the same law for every coordinate (mean, variance, covariance
+/// with coordinate 0) and for the effective sample size.
+fn is_law_agrees(dropout: f64) {
+    const K: usize = 20_000;
+    let f = is_objective(dropout);
+    let x = params(&f);
+    let d = x.len();
+    let tau = 0.36; // s = 0.6, as in the gradient test: far from linear
+                    // The projected path does apply to these minibatches (no fallback to whole samples).
+    let mut mu = DVector::zeros(d);
+    let path = f.as_gaussian_weighted_mean().unwrap();
+    let batch = Batch::Indices(vec![0, 4, 7, 9]);
+    assert!(path
+        .gaussian_weighted_mean(&x, 0.6, &batch, 3, 2, 1, &mut mu)
+        .is_some_and(|r| r.is_ok()));
+    let run = |projected: bool, seed: u64| {
+        let mut is = ImportanceSampling::new(3).chunks(2).projected(projected);
+        let mut r = rng::seeded(seed);
+        let (mut mus, mut ess) = (Vec::with_capacity(K), Vec::with_capacity(K));
+        let mut mu = DVector::zeros(d);
+        for _ in 0..K {
+            let diag = is.estimate(&x, tau, &f, &mut r, &mut mu).unwrap();
+            mus.push(&mu - &x);
+            ess.push(diag.ess.unwrap());
+        }
+        (mus, ess)
+    };
+    let ((whole, ess_w), (projected, ess_p)) = (run(false, 1), run(true, 2));
+    same_mean(&ess_w, &ess_p, "effective sample size");
+    let column = |gs: &[DVector<f64>], c: usize| gs.iter().map(|g| g[c]).collect::<Vec<_>>();
+    let (a0, b0) = (column(&whole, 0), column(&projected, 0));
+    let mu0 = (a0.iter().sum::<f64>() + b0.iter().sum::<f64>()) / (2 * K) as f64;
+    for c in 0..d {
+        let (a, b) = (column(&whole, c), column(&projected, c));
+        same_mean(&a, &b, &format!("IS: mean of coordinate {c}"));
+        let mu = (a.iter().sum::<f64>() + b.iter().sum::<f64>()) / (2 * K) as f64;
+        let sq = |v: &[f64]| v.iter().map(|x| (x - mu) * (x - mu)).collect::<Vec<_>>();
+        same_mean(&sq(&a), &sq(&b), &format!("IS: variance of coordinate {c}"));
+        let cross = |v: &[f64], w: &[f64]| {
+            v.iter()
+                .zip(w)
+                .map(|(p, q)| (p - mu) * (q - mu0))
+                .collect::<Vec<_>>()
+        };
+        same_mean(
+            &cross(&a, &a0),
+            &cross(&b, &b0),
+            &format!("IS: covariance 0, {c}"),
+        );
+    }
+}
+
+#[test]
+fn projected_importance_sampling_has_the_law_of_whole_samples() {
+    is_law_agrees(0.0);
+}
+
+#[test]
+fn projected_importance_sampling_has_the_law_of_whole_samples_with_dropout() {
+    is_law_agrees(0.3);
+}
+
+#[test]
+fn projected_importance_sampling_is_bit_identical_on_one_and_two_threads() {
+    let f = is_objective(0.1);
+    let x = params(&f);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut is = ImportanceSampling::new(50).chunks(7).projected(true);
+            let mut mu = DVector::zeros(x.len());
+            let diag = is
+                .estimate(&x, 0.01, &f, &mut rng::seeded(4), &mut mu)
+                .unwrap();
+            let bits: Vec<u64> = mu.iter().map(|v| v.to_bits()).collect();
+            (bits, diag.ess.unwrap().to_bits())
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn importance_sampling_falls_back_to_whole_samples_where_it_cannot_project() {
+    let estimate = |f: &MlpObjective<f64>, x: &DVector<f64>, projected: bool| {
+        let mut is = ImportanceSampling::new(20).projected(projected);
+        let mut mu = DVector::zeros(x.len());
+        is.estimate(x, 0.01, f, &mut rng::seeded(9), &mut mu)
+            .unwrap();
+        mu
+    };
+    // Every minibatch repeats one image (XᵀX singular), or is as large as the input.
+    let same = Arc::new(Dataset::new(DMatrix::from_element(6, 12, 0.5), vec![0; 12], 3).unwrap());
+    let singular = MlpObjective::new(Mlp::new(&[6, 5, 3]).unwrap(), same, 4).unwrap();
+    let wide = MlpObjective::new(Mlp::new(&[6, 5, 3]).unwrap(), data_general(), 6).unwrap();
+    for f in [&singular, &wide] {
+        let x = params(f);
+        assert_eq!(estimate(f, &x, false), estimate(f, &x, true));
+    }
+    // An objective without the path.
+    let q = Quadratic::new(
+        DMatrix::from_diagonal_element(3, 3, 2.0f64),
+        DVector::zeros(3),
+    );
+    let x = DVector::from_vec(vec![0.5, -1.0, 2.0]);
+    let est = |projected: bool| {
+        let mut is = ImportanceSampling::new(20).projected(projected);
+        let mut mu = DVector::zeros(3);
+        is.estimate(&x, 0.1, &q, &mut rng::seeded(9), &mut mu)
+            .unwrap();
+        mu
+    };
+    assert_eq!(est(false), est(true));
+}
+
+#[test]
+fn projected_importance_sampling_reports_non_finite_losses_and_leaves_x() {
+    let f = is_objective(0.0);
+    let mut x = params(&f);
+    x[40] = f64::INFINITY; // a weight of the second layer
+    let before = x.clone();
+    let mut scheme = LocalEntropy::new(0.01)
+        .estimator(ImportanceSampling::new(10).projected(true))
+        .seed(1);
+    let e = scheme.step(&mut x, &f);
+    assert!(matches!(e, Err(Error::NonFinite { .. })), "{e:?}");
+    assert_eq!(x, before);
 }

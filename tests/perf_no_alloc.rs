@@ -389,7 +389,7 @@ fn mlp_step<Op: Optimizer<f32, MlpObjective<f32>> + 'static>(opt: Op) -> Step {
     Box::new(stepper(opt, x, f))
 }
 
-static MLP_CASES: [MlpCase; 10] = [
+static MLP_CASES: [MlpCase; 11] = [
     MlpCase {
         name: "SGLD / MLP",
         make: |l| {
@@ -411,6 +411,20 @@ static MLP_CASES: [MlpCase; 10] = [
             let mut x = mlp_x0(&f);
             let mut s = LocalEntropy::<f32>::new(0.01)
                 .estimator(ImportanceSampling::new(j))
+                .seed(1);
+            Box::new(move || {
+                s.step(&mut x, &f).expect("step");
+            })
+        },
+        inner: true,
+    },
+    MlpCase {
+        name: "IS, projected first-layer noise / MLP",
+        make: |j| {
+            let f = mlp();
+            let mut x = mlp_x0(&f);
+            let mut s = LocalEntropy::<f32>::new(0.01)
+                .estimator(ImportanceSampling::new(j).projected(true))
                 .seed(1);
             Box::new(move || {
                 s.step(&mut x, &f).expect("step");
@@ -517,7 +531,8 @@ macro_rules! mlp_no_alloc {
 
 mlp_no_alloc! {
     sgld_mlp => "SGLD",
-    importance_sampling_mlp => "IS",
+    importance_sampling_mlp => "IS /",
+    importance_sampling_projected_mlp => "IS, projected",
     robbins_monro_mlp => "RM",
     robbins_monro_projected_mlp => "RM heat regularization, projected",
     gradient_descent_mlp => "GD",

@@ -22,6 +22,10 @@ cross-entropy averaged over the minibatch (000 §6.1), float32, synthetic data o
                                 the same, with the same law, sample m's layer-1 noise N_m entering
                                 only as N_m A_m^T and drawn as L_m Z_m (A_m A_m^T = L_m L_m^T, Z_m
                                 [20, 200] standard normal): 6,010 instead of 159,010 variates per m.
+  importance_sampling_1000_projected
+                                importance_sampling_1000 with the same law, the layer-1 noise drawn
+                                the same way per sample, and the part of sum_j w_j N_j the weights
+                                never see as one [200, 784] draw projected off the minibatch.
   entropy_sgd_l20_b128          004 Alg. 1, scaled (003 §3.2.3), eta = 1: L = 20 Langevin steps of
                                 y <- y - eta' (grad f(y) + (y - x)/gamma) + sigma N(0, I) at minibatch
                                 128, eta' = 0.1, gamma = 1 (a variance), sigma = sqrt(2 eta' 1e-8),
@@ -74,6 +78,7 @@ PAPER = {
     "sgd": 0.0032,
     "sgld_1000": 7.06,
     "importance_sampling_1000": 6.25,
+    "importance_sampling_1000_projected": 6.25,
     "heat_regularization_rm_30x30": 3.31,
     "heat_regularization_rm_30x30_projected": 3.31,
 }
@@ -83,6 +88,7 @@ UPDATES = [
     "sgd",
     "sgld_1000",
     "importance_sampling_1000",
+    "importance_sampling_1000_projected",
     "heat_regularization_rm_30x30",
     "heat_regularization_rm_30x30_projected",
     "entropy_sgd_l20_b128",
@@ -505,6 +511,75 @@ class ImportanceSampling:
         x.add_(self.sxi, alpha=sq / tot)
 
 
+class ImportanceSamplingProjected:
+    """The same law as ImportanceSampling, with the layer-1 noise drawn through its product with the
+    minibatch (the crate's ImportanceSampling::projected): with A A^T = L L^T, sample s's N_s A^T is
+    drawn as (L Z_s)^T, Z_s [B, 200] standard normal; the part of sum_s w_s N_s that the weights
+    never see is one [200, 784] draw G times sqrt(sum w^2), projected off A's rows:
+    sum_s w_s N_s / sum w = Zbar^T L^-T A ... = (Zbar^T - q G A^T L^-T) L^-1 A + q G."""
+
+    def __init__(self, data, x, samples=1000, chunk=100, noise="main", backend="torch"):
+        assert samples % chunk == 0
+        self.data, self.x, self.samples, self.chunk = data, x, samples, chunk
+        self.b = 20
+        self.batches = Batches(data.n, self.b)
+        self.unit = self.b * N_HID + DIM - O_B1
+        self.noise = Noise(chunk * self.unit, 1, noise, backend)
+        self.gen = torch.Generator().manual_seed(11)
+        self.g = torch.empty(N_HID, N_IN)
+        self.sz = torch.empty(self.b * N_HID)
+        self.st = torch.empty(DIM - O_B1)
+        self.y2 = torch.empty(chunk, DIM - O_B1)
+
+    def step(self):
+        x, s_, b = self.x, self.chunk, self.b
+        sq = math.sqrt(TAU)
+        idx = self.batches.next()
+        a = self.data.x.index_select(0, idx)  # [B, 784]
+        oh = self.data.onehot.index_select(0, idx)  # [B, 10]
+        w1, _, _, _ = views(x)
+        base = torch.mm(a, w1.t())  # [B, 200]
+        chol = torch.linalg.cholesky(torch.mm(a, a.t()))  # [B, B]
+        lb = chol.expand(s_, b, b)
+        m, tot, tot2 = -math.inf, 0.0, 0.0
+        self.sz.zero_()
+        self.st.zero_()
+        for _ in range(self.samples // s_):
+            nz = self.noise.next()
+            z = nz[: s_ * b * N_HID].view(s_, b, N_HID)
+            n2 = nz[s_ * b * N_HID :].view(s_, DIM - O_B1)
+            h = torch.baddbmm(base.expand(s_, b, N_HID), lb, z, alpha=sq)  # [S, B, 200]
+            y2 = torch.add(x[O_B1:], n2, alpha=sq, out=self.y2)
+            b1 = y2[:, :N_HID]
+            w2 = y2[:, N_HID : N_HID + N_OUT * N_HID].view(s_, N_OUT, N_HID)
+            b2 = y2[:, N_HID + N_OUT * N_HID :]
+            h.add_(b1.unsqueeze(1)).clamp_(min=0.0)
+            zl = torch.baddbmm(b2.unsqueeze(1), h, w2.transpose(1, 2))  # [S, B, 10]
+            logw = (torch.logsumexp(zl, 2) - (zl * oh).sum(2)).mean(1).neg_()
+            cm = float(logw.max())
+            if cm > m:
+                if m > -math.inf:
+                    r = math.exp(m - cm)
+                    self.sz.mul_(r)
+                    self.st.mul_(r)
+                    tot *= r
+                    tot2 *= r * r
+                m = cm
+            w = (logw - m).exp_()
+            tot += float(w.sum())
+            tot2 += float((w * w).sum())
+            self.sz.view(1, -1).addmm_(w.view(1, s_), z.reshape(s_, b * N_HID))
+            self.st.view(1, -1).addmm_(w.view(1, s_), n2)
+        q = math.sqrt(tot2) / tot
+        k = torch.linalg.solve_triangular(chol, a, upper=False)  # L^-1 A [B, 784]
+        self.g.normal_(generator=self.gen)
+        c = torch.linalg.solve_triangular(chol, torch.mm(a, self.g.t()), upper=False)  # [B, 200]
+        mt = self.sz.view(b, N_HID).div(tot).sub_(c, alpha=q)  # (Zbar - q G A^T L^-T)^T
+        d0 = torch.addmm(self.g, mt.t(), k, alpha=1.0, beta=q)  # [200, 784]
+        x[:O_B1].view(N_HID, N_IN).add_(d0, alpha=sq)
+        x[O_B1:].add_(self.st, alpha=sq / tot)
+
+
 class ImportanceSamplingLoop:
     """000 Alg. 4 one sample at a time (y_j materialised, one forward per sample)."""
 
@@ -743,6 +818,14 @@ def variants(quick: bool, threads: int):
             "importance_sampling_1000",
             f"batched {ch} samples, noise {nm}",
             lambda d, x, ch=ch, nm=nm: ImportanceSampling(d, x, 1000, ch, nm),
+            "slow",
+            it,
+        )
+    for ch, nm, it in [(100, "main", t), (100, "split", t), (250, "main", t), (1000, "main", t), (100, "main", 1)]:
+        add(
+            "importance_sampling_1000_projected",
+            f"batched {ch} samples, projected layer-1 noise, noise {nm}",
+            lambda d, x, ch=ch, nm=nm: ImportanceSamplingProjected(d, x, 1000, ch, nm),
             "slow",
             it,
         )

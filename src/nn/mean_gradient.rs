@@ -37,6 +37,10 @@ pub(crate) struct Stacks<T: Real> {
     /// Point and gradient for the one-point-at-a-time path.
     z: DVector<T>,
     g: DVector<T>,
+    /// Importance sampling's projected path (`weighted_mean.rs`): X, W₀·X, Lᵀ, L⁻¹Xᵀ, … in T,
+    /// and L in f64.
+    pub(super) aux: Vec<T>,
+    pub(super) aux64: Vec<f64>,
 }
 
 impl<T: Real> Default for Stacks<T> {
@@ -47,6 +51,8 @@ impl<T: Real> Default for Stacks<T> {
             losses: Vec::new(),
             z: DVector::zeros(0),
             g: DVector::zeros(0),
+            aux: Vec::new(),
+            aux64: Vec::new(),
         }
     }
 }

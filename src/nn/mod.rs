@@ -37,6 +37,7 @@ mod mean_gradient;
 mod mlp;
 mod objective;
 mod projected;
+mod weighted_mean;
 mod workspace;
 
 pub use mlp::{Evaluation, Mlp};

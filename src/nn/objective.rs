@@ -5,7 +5,7 @@ use super::mean_gradient::{PointScratch, Stacks};
 use super::mlp::{Evaluation, Mlp};
 use super::workspace::{self, Dropout, Workspace, DEFAULT_CHUNK};
 use crate::data::{batches, Dataset};
-use crate::objective::{Batch, Cost, Gradient, MeanGradient};
+use crate::objective::{Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient};
 use crate::rng::{self, Prng};
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
@@ -344,6 +344,12 @@ impl<T: Real> Cost<T> for MlpObjective<T> {
     fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
         let out = batch.indices_mut();
         batches::sample_without_replacement(rng, &self.indices, self.batch_size, out);
+    }
+
+    /// Importance sampling with the first layer's noise drawn through its product with the
+    /// minibatch (see [`GaussianWeightedMean`]).
+    fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
+        Some(self)
     }
 }
 

@@ -23,7 +23,7 @@
 use super::gemm::{gemm, Mat};
 use super::mean_gradient::{store_point, weight_gradients, Layout, PointScratch, Shared, Stacks};
 use super::objective::MlpObjective;
-use super::workspace::{self, give, take, Dropout};
+use super::workspace::{self, give, take, Backward, Dropout};
 use crate::objective::Batch;
 use crate::{kernels, Real};
 use nalgebra::DVector;
@@ -127,7 +127,10 @@ impl<T: Real> MlpObjective<T> {
             gram.resize(b * b, T::zero());
             let xmat = Mat::new(xm, n0, b);
             gemm(T::one(), xmat.t(), xmat, T::zero(), gram);
-            cholesky_upper(gram, b, n0, chol, lt);
+            let rel = n0 as f64 * T::default_epsilon().as_f64();
+            chol.resize(b * b, 0.0);
+            lt.resize(b * b, T::zero());
+            cholesky_upper(gram, b, rel, chol, lt);
             let first = |z0: &mut [T]| {
                 z0.copy_from_slice(p0);
                 gemm(s, Mat::new(zeta, n1, b), Mat::new(lt, b, b), T::one(), z0);
@@ -136,14 +139,15 @@ impl<T: Real> MlpObjective<T> {
             let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
             let scale = T::lit(inv_m / b as f64);
             let (mlp, data) = (&self.mlp, &self.data);
-            match workspace::deltas_pass_from_first(
+            let bw = Backward::Deltas { scale };
+            match workspace::pass_from_first(
                 mlp,
                 ws,
                 z.as_slice(),
                 data,
                 idx,
                 dropout.as_mut(),
-                scale,
+                bw,
                 first,
             ) {
                 None => failed.store(true, Ordering::Relaxed),
@@ -164,13 +168,19 @@ impl<T: Real> MlpObjective<T> {
     }
 }
 
-/// Lᵀ of G = L·Lᵀ (`g` the b × b Gram matrix of `n` columns, column-major) into `lt`, computed in
-/// f64 in `chol`. A pivot at or below n·ε·G_jj gives a zero column of L (see the module docs).
-fn cholesky_upper<T: Real>(g: &[T], b: usize, n: usize, chol: &mut Vec<f64>, lt: &mut Vec<T>) {
-    chol.clear();
-    chol.resize(b * b, 0.0);
-    // chol[i + b·j] = L_ij (i ≥ j).
-    let rel = n as f64 * T::default_epsilon().as_f64();
+/// Lᵀ of G = L·Lᵀ (`g` the b × b Gram matrix, column-major) into `lt`, computed in f64 in `chol`
+/// (`chol[i + b·j]` = L_ij, i ≥ j). A pivot at or below `rel`·G_jj gives a zero column of L (see
+/// the module docs); returns whether no pivot did (L invertible).
+pub(super) fn cholesky_upper<T: Real>(
+    g: &[T],
+    b: usize,
+    rel: f64,
+    chol: &mut [f64],
+    lt: &mut [T],
+) -> bool {
+    let (chol, lt) = (&mut chol[..b * b], &mut lt[..b * b]);
+    chol.fill(0.0);
+    let mut full = true;
     for j in 0..b {
         let gjj = g[j + b * j].as_f64();
         let mut pivot = gjj;
@@ -179,6 +189,7 @@ fn cholesky_upper<T: Real>(g: &[T], b: usize, n: usize, chol: &mut Vec<f64>, lt:
         }
         // A NaN pivot (NaN inputs) also leaves the column zero; the NaN reaches the loss anyway.
         if pivot.partial_cmp(&(rel * gjj)) != Some(std::cmp::Ordering::Greater) {
+            full = false;
             continue; // column j of L stays zero
         }
         let ljj = pivot.sqrt();
@@ -191,9 +202,11 @@ fn cholesky_upper<T: Real>(g: &[T], b: usize, n: usize, chol: &mut Vec<f64>, lt:
             chol[i + b * j] = v / ljj;
         }
     }
-    lt.clear();
     // lt[r + b·c] = Lᵀ_rc = L_cr.
-    lt.extend((0..b * b).map(|e| T::lit(chol[e / b + b * (e % b)])));
+    for (e, v) in lt.iter_mut().enumerate() {
+        *v = T::lit(chol[e / b + b * (e % b)]);
+    }
+    full
 }
 
 #[cfg(test)]
@@ -216,8 +229,8 @@ mod tests {
                 g[i + b * j] = (0..n).map(|k| x[k + n * i] * x[k + n * j]).sum();
             }
         }
-        let (mut chol, mut lt) = (Vec::new(), Vec::new());
-        cholesky_upper(&g, b, n, &mut chol, &mut lt);
+        let (mut chol, mut lt) = (vec![0.0; b * b], vec![0.0; b * b]);
+        assert!(!cholesky_upper(&g, b, n as f64 * 1e-16, &mut chol, &mut lt));
         for i in 0..b {
             for j in 0..b {
                 // (Lᵀ)ᵀ·Lᵀ = L·Lᵀ.
@@ -233,5 +246,8 @@ mod tests {
         }
         assert!((0..b).all(|c| lt[2 + b * c] == 0.0 && lt[3 + b * c] == 0.0));
         assert!(lt[0] > 0.0 && lt[1 + b] > 0.0);
+        // The first two alone are independent: an invertible factor.
+        let g2 = [g[0], g[1], g[b], g[1 + b]];
+        assert!(cholesky_upper(&g2, 2, 1e-12, &mut chol, &mut lt));
     }
 }

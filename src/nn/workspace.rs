@@ -395,20 +395,20 @@ pub(super) fn deltas_pass<T: Real>(
     Some(chunk_pass(mlp, ws, x, b, dropout, bw, true).0)
 }
 
-/// [`deltas_pass`] with the first layer's product supplied by the caller: `first(z0)` writes Z₀
-/// without its bias (`sizes[1] × B`) for the minibatch `idx`, whose inputs the caller holds (only
-/// the labels are gathered here). W₀'s entries of `x` are never read (no pass reads W₀ but the
-/// forward product, and δ of the inputs is not formed). Returns the loss sum, or `None` if an
-/// index is out of range.
+/// A pass over the minibatch `idx` with the first layer's product supplied by the caller:
+/// `first(z0)` writes Z₀ without its bias (`sizes[1] × B`), from inputs the caller holds (only
+/// the labels are gathered here); then the rest of the forward pass and `bw` (the cost alone, or
+/// the deltas). W₀'s entries of `x` are never read (no pass reads W₀ but the forward product, and
+/// δ of the inputs is not formed). Returns the loss sum, or `None` if an index is out of range.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn deltas_pass_from_first<T: Real>(
+pub(super) fn pass_from_first<T: Real>(
     mlp: &Mlp,
     ws: &mut Workspace<T>,
     x: &[T],
     data: &Dataset<T>,
     idx: &[usize],
     dropout: Option<&mut Dropout<'_>>,
-    scale: T,
+    bw: Backward<'_, T>,
     first: impl FnOnce(&mut [T]),
 ) -> Option<f64> {
     let b = idx.len();
@@ -422,7 +422,6 @@ pub(super) fn deltas_pass_from_first<T: Real>(
         *l = data.label(i);
     }
     first(&mut ws.acts[0][..mlp.sizes()[1] * b]);
-    let bw = Backward::Deltas { scale };
     Some(chunk_pass(mlp, ws, x, b, dropout, bw, true).0)
 }
 
