@@ -86,6 +86,24 @@ pub(crate) fn robbins_monro_step<T: Real>(xj: &mut [T], xk: &[T], g: &[T], tau: 
     ok
 }
 
+/// One SGD update on a block, keeping the old values: backup ← x, x ← x − lr·g (the same
+/// rounding as nalgebra's `x.axpy(−lr, g, 1)`). Returns whether every new x is finite.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma"
+))]
+pub(crate) fn sgd_step_keeping<T: Real>(x: &mut [T], backup: &mut [T], g: &[T], lr: T) -> bool {
+    let n = x.len();
+    let (backup, g) = (&mut backup[..n], &g[..n]);
+    let mut ok = true;
+    for i in 0..n {
+        backup[i] = x[i];
+        x[i] -= lr * g[i];
+        ok &= x[i].is_finite();
+    }
+    ok
+}
+
 /// acc ← acc + a·y (the running weighted average of iterates or samples).
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",

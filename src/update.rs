@@ -23,6 +23,22 @@ pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync {
     /// `grad` must be finite: the optimizers check before calling, so this cannot fail.
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T);
 
+    /// [`apply`](Self::apply), with x's old values kept in `backup` (of x's length), returning
+    /// whether the new x is finite: what an optimizer needs to undo a step that overflows. The
+    /// default copies, applies and checks (three passes); [`Sgd`] does all three in one
+    /// parallel pass.
+    fn apply_keeping(
+        &mut self,
+        x: &mut DVector<T>,
+        grad: &DVector<T>,
+        lr: T,
+        backup: &mut DVector<T>,
+    ) -> bool {
+        backup.copy_from(x);
+        self.apply(x, grad, lr);
+        crate::kernels::all_finite(x.as_slice())
+    }
+
     /// Forgets the state (momentum, Adam moments and step count).
     fn reset(&mut self);
 
@@ -54,6 +70,18 @@ pub struct Sgd;
 impl<T: Real> UpdateRule<T> for Sgd {
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
         x.axpy(-lr, grad, T::one());
+    }
+    fn apply_keeping(
+        &mut self,
+        x: &mut DVector<T>,
+        grad: &DVector<T>,
+        lr: T,
+        backup: &mut DVector<T>,
+    ) -> bool {
+        let g = grad.as_slice();
+        crate::kernels::par_blocks_all(x.as_mut_slice(), backup.as_mut_slice(), |o, xb, bb| {
+            crate::kernels::sgd_step_keeping(xb, bb, &g[o..o + xb.len()], lr)
+        })
     }
     fn reset(&mut self) {}
     fn copy_state_from(&mut self, _other: &Self) {}

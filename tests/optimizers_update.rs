@@ -13,6 +13,46 @@ fn sgd_is_x_minus_eta_g() {
     assert_eq!(x, dvector![0.95, -2.1]);
 }
 
+/// `apply_keeping`, the optimizers' update with roll-back state: for SGD one parallel pass over
+/// fixed blocks. On a vector of several blocks it keeps x's old values, gives the bits of
+/// `apply`, and reports an overflow in any block; a step whose update overflows leaves x as it
+/// was, to the bit.
+#[test]
+fn sgd_apply_keeping_is_apply_with_a_backup_and_rolls_back_exactly() {
+    use wide_valleys::{Error, FnLoss};
+    let d = 40_000;
+    let x0 = DVector::from_fn(d, |i, _| ((i * 37 % 101) as f64 - 50.0) * 0.013);
+    let g = DVector::from_fn(d, |i, _| ((i * 11 % 23) as f64 - 11.0) * 0.7);
+    let (mut x, mut backup, mut y) = (x0.clone(), DVector::zeros(d), x0.clone());
+    assert!(Sgd.apply_keeping(&mut x, &g, 0.3, &mut backup));
+    Sgd.apply(&mut y, &g, 0.3);
+    assert_eq!(backup, x0);
+    assert!(x
+        .iter()
+        .zip(y.iter())
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    let mut big = g.clone();
+    big[d - 2] = 1e300;
+    assert!(!Sgd.apply_keeping(&mut x, &big, 1e10, &mut backup));
+
+    // ∇f = x; the last entries are 1e150, so η = 1e160 overflows only them (in the last block)
+    // while the gradient and its norm stay finite.
+    let loss = FnLoss::new(
+        d,
+        |x: &DVector<f64>| 0.5 * x.norm_squared(),
+        |x: &DVector<f64>, g: &mut DVector<f64>| g.copy_from(x),
+    );
+    let mut x: DVector<f64> = DVector::from_fn(d, |i, _| if i + 3 >= d { 1e150 } else { 1.0 });
+    let before = x.clone();
+    let mut gd = GradientDescent::new(1e160).unwrap().seed(1);
+    let e = gd.step(&mut x, &loss);
+    assert!(matches!(e, Err(Error::NonFinite { .. })), "{e:?}");
+    assert!(x
+        .iter()
+        .zip(before.iter())
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
 #[test]
 fn momentum_closed_forms() {
     // Constant gradient g: classical velocity after t steps is g(1 − μᵗ)/(1 − μ);

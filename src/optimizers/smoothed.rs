@@ -140,14 +140,15 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<
         let rng_backup = self.rng.clone();
         match self.try_step(x, loss) {
             Ok((info, gradient_norm)) => {
-                self.x_backup.copy_from(x);
                 match &mut self.rule_backup {
                     Some(b) => b.copy_state_from(&self.rule),
                     None => self.rule_backup = Some(self.rule.clone()),
                 }
-                self.rule.apply(x, &self.grad, lr);
                 // A finite gradient can still overflow x (huge η or momentum): undo everything.
-                if !crate::kernels::all_finite(x.as_slice()) {
+                if !self
+                    .rule
+                    .apply_keeping(x, &self.grad, lr, &mut self.x_backup)
+                {
                     x.copy_from(&self.x_backup);
                     if let Some(b) = &self.rule_backup {
                         self.rule.copy_state_from(b);
