@@ -183,11 +183,11 @@ impl Setup {
 /// One update, with everything it needs moved in (so it can run inside any pool).
 type Step = Box<dyn FnMut() + Send>;
 
-fn is_step(s: &Setup, samples: usize) -> Step {
+fn is_step(s: &Setup, samples: usize, projected: bool) -> Step {
     let f = s.objective();
     let mut x = s.x0.clone();
     let mut is = LocalEntropy::<f32>::new(TAU)
-        .estimator(ImportanceSampling::new(samples))
+        .estimator(ImportanceSampling::new(samples).projected(projected))
         .seed(1);
     Box::new(move || {
         is.step(&mut x, &f).expect("importance-sampling step");
@@ -546,7 +546,11 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
     let rows: Vec<(&str, Make)> = vec![
         (
             "importance sampling, J = 10³",
-            Box::new(|| is_step(s, 1000)),
+            Box::new(|| is_step(s, 1000, false)),
+        ),
+        (
+            "importance sampling, J = 10³, projected first-layer noise",
+            Box::new(|| is_step(s, 1000, true)),
         ),
         ("Parle, n = 3, L = 25", Box::new(|| parle_step(s, 3, 20))),
         ("Parle, n = 4, L = 25", Box::new(|| parle_step(s, 4, 20))),
@@ -634,7 +638,7 @@ fn memory(s: &Setup, max_samples: usize) {
         let mut peaks = Vec::new();
         let mut j = 10;
         while j <= max_samples {
-            let mut step = is_step(s, j);
+            let mut step = is_step(s, j, false);
             let (peak, time) = p.install(|| {
                 peak_growth(|| {
                     let start = Instant::now();
