@@ -7,7 +7,7 @@
 //!
 //! | module | concept | paper |
 //! |---|---|---|
-//! | [`objective`] | the user's loss: [`Cost`] (values), [`Gradient`] (gradients), minibatches drawn by the algorithm; optionally [`MeanGradient`] (many gradients' mean at once, for Robbins–Monro) | 000 §2, Alg. 5 |
+//! | [`objective`] | the user's loss: [`Cost`] (values), [`Gradient`] (gradients), minibatches drawn by the algorithm; optionally [`MeanGradient`] (many gradients' mean at once, for Robbins–Monro) and [`GaussianWeightedMean`] (importance sampling's weighted mean with less noise, same law) | 000 §2, Alg. 4, Alg. 5 |
 //! | [`objectives`] | test landscapes with closed forms (Gaussian mixture, quadratic) | DESIGN.md |
 //! | [`estimators`] | estimators of E_{q_{x,τ}}\[Y\]: SGLD, importance sampling, quadrature | 000 Alg. 3, Alg. 4, eq. 15 |
 //! | [`kl`] | Gaussian–KL steps: mean-seeking (moment matching) and mode-seeking (Robbins–Monro) | 000 §5, Alg. 5, eq. 17 |

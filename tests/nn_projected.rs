@@ -151,6 +151,27 @@ fn with_vanishing_noise_it_is_the_mean_of_the_minibatch_gradients_f32() {
     tends_to_the_mean_gradient::<f32>(1e-5);
 }
 
+/// Without a hidden layer (softmax regression, 6 → 3) W₀·X is the logits' product itself.
+#[test]
+fn without_a_hidden_layer_it_is_still_the_mean_gradient_in_the_limit() {
+    let f = MlpObjective::new(Mlp::new(&[6, 3]).unwrap(), data::<f64>(), 4).unwrap();
+    let x = params(&f);
+    let batches: Vec<Batch> = [vec![1, 2, 3], vec![9, 0]]
+        .into_iter()
+        .map(Batch::Indices)
+        .collect();
+    let mut g = DVector::zeros(x.len());
+    let mg = f.as_mean_gradient().unwrap();
+    mg.gaussian_mean_gradient(&x, 1e-30, &batches, 4, 0, &mut g)
+        .unwrap();
+    let (mut want, mut gi) = (DVector::zeros(x.len()), DVector::zeros(x.len()));
+    for b in &batches {
+        f.gradient(&x, b, &mut gi);
+        want.axpy(0.5, &gi, 1.0);
+    }
+    assert!((&g - &want).amax() < 1e-13, "{g} {want}");
+}
+
 #[test]
 fn projected_gradients_are_bit_identical_on_one_and_two_threads() {
     let f = objective::<f32>(0.1, 4);
