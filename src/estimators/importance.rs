@@ -75,7 +75,7 @@ impl<T: Real> ImportanceSampling<T> {
     }
 
     /// Draw less noise where the objective can, with the same law (default false): objectives
-    /// with a [`GaussianWeightedMean`] path evaluate each sample from part of its noise — the
+    /// with a [`GaussianWeightedMean`](crate::GaussianWeightedMean) path evaluate each sample from part of its noise — the
     /// MLP ([`MlpObjective`](crate::nn::MlpObjective)) draws its first layer's perturbation only
     /// through its product with the minibatch, 6 010 instead of 159 010 variates per sample on
     /// 784 → 200 → 10 at minibatch 20, and the part of the weighted sum that the weights never
