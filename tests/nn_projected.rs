@@ -52,6 +52,37 @@ fn same_mean(a: &[f64], b: &[f64], what: &str) {
     );
 }
 
+/// Two samples of random vectors with the same law: for every coordinate the mean, the variance
+/// and the covariance with coordinate 0 agree ([`same_mean`] of the centred powers; centred on the
+/// pooled means, whose error is O(1/K), far below the tolerance).
+fn same_law(a: &[DVector<f64>], b: &[DVector<f64>], what: &str) {
+    let column = |gs: &[DVector<f64>], c: usize| gs.iter().map(|g| g[c]).collect::<Vec<_>>();
+    let pooled = |u: &[f64], v: &[f64]| {
+        (u.iter().sum::<f64>() + v.iter().sum::<f64>()) / (u.len() + v.len()) as f64
+    };
+    let (a0, b0) = (column(a, 0), column(b, 0));
+    let mu0 = pooled(&a0, &b0);
+    for c in 0..a[0].len() {
+        let (ac, bc) = (column(a, c), column(b, c));
+        same_mean(&ac, &bc, &format!("{what}: mean of coordinate {c}"));
+        let mu = pooled(&ac, &bc);
+        let sq = |v: &[f64]| v.iter().map(|x| (x - mu) * (x - mu)).collect::<Vec<_>>();
+        same_mean(
+            &sq(&ac),
+            &sq(&bc),
+            &format!("{what}: variance of coordinate {c}"),
+        );
+        let cross = |v: &[f64], w: &[f64]| {
+            v.iter()
+                .zip(w)
+                .map(|(p, q)| (p - mu) * (q - mu0))
+                .collect::<Vec<_>>()
+        };
+        let (ca, cb) = (cross(&ac, &a0), cross(&bc, &b0));
+        same_mean(&ca, &cb, &format!("{what}: covariance 0, {c}"));
+    }
+}
+
 /// Means, variances and covariances (with coordinate 0) of every coordinate of K gradients
 /// drawn at whole Gaussian points and K drawn by the projected path, all on one minibatch with a
 /// repeated and a blank input (a singular Gram matrix XᵀX).
@@ -77,28 +108,7 @@ fn law_agrees(dropout: f64) {
         assert!(loss.is_some_and(f64::is_finite));
         projected.push(g.clone());
     }
-    let column = |gs: &[DVector<f64>], c: usize| gs.iter().map(|g| g[c]).collect::<Vec<_>>();
-    for c in 0..d {
-        let (a, b) = (column(&whole, c), column(&projected, c));
-        same_mean(&a, &b, &format!("mean of coordinate {c}"));
-        // Centred on the pooled mean (its error is O(1/K), far below the tolerance).
-        let mu = (a.iter().sum::<f64>() + b.iter().sum::<f64>()) / (2 * K) as f64;
-        let sq = |v: &[f64]| v.iter().map(|x| (x - mu) * (x - mu)).collect::<Vec<_>>();
-        same_mean(&sq(&a), &sq(&b), &format!("variance of coordinate {c}"));
-        let (a0, b0) = (column(&whole, 0), column(&projected, 0));
-        let mu0 = (a0.iter().sum::<f64>() + b0.iter().sum::<f64>()) / (2 * K) as f64;
-        let cross = |v: &[f64], w: &[f64]| {
-            v.iter()
-                .zip(w)
-                .map(|(p, q)| (p - mu) * (q - mu0))
-                .collect::<Vec<_>>()
-        };
-        same_mean(
-            &cross(&a, &a0),
-            &cross(&b, &b0),
-            &format!("covariance 0, {c}"),
-        );
-    }
+    same_law(&whole, &projected, "gradient");
 }
 
 #[test]
@@ -333,27 +343,7 @@ fn is_law_agrees(dropout: f64) {
     };
     let ((whole, ess_w), (projected, ess_p)) = (run(false, 1), run(true, 2));
     same_mean(&ess_w, &ess_p, "effective sample size");
-    let column = |gs: &[DVector<f64>], c: usize| gs.iter().map(|g| g[c]).collect::<Vec<_>>();
-    let (a0, b0) = (column(&whole, 0), column(&projected, 0));
-    let mu0 = (a0.iter().sum::<f64>() + b0.iter().sum::<f64>()) / (2 * K) as f64;
-    for c in 0..d {
-        let (a, b) = (column(&whole, c), column(&projected, c));
-        same_mean(&a, &b, &format!("IS: mean of coordinate {c}"));
-        let mu = (a.iter().sum::<f64>() + b.iter().sum::<f64>()) / (2 * K) as f64;
-        let sq = |v: &[f64]| v.iter().map(|x| (x - mu) * (x - mu)).collect::<Vec<_>>();
-        same_mean(&sq(&a), &sq(&b), &format!("IS: variance of coordinate {c}"));
-        let cross = |v: &[f64], w: &[f64]| {
-            v.iter()
-                .zip(w)
-                .map(|(p, q)| (p - mu) * (q - mu0))
-                .collect::<Vec<_>>()
-        };
-        same_mean(
-            &cross(&a, &a0),
-            &cross(&b, &b0),
-            &format!("IS: covariance 0, {c}"),
-        );
-    }
+    same_law(&whole, &projected, "IS estimate");
 }
 
 #[test]

@@ -43,6 +43,24 @@ pub(crate) struct Stacks<T: Real> {
     pub(super) aux64: Vec<f64>,
 }
 
+impl<T: Real> Stacks<T> {
+    /// Sets the M minibatches side by side: each one's first column, the buffer's size for
+    /// N = Σ_m B_m columns, and one zeroed loss per minibatch.
+    pub(super) fn lay_out<'a>(&mut self, sizes: &'a [usize], batches: &[Batch]) -> Layout<'a> {
+        self.offsets.clear();
+        let mut n = 0;
+        for b in batches {
+            self.offsets.push(n);
+            n += b.indices().map_or(0, <[usize]>::len);
+        }
+        let lay = Layout { sizes, n };
+        self.buf.resize(lay.len(), T::zero());
+        self.losses.clear();
+        self.losses.resize(batches.len(), 0.0);
+        lay
+    }
+}
+
 impl<T: Real> Default for Stacks<T> {
     fn default() -> Self {
         Self {
@@ -240,16 +258,7 @@ impl<T: Real> MlpObjective<T> {
     ) -> Option<T> {
         let sizes = self.mlp.sizes();
         let m_count = batches.len();
-        st.offsets.clear();
-        let mut n = 0;
-        for b in batches {
-            st.offsets.push(n);
-            n += b.indices().map_or(0, <[usize]>::len);
-        }
-        let lay = Layout { sizes, n };
-        st.buf.resize(lay.len(), T::zero());
-        st.losses.clear();
-        st.losses.resize(m_count, 0.0);
+        let lay = st.lay_out(sizes, batches);
         let inv_m = 1.0 / m_count as f64;
 
         // Per point: forward and deltas with z_m's weights, copied into the point's columns.

@@ -21,7 +21,7 @@
 //! than Ξ₀·X): `gaussian_mean_gradient` returns `None` and the caller draws whole points.
 
 use super::gemm::{gemm, Mat};
-use super::mean_gradient::{store_point, weight_gradients, Layout, PointScratch, Shared, Stacks};
+use super::mean_gradient::{store_point, weight_gradients, PointScratch, Shared, Stacks};
 use super::objective::MlpObjective;
 use super::workspace::{self, give, take, Backward, Dropout};
 use crate::objective::Batch;
@@ -47,16 +47,8 @@ impl<T: Real> MlpObjective<T> {
         let sizes = self.mlp.sizes();
         let (n0, n1, d) = (sizes[0], sizes[1], self.mlp.num_params());
         let m_count = batches.len();
-        st.offsets.clear();
-        let mut n = 0;
-        for b in batches {
-            st.offsets.push(n);
-            n += b.indices().map_or(0, <[usize]>::len);
-        }
-        let lay = Layout { sizes, n };
-        st.buf.resize(lay.len(), T::zero());
-        st.losses.clear();
-        st.losses.resize(m_count, 0.0);
+        let lay = st.lay_out(sizes, batches);
+        let n = lay.n;
         let inv_m = 1.0 / m_count as f64;
         let offsets = &st.offsets;
         // W₀·X lands in the columns of layer 0's activations (or deltas, for a network without
