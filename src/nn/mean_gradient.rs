@@ -292,13 +292,15 @@ impl<T: Real> MlpObjective<T> {
             }
             give(&self.points, p);
         });
-        if failed.into_inner() {
-            return None;
-        }
+        (!failed.into_inner()).then(|| self.finish(st, &lay, grad))
+    }
 
-        weight_gradients(&self.mlp, &st.buf, &lay, grad);
+    /// Once every point's columns are in the stacks: the weight gradients into `grad`, and the
+    /// mean loss (1/M) Σ_m f(z_m).
+    pub(super) fn finish(&self, st: &Stacks<T>, lay: &Layout<'_>, grad: &mut DVector<T>) -> T {
+        weight_gradients(&self.mlp, &st.buf, lay, grad);
         let loss: f64 = st.losses.iter().sum();
-        Some(T::lit(loss * inv_m))
+        T::lit(loss * (1.0 / st.losses.len() as f64))
     }
 }
 

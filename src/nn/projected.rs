@@ -21,7 +21,7 @@
 //! than Ξ₀·X): `gaussian_mean_gradient` returns `None` and the caller draws whole points.
 
 use super::gemm::{gemm, Mat};
-use super::mean_gradient::{store_point, weight_gradients, PointScratch, Shared, Stacks};
+use super::mean_gradient::{store_point, PointScratch, Shared, Stacks};
 use super::objective::MlpObjective;
 use super::workspace::{self, give, take, Backward, Dropout};
 use crate::objective::Batch;
@@ -151,12 +151,7 @@ impl<T: Real> MlpObjective<T> {
             }
             give(&self.points, p);
         });
-        if failed.into_inner() {
-            return None;
-        }
-        weight_gradients(&self.mlp, &st.buf, &lay, grad);
-        let loss: f64 = st.losses.iter().sum();
-        Some(T::lit(loss * inv_m))
+        (!failed.into_inner()).then(|| self.finish(st, &lay, grad))
     }
 }
 
