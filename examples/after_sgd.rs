@@ -87,7 +87,9 @@ fn main() -> wide_valleys::Result<()> {
             let mut step = if i == 0 {
                 Method::Sgd { lr: args.tau }.stepper(2000 + seed, obs)?
             } else {
-                m.stepper(1000 + seed, obs)?
+                m.clone()
+                    .projected(args.common.projected)
+                    .stepper(1000 + seed, obs)?
             };
             let mut cur = train(
                 &mut step,

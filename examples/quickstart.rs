@@ -64,6 +64,7 @@ fn main() -> wide_valleys::Result<()> {
         out: args.out.clone(),
         eval_every: 10,
         eval_images: task.test.len(),
+        projected: false,
     };
     let methods = [
         ("SGD", Method::Sgd { lr: SGD_LR }),
@@ -84,6 +85,7 @@ fn main() -> wide_valleys::Result<()> {
                 j: 5,
                 c: 1.0,
                 alpha: 0.7,
+                projected: false,
             },
         ),
     ];

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::{ImportanceSampling, Sgld};
-use wide_valleys::kl::RobbinsMonro;
+use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::observe::{Observed, Observer};
 use wide_valleys::optimizers::{GradientDescent, Optimizer};
@@ -75,6 +75,12 @@ pub struct CommonArgs {
     /// Number of random held-out test images per evaluation (000 §6.2: 1000).
     #[arg(long, default_value_t = 1000)]
     pub eval_images: usize,
+    /// IS and HR draw the MLP's first-layer noise through its product with the minibatch
+    /// (`ImportanceSampling::projected`, `GaussianExpectation::ProjectedMonteCarlo`): the same
+    /// law as the paper's sampling, other numbers for a seed, much faster updates. Off: the
+    /// paper's sampling, as in docs/reproduction.md.
+    #[arg(long)]
+    pub projected: bool,
 }
 
 /// MNIST from `--mnist-dir` or `MNIST_DIR` (never a hard-coded path); exits with the reader's
@@ -118,6 +124,8 @@ pub enum Method {
         tau: Schedule<F>,
         /// J.
         samples: usize,
+        /// `ImportanceSampling::projected`.
+        projected: bool,
     },
     /// Heat regularization, 000 Alg. 2 with Robbins–Monro (Alg. 5): M samples, J iterations,
     /// a_j = c j^{−α}.
@@ -132,6 +140,8 @@ pub enum Method {
         c: F,
         /// α.
         alpha: F,
+        /// `GaussianExpectation::ProjectedMonteCarlo` instead of `MonteCarlo`.
+        projected: bool,
     },
 }
 
@@ -149,6 +159,7 @@ impl Method {
         Method::Is {
             tau: Schedule::Constant(tau),
             samples,
+            projected: false,
         }
     }
     /// HR with constant τ and 000 Fig. 4's c = 0.1, α = 0.7.
@@ -159,6 +170,34 @@ impl Method {
             j,
             c: 0.1,
             alpha: 0.7,
+            projected: false,
+        }
+    }
+
+    /// IS and HR with (or without) their same-law projected sampling; other methods unchanged.
+    pub fn projected(self, on: bool) -> Self {
+        match self {
+            Method::Is { tau, samples, .. } => Method::Is {
+                tau,
+                samples,
+                projected: on,
+            },
+            Method::Hr {
+                tau,
+                m,
+                j,
+                c,
+                alpha,
+                ..
+            } => Method::Hr {
+                tau,
+                m,
+                j,
+                c,
+                alpha,
+                projected: on,
+            },
+            other => other,
         }
     }
 
@@ -182,10 +221,14 @@ impl Method {
                 let mut s = Observed::new(s, observer);
                 Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
             }
-            Method::Is { tau, samples } => {
+            Method::Is {
+                tau,
+                samples,
+                projected,
+            } => {
                 let s = LocalEntropy::<F>::new(1.0)
                     .tau_schedule(tau)
-                    .estimator(ImportanceSampling::new(samples))
+                    .estimator(ImportanceSampling::new(samples).projected(projected))
                     .seed(seed);
                 let mut s = Observed::new(s, observer);
                 Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
@@ -196,12 +239,19 @@ impl Method {
                 j,
                 c,
                 alpha,
+                projected,
             } => {
+                let expectation = if projected {
+                    GaussianExpectation::ProjectedMonteCarlo
+                } else {
+                    GaussianExpectation::MonteCarlo
+                };
                 let rm = RobbinsMonro::paper()
                     .samples(m)
                     .iterations(j)
                     .c(c)
-                    .alpha(alpha);
+                    .alpha(alpha)
+                    .expectation(expectation);
                 let s = HeatRegularization::<F>::new(1.0)
                     .tau_schedule(tau)
                     .solver(rm)
@@ -358,6 +408,8 @@ pub fn run_all(
         |i, seed, obs| {
             methods[i]
                 .2
+                .clone()
+                .projected(args.projected)
                 .stepper(seed, obs)
                 .expect("valid hyper-parameters")
         },
