@@ -193,6 +193,15 @@ pub(crate) fn split_allowed() -> bool {
     SPLIT_ALLOWED.with(|s| s.get()) && !ALL_BUSY.with(|s| s.get())
 }
 
+/// Whether d variates drawn beside a gradient ([`beside`]) can run on another thread: false for
+/// d ≤ [`NOISE_BLOCK`] (`beside` runs them after the gradient), inside [`all_threads_busy`] and
+/// on a 1-thread pool. Then the caller had better draw them inside the pass that consumes them,
+/// chunk by chunk in L1, than write and re-read a d-long buffer.
+pub(crate) fn noise_beside_pays(d: usize) -> bool {
+    // In this order: the thread count is asked last, as it starts rayon's global pool.
+    d > NOISE_BLOCK && !ALL_BUSY.with(|s| s.get()) && rayon::current_num_threads() > 1
+}
+
 /// Runs `f`, one of several tasks that keep every thread of the pool busy (Parle's replicas on
 /// their workers), with [`split_allowed`] false on this thread if `busy`: the other threads have
 /// work of their own, so a split would only fork, run two smaller and slower products one after

@@ -112,19 +112,28 @@ fn entropy_sgd_on_an_mlp_is_bit_identical_on_1_and_2_threads() {
     }
     .generate::<f32>(1)
     .unwrap();
-    let mlp = Mlp::new(&[32, 24, 10]).unwrap();
-    let f = MlpObjective::new(mlp, Arc::new(task.train), 64).unwrap();
-    let run = || {
-        let mut x: DVector<f32> = f.init(&mut rng::seeded(2));
-        let mut es = EntropySgd::new(0.5f32, 3, 0.1).unwrap().seed(6);
-        for _ in 0..3 {
-            es.step(&mut x, &f).unwrap();
-        }
-        x.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-    };
-    // Called from the test thread the products may be split (global pool of ≥ 2 threads); inside
-    // a pool's worker they are not: the two must agree bit for bit.
-    let outside = run();
-    assert_eq!(pool(1).install(run), outside);
-    assert_eq!(pool(2).install(run), outside);
+    let data = Arc::new(task.train);
+    // d = 1 042, and d = 25 810 > one noise block: there a 2-thread pool draws the Langevin noise
+    // beside the gradient into a buffer, a 1-thread pool inside the pass, chunk by chunk.
+    for sizes in [&[32, 24, 10][..], &[32, 600, 10]] {
+        let mlp = Mlp::new(sizes).unwrap();
+        let f = MlpObjective::new(mlp, Arc::clone(&data), 64).unwrap();
+        let run = || {
+            let mut x: DVector<f32> = f.init(&mut rng::seeded(2));
+            let mut es = EntropySgd::new(0.5f32, 3, 0.1)
+                .unwrap()
+                .thermal_noise(1e-4)
+                .unwrap()
+                .seed(6);
+            for _ in 0..3 {
+                es.step(&mut x, &f).unwrap();
+            }
+            x.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        // Called from the test thread the products may be split (global pool of ≥ 2 threads);
+        // inside a pool's worker they are not: the runs must agree bit for bit.
+        let outside = run();
+        assert_eq!(pool(1).install(run), outside, "{sizes:?}");
+        assert_eq!(pool(2).install(run), outside, "{sizes:?}");
+    }
 }

@@ -306,7 +306,12 @@ impl<T: Real> LocalEntropyGradient<T> {
         let (eta, a) = (self.langevin_step, self.averaging.new_sample_weight);
         loss.draw_batch(rng, &mut self.batch);
         let (y, batch, g, noise) = (&self.y, &self.batch, &mut self.g, &mut self.noise);
-        if noisy {
+        // Where no other thread is free to draw the noise beside the gradient (Parle's replica
+        // workers, a 1-thread pool, a short x), the pass below draws it itself, in L1-sized chunks: the same
+        // variates, without writing and re-reading a d-long noise vector (the pass is
+        // memory-bound, and Parle's replicas share the cache).
+        let noise_in_pass = noisy && !kernels::noise_beside_pays(x.len());
+        if noisy && !noise_in_pass {
             // The noise does not depend on the gradient: draw it while the gradient is computed.
             kernels::beside(
                 || loss.gradient(y, batch, g),
@@ -314,8 +319,8 @@ impl<T: Real> LocalEntropyGradient<T> {
                 x.len(),
             );
         } else {
-            // Nothing to draw; through `beside` all the same, so that large products (minibatch
-            // ≥ 128) may still split between threads as they do beside the noise.
+            // Nothing to draw beside; through `beside` all the same, so that large products
+            // (minibatch ≥ 128) may still split between threads as they do beside the noise.
             kernels::beside(|| loss.gradient(y, batch, g), || {}, x.len());
         }
         // One parallel pass per step, block by block, and inside a block ONE fused loop (not
@@ -335,15 +340,38 @@ impl<T: Real> LocalEntropyGradient<T> {
         };
         let finite = step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
             let r = o..o + d.len();
-            langevin_pass(
-                d,
-                mu,
-                (!last).then_some(y),
-                &g[r.clone()],
-                &xs[r.clone()],
-                noisy.then(|| &noise[r]),
-                c,
-            )
+            if noise_in_pass {
+                // Block o / NOISE_BLOCK's stream of `fill_noise`, drawn a chunk at a time.
+                let mut stream = kernels::block_stream(key, l as u64, o / kernels::NOISE_BLOCK);
+                let mut xi = [T::zero(); kernels::NOISE_CHUNK];
+                let mut ok = true;
+                let mut y = (!last).then_some(y);
+                for at in (0..d.len()).step_by(kernels::NOISE_CHUNK) {
+                    let end = (at + kernels::NOISE_CHUNK).min(d.len());
+                    let xi = &mut xi[..end - at];
+                    T::fill_standard_normal(&mut stream, xi);
+                    ok &= langevin_pass(
+                        &mut d[at..end],
+                        &mut mu[at..end],
+                        y.as_mut().map(|y| &mut y[at..end]),
+                        &g[o + at..o + end],
+                        &xs[o + at..o + end],
+                        Some(xi),
+                        c,
+                    );
+                }
+                ok
+            } else {
+                langevin_pass(
+                    d,
+                    mu,
+                    (!last).then_some(y),
+                    &g[r.clone()],
+                    &xs[r.clone()],
+                    noisy.then(|| &noise[r]),
+                    c,
+                )
+            }
         });
         if !finite {
             self.run = None;
