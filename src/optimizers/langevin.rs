@@ -307,9 +307,9 @@ impl<T: Real> LocalEntropyGradient<T> {
         loss.draw_batch(rng, &mut self.batch);
         let (y, batch, g, noise) = (&self.y, &self.batch, &mut self.g, &mut self.noise);
         // Where no other thread is free to draw the noise beside the gradient (Parle's replica
-        // workers, a 1-thread pool, a short x), the pass below draws it itself, in L1-sized chunks: the same
-        // variates, without writing and re-reading a d-long noise vector (the pass is
-        // memory-bound, and Parle's replicas share the cache).
+        // workers, a 1-thread pool, a short x), the pass below draws it itself, in L1-sized
+        // chunks: the same variates, without writing and re-reading a d-long noise vector (the
+        // pass is memory-bound, and Parle's replicas share the cache).
         let noise_in_pass = noisy && !kernels::noise_beside_pays(x.len());
         if noisy && !noise_in_pass {
             // The noise does not depend on the gradient: draw it while the gradient is computed.
@@ -339,7 +339,6 @@ impl<T: Real> LocalEntropyGradient<T> {
             first: l == 0,
         };
         let finite = step_blocks(&mut self.d, &mut self.mu, &mut self.y, |o, d, mu, y| {
-            let r = o..o + d.len();
             if noise_in_pass {
                 // Block o / NOISE_BLOCK's stream of `fill_noise`, drawn a chunk at a time.
                 let mut stream = kernels::block_stream(key, l as u64, o / kernels::NOISE_BLOCK);
@@ -362,6 +361,7 @@ impl<T: Real> LocalEntropyGradient<T> {
                 }
                 ok
             } else {
+                let r = o..o + d.len();
                 langevin_pass(
                     d,
                     mu,
