@@ -28,7 +28,8 @@ use std::time::Duration;
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::{Optimizer, Parle};
+use wide_valleys::optimizers::Parle;
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, LocalEntropy, Real};
 
 /// τ of 000 §6.2, a variance.

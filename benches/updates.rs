@@ -29,8 +29,9 @@ use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::optimizers::{
-    EntropySgd, GradientDescent, Heat, HopfLaxGradient, Optimizer, Parle, SmoothedOptimizer,
+    EntropySgd, GradientDescent, Heat, HopfLaxGradient, Parle, SmoothedOptimizer,
 };
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, HeatRegularization, LocalEntropy, Real};
 
 /// τ of 000 §6.2 (the two-step schemes and HEAT's perturbation variance), a variance.

@@ -40,9 +40,10 @@ use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::observe::Observed;
 use wide_valleys::optimizers::{
-    Averaging, EntropySgd, GradientDescent, Heat, HopfLaxGradient, Optimizer, SmoothedOptimizer,
+    Averaging, EntropySgd, GradientDescent, Heat, HopfLaxGradient, SmoothedOptimizer,
 };
 use wide_valleys::update::Momentum;
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, Schedule};
 
 /// Command-line flags (short settings for a 2-core machine by default).

@@ -48,7 +48,8 @@ use std::time::{Duration, Instant};
 use wide_valleys::data::Dataset;
 use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::{Optimizer, Parle};
+use wide_valleys::optimizers::Parle;
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, LocalEntropy, Real};
 
 // ---------------------------------------------------------------------------------------------

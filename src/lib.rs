@@ -15,6 +15,7 @@
 //! | [`regularized`] | estimators of F_τ and F^H_τ themselves | 000 eq. 2, §4 |
 //! | [`schedules`] | τ, γ, ρ and learning-rate schedules | 000 eq. 18, 003 §3.2.3, eq. 5.10 |
 //! | [`update`] | first-order update rules: SGD, momentum, Nesterov, Adam, weight decay | 003 §3.3.5 |
+//! | [`optim`] | the one [`Optimizer`] trait and its [`Report`]: every scheme and optimizer below steps x through it | — |
 //! | [`optimizers`] | Entropy-SGD, HEAT, HJ, Elastic-SGD, Parle, SAM, Trivialized-SGD | 004 Alg. 1; 003 ch. 2–5 |
 //! | [`nn`] | a dense MLP whose parameters are one flat vector | 000 §6.1, 004 §5.2 |
 //! | [`observe`] | observers: watch any scheme or optimizer step by step | — |
@@ -58,6 +59,7 @@ pub mod nn;
 pub mod objective;
 pub mod objectives;
 pub mod observe;
+pub mod optim;
 pub mod optimizers;
 pub mod real;
 pub mod regularized;
@@ -68,8 +70,9 @@ pub mod update;
 
 pub use error::{Error, Result};
 pub use objective::{
-    Batch, Cost, FnCost, FnLoss, GaussianWeightedMean, Gradient, MeanGradient, WeightSums,
+    Batch, Cost, Counted, FnCost, FnLoss, GaussianWeightedMean, Gradient, MeanGradient, WeightSums,
 };
+pub use optim::{Optimizer, Report};
 pub use real::Real;
 pub use rng::Prng;
 pub use schedules::Schedule;

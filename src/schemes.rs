@@ -13,17 +13,18 @@
 //! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
 //! let mut x = dvector![1.0, 1.0];
 //! let report = LocalEntropy::new(0.1).step(&mut x, &loss)?;
-//! assert_eq!(report.k, 0);
+//! assert_eq!((report.step, report.scope), (0, Some(0.1)));
 //! HeatRegularization::new(0.1).seed(3).step(&mut x, &loss)?;
 //! # Ok::<(), wide_valleys::Error>(())
 //! ```
 
 use crate::error::check;
-use crate::estimators::{Diagnostics, Sgld};
+use crate::estimators::Sgld;
 use crate::kl::{KlStep, MeanSeeking, ModeSeeking, RobbinsMonro};
-use crate::objective::Cost;
+use crate::objective::{Cost, Counted};
+use crate::optim::{counted_step, Optimizer};
 use crate::rng::{self, Prng};
-use crate::{Real, Result, Schedule};
+use crate::{Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -36,19 +37,6 @@ pub type LocalEntropy<T = f64, E = Sgld<T>> = TwoStep<T, MeanSeeking<E>>;
 /// minimizes KL(φ_{x,τ} ‖ q_{x_k,τ}), by default with Robbins–Monro (000 Alg. 5, eq. 17).
 /// F^H_τ decreases monotonically with exact minimization (000 Thm 4).
 pub type HeatRegularization<T = f64, S = RobbinsMonro<T>> = TwoStep<T, ModeSeeking<S>>;
-
-/// What one outer step did (000 Alg. 1 / Alg. 2, one iteration k).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepReport {
-    /// The outer step index k that was performed (0 for the first call).
-    pub k: usize,
-    /// τ_k used (from the τ schedule, e.g. 000 eq. 18).
-    pub tau: f64,
-    /// |x_{k+1} − x_k| (Euclidean). By 000 eq. 12, for mean-seeking it equals τ|∇F_τ(x_k)|.
-    pub step_norm: f64,
-    /// Diagnostics of the KL step's estimator (ESS, evaluation counts, …).
-    pub diagnostics: Diagnostics,
-}
 
 /// A two-step Gaussian–KL scheme (000 §5): alternately define q_{x_k,τ_k} (eq. 6) and take a
 /// Gaussian–KL step `K` ([`MeanSeeking`] or [`ModeSeeking`]).
@@ -182,10 +170,10 @@ impl<T: Real, K> TwoStep<T, K> {
     /// `loss.dim()` ([`Error::DimensionMismatch`](crate::Error::DimensionMismatch)), non-finite x,
     /// loss, gradient or estimate ([`Error::NonFinite`](crate::Error::NonFinite)), or an invalid
     /// estimator setting.
-    pub fn step<O>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<StepReport>
+    pub fn step<O>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report>
     where
         O: Cost<T> + ?Sized,
-        K: KlStep<T, O>,
+        K: for<'c> KlStep<T, Counted<'c, O>>,
     {
         let tau = self.tau()?;
         check::dim(loss.dim(), x.len())?;
@@ -195,8 +183,12 @@ impl<T: Real, K> TwoStep<T, K> {
         }
         // Work on a copy of the generator: commit it only on success.
         let mut rng = self.rng.clone();
-        let diagnostics = self.kl.step(x, tau, loss, &mut rng, &mut self.next)?;
-        check::finite_vec("x_{k+1}", "a two-step scheme (000 Alg. 1/2)", &self.next)?;
+        let (kl, next) = (&mut self.kl, &mut self.next);
+        let mut report = counted_step(self.k, loss, |loss| {
+            let part = kl.step(x, tau, loss, &mut rng, next)?;
+            check::finite_vec("x_{k+1}", "a two-step scheme (000 Alg. 1/2)", next)?;
+            Ok(part)
+        })?;
         let step_norm = x
             .iter()
             .zip(self.next.iter())
@@ -208,13 +200,23 @@ impl<T: Real, K> TwoStep<T, K> {
             .sqrt();
         x.copy_from(&self.next);
         self.rng = rng;
-        let k = self.k;
         self.k += 1;
-        Ok(StepReport {
-            k,
-            tau: tau.as_f64(),
-            step_norm,
-            diagnostics,
-        })
+        report.scope = Some(tau.as_f64());
+        report.step_norm = Some(step_norm);
+        Ok(report)
+    }
+}
+
+impl<T: Real, K, O> Optimizer<T, O> for TwoStep<T, K>
+where
+    O: Cost<T> + ?Sized,
+    K: for<'c> KlStep<T, Counted<'c, O>>,
+{
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
+        TwoStep::step(self, x, loss)
+    }
+
+    fn steps_taken(&self) -> usize {
+        self.k
     }
 }

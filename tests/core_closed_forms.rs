@@ -4,10 +4,11 @@
 use nalgebra::{DMatrix, DVector};
 use wide_valleys::estimators::{ImportanceSampling, MeanEstimator, Quadrature, Sgld};
 use wide_valleys::kl::{GaussianExpectation, ModeSeekingSolver, RobbinsMonro};
+use wide_valleys::objective::Counts;
 use wide_valleys::objectives::{GaussianMixture, Quadratic};
 use wide_valleys::regularized::{heat_quadrature, local_entropy_quadrature, MonteCarlo};
 use wide_valleys::rng::seeded;
-use wide_valleys::{Batch, Cost, FnCost, Gradient};
+use wide_valleys::{Batch, Cost, Counted, FnCost, Gradient};
 
 /// ∫ g(y) N(y; x, τ) dy in 1-D by a fine grid (test-side reference, independent of the crate).
 fn gauss_1d(x: f64, tau: f64, g: impl Fn(f64) -> f64) -> f64 {
@@ -136,7 +137,7 @@ fn importance_sampling_matches_mixture_mean_1d_within_derived_sd() {
             ess_ratio * j as f64
         );
         // log mean weight estimates −F_τ; delta-method sd sqrt(E w²/(E w)² − 1)/√J.
-        let lmw = diag.log_mean_weight.unwrap();
+        let lmw = -diag.loss.unwrap();
         let sd_log = ((1.0 / ess_ratio - 1.0) / j as f64).sqrt();
         assert!((lmw + mix.local_entropy(&x, tau)).abs() < 5.0 * sd_log + 1e-12);
     }
@@ -210,7 +211,7 @@ fn importance_sampling_is_exact_in_log_space_when_f_is_huge() {
         "{m0} {m1} {m2}"
     );
     assert!((d2.ess.unwrap() - d0.ess.unwrap()).abs() < 1e-3 * d0.ess.unwrap());
-    assert!((d2.log_mean_weight.unwrap() - d0.log_mean_weight.unwrap() + 1.0e6).abs() < 1e-6);
+    assert!((-d2.loss.unwrap() + d0.loss.unwrap() + 1.0e6).abs() < 1e-6);
 }
 
 /// Exact mean and sd of the average of J iterates of SGLD with constant ε along one direction of
@@ -247,9 +248,13 @@ fn check_sgld_on_quadratic(lambdas: &[f64], b: &[f64], x: DVector<f64>, tau: f64
         .samples(j)
         .warm_start(false);
     let mut m = DVector::zeros(d);
-    let diag = sgld.estimate(&x, tau, &q, &mut seeded(3), &mut m).unwrap();
-    assert_eq!(diag.gradient_evaluations, burn + j);
-    assert!(!diag.warm_started);
+    let counts = Counts::default();
+    let counted = Counted::new(&q, &counts);
+    let diag = sgld
+        .estimate(&x, tau, &counted, &mut seeded(3), &mut m)
+        .unwrap();
+    assert_eq!(counts.gradients(), burn + j);
+    assert_eq!(diag.extra("warm_started"), Some(0.0));
     for i in 0..d {
         let (mean, sd) = sgld_average_law(lambdas[i], tau, eps, exact[i], x[i], burn, j);
         assert!(
@@ -294,12 +299,12 @@ fn sgld_paper_settings_warm_start_track_the_mixture_mean() {
     let mut rng = seeded(9);
     let mut m = DVector::zeros(1);
     let d1 = sgld.estimate(&x, tau, &mix, &mut rng, &mut m).unwrap();
-    assert!(!d1.warm_started && sgld.chain().is_some());
+    assert!(d1.extra("warm_started") == Some(0.0) && sgld.chain().is_some());
     let mut acc = 0.0;
     let reps = 60;
     for _ in 0..reps {
         let d = sgld.estimate(&x, tau, &mix, &mut rng, &mut m).unwrap();
-        assert!(d.warm_started);
+        assert_eq!(d.extra("warm_started"), Some(1.0));
         acc += m[0];
     }
     let exact = mix.local_entropy_mean(&x, tau)[0];
@@ -543,7 +548,7 @@ fn heat_regularization_scheme_follows_the_exact_linear_law_on_a_quadratic_10d() 
     let k_steps = 30;
     for k in 0..k_steps {
         let r = scheme.step(&mut x, &q).unwrap();
-        assert_eq!((r.k, r.diagnostics.gradient_evaluations), (k, 900));
+        assert_eq!((r.step, r.gradient_evaluations), (k, 900));
     }
     for i in 0..d {
         let l = lambdas[i];

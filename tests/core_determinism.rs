@@ -125,8 +125,12 @@ fn serde_round_trip_resumes_exactly() {
     let r1 = s.step(&mut x, &loss).unwrap();
     let r2 = restored.step(&mut x2, &loss).unwrap();
     assert_eq!(bits(&x), bits(&x2));
-    assert_eq!(r1, r2);
-    assert_eq!(r1.tau, 0.5 / 8.0, "eq. 18 at k = 3");
+    let untimed = |r: wide_valleys::Report| wide_valleys::Report {
+        step_time: Default::default(),
+        ..r
+    };
+    assert_eq!(untimed(r1.clone()), untimed(r2));
+    assert_eq!(r1.scope, Some(0.5 / 8.0), "eq. 18 at k = 3");
 
     let mut h = HeatRegularization::new(0.1).seed(2);
     let q = Quadratic::new(dmatrix![1.0], dvector![0.0]);
@@ -168,7 +172,7 @@ fn f32_schemes_work_and_agree_with_f64_closed_forms() {
     let r = is
         .step(&mut DVector::from_element(1, 0.0f32), &loss)
         .unwrap();
-    assert!(r.diagnostics.ess.unwrap() > 10.0);
+    assert!(r.ess.unwrap() > 10.0);
 }
 
 #[test]
@@ -185,8 +189,8 @@ fn gradient_free_importance_sampling_runs_on_a_cost_only_closure() {
         (x[0] - 2.0 / 1.5).abs() < 0.06 && (x[1] + 2.0 / 1.5).abs() < 0.06,
         "{x}"
     );
-    assert_eq!(r.diagnostics.cost_evaluations, 4000);
-    assert!((r.step_norm - (2.0f64 * (2.0 - 2.0 / 1.5f64).powi(2)).sqrt()).abs() < 0.1);
+    assert_eq!(r.cost_evaluations, 4000);
+    assert!((r.step_norm.unwrap() - (2.0f64 * (2.0 - 2.0 / 1.5f64).powi(2)).sqrt()).abs() < 0.1);
 }
 
 #[test]

@@ -298,19 +298,21 @@ fn failure_leaves_no_trace<K>(
     make: impl Fn() -> wide_valleys::schemes::TwoStep<f64, K>,
     flaky: &Flaky,
 ) where
-    K: wide_valleys::kl::KlStep<f64, Quadratic<f64>> + wide_valleys::kl::KlStep<f64, Flaky>,
+    wide_valleys::schemes::TwoStep<f64, K>:
+        wide_valleys::Optimizer<f64, Quadratic<f64>> + wide_valleys::Optimizer<f64, Flaky>,
 {
+    use wide_valleys::Optimizer;
     let loss = quad2();
     let (mut a, mut b) = (make(), make());
     let (mut xa, mut xb) = (dvector![0.8, -0.4], dvector![0.8, -0.4]);
-    a.step(&mut xa, &loss).unwrap();
-    b.step(&mut xb, &loss).unwrap();
+    Optimizer::step(&mut a, &mut xa, &loss).unwrap();
+    Optimizer::step(&mut b, &mut xb, &loss).unwrap();
     let before = bits(&xa);
-    assert_non_finite(a.step(&mut xa, flaky));
+    assert_non_finite(Optimizer::step(&mut a, &mut xa, flaky));
     assert_eq!(bits(&xa), before, "x unchanged after the error");
     assert_eq!(a.k(), 1);
-    a.step(&mut xa, &loss).unwrap();
-    b.step(&mut xb, &loss).unwrap();
+    Optimizer::step(&mut a, &mut xa, &loss).unwrap();
+    Optimizer::step(&mut b, &mut xb, &loss).unwrap();
     assert_eq!(bits(&xa), bits(&xb), "state unchanged after the error");
 }
 

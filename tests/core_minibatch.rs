@@ -71,7 +71,7 @@ fn sgld_draws_one_minibatch_per_langevin_step() {
     let mut s = LocalEntropy::new(0.1).estimator(Sgld::paper().samples(50).burn_in(7));
     let r = s.step(&mut dvector![0.3], &data).unwrap();
     assert_eq!(data.draws.load(Ordering::SeqCst), 57);
-    assert_eq!(r.diagnostics.gradient_evaluations, 57);
+    assert_eq!(r.gradient_evaluations, 57);
 }
 
 #[test]

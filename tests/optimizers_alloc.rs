@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::*;
 use wide_valleys::update::{Adam, Momentum, WeightDecay};
+use wide_valleys::Optimizer;
 use wide_valleys::Schedule;
 
 struct Counting;

@@ -113,8 +113,15 @@ impl<L: Cost<f64>> Cost<f64> for Flaky<L> {
     fn dim(&self) -> usize {
         self.inner.dim()
     }
+    /// Loss values count (and fail) like gradients, for the gradient-free schemes.
     fn cost(&self, x: &DVector<f64>, batch: &Batch) -> f64 {
-        self.inner.cost(x, batch)
+        let c = self.calls.fetch_add(1, Ordering::SeqCst);
+        let v = self.inner.cost(x, batch);
+        if c >= self.fail_from && c < self.fail_until {
+            f64::NAN
+        } else {
+            v
+        }
     }
     fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
         self.inner.draw_batch(rng, batch)

@@ -9,6 +9,7 @@ use nalgebra::DVector;
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::*;
 use wide_valleys::update::{Adam, Momentum, Sgd, WeightDecay};
+use wide_valleys::Optimizer;
 use wide_valleys::{Error, Result, Schedule};
 
 const NAN: f64 = f64::NAN;

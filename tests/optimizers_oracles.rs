@@ -7,7 +7,7 @@ mod common;
 
 use common::{quadratic, start};
 use nalgebra::DVector;
-use wide_valleys::objective::{Batch, Gradient};
+use wide_valleys::objective::{Batch, Counted, Counts, Gradient};
 use wide_valleys::objectives::GaussianMixture;
 use wide_valleys::optimizers::*;
 use wide_valleys::rng;
@@ -198,9 +198,11 @@ fn data_term_uses_its_own_minibatch() {
     let mut without = base;
     let (mut r1, mut r2) = (rng::seeded(4), rng::seeded(4));
     let (mut g1, mut g2, mut gf) = (DVector::zeros(D), DVector::zeros(D), DVector::zeros(D));
-    let i1 = with.estimate(&x, &loss, 0, &mut r1, &mut g1).unwrap();
-    let i2 = without.estimate(&x, &loss, 0, &mut r2, &mut g2).unwrap();
-    assert_eq!((i1.gradient_evaluations, i2.gradient_evaluations), (4, 3));
+    let (c1, c2) = (Counts::default(), Counts::default());
+    let (l1, l2) = (Counted::new(&loss, &c1), Counted::new(&loss, &c2));
+    with.estimate(&x, &l1, 0, &mut r1, &mut g1).unwrap();
+    without.estimate(&x, &l2, 0, &mut r2, &mut g2).unwrap();
+    assert_eq!((c1.gradients(), c2.gradients()), (4, 3));
     let mut batch = Batch::Full;
     wide_valleys::Cost::draw_batch(&loss, &mut r2, &mut batch);
     loss.gradient(&x, &batch, &mut gf);

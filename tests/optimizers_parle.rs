@@ -10,6 +10,7 @@ use wide_valleys::objective::{Batch, Cost, Gradient};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::*;
 use wide_valleys::update::Momentum;
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, Schedule};
 
 const INF: f64 = f64::INFINITY;

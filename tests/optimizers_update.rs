@@ -5,6 +5,7 @@ use nalgebra::{dvector, DVector};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::*;
 use wide_valleys::update::{Adam, Momentum, Sgd, UpdateRule, WeightDecay};
+use wide_valleys::Optimizer;
 
 #[test]
 fn sgd_is_x_minus_eta_g() {

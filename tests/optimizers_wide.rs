@@ -12,6 +12,7 @@ use rand::Rng;
 use wide_valleys::objective::{Batch, Cost};
 use wide_valleys::objectives::GaussianMixture;
 use wide_valleys::optimizers::*;
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, Schedule};
 
 fn landscape() -> GaussianMixture<f64> {

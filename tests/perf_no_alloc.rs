@@ -41,8 +41,9 @@ use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::{
-    ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Optimizer, Parle,
+    ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Parle,
 };
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, Batch, Cost, FnLoss, Gradient, HeatRegularization, LocalEntropy, Real};
 
 // ---------------------------------------------------------------------------------------------

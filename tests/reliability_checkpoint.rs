@@ -10,7 +10,8 @@ use common::*;
 use nalgebra::DVector;
 use std::fs;
 use wide_valleys::checkpoint::{self, Header};
-use wide_valleys::optimizers::{EntropySgd, GradientDescent, Optimizer};
+use wide_valleys::optimizers::{EntropySgd, GradientDescent};
+use wide_valleys::Optimizer;
 use wide_valleys::{Error, LocalEntropy, Schedule};
 
 const K: usize = 3;

@@ -10,11 +10,10 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use wide_valleys::estimators::ImportanceSampling;
-use wide_valleys::kl::KlStep;
 use wide_valleys::objective::{Batch, Cost, Gradient};
 use wide_valleys::optimizers::*;
-use wide_valleys::schemes::TwoStep;
 use wide_valleys::update::{Adam, Momentum};
+use wide_valleys::Optimizer;
 use wide_valleys::{checkpoint, rng, HeatRegularization, LocalEntropy, Prng, Result};
 
 pub const D: usize = 6;
@@ -114,7 +113,7 @@ pub fn start(seed: u64) -> DVector<f64> {
     DVector::from_fn(D, |_, _| r.random_range(-2.0..2.0))
 }
 
-/// Any scheme or optimizer, object-safe, with its checkpoint.
+/// Any optimizer (two-step schemes included), object-safe, with its checkpoint.
 pub trait Runner: Send {
     fn name(&self) -> &str;
     fn step(&mut self, x: &mut DVector<f64>, loss: &Hostile) -> Result<()>;
@@ -127,7 +126,6 @@ pub trait Runner: Send {
 }
 
 pub struct Opt<S>(pub &'static str, pub S);
-pub struct Scheme<K>(pub &'static str, pub TwoStep<f64, K>);
 
 impl<S> Runner for Opt<S>
 where
@@ -155,46 +153,17 @@ where
     }
 }
 
-impl<K> Runner for Scheme<K>
-where
-    K: KlStep<f64, Hostile> + Serialize + DeserializeOwned + Clone + Send + 'static,
-{
-    fn name(&self) -> &str {
-        self.0
-    }
-    fn step(&mut self, x: &mut DVector<f64>, loss: &Hostile) -> Result<()> {
-        self.1.step(x, loss).map(|_| ())
-    }
-    fn state(&self) -> String {
-        serde_json::to_string(&self.1).unwrap()
-    }
-    fn save(&self, path: &Path, x: &DVector<f64>) -> Result<()> {
-        checkpoint::save(path, &(x, &self.1))
-    }
-    fn restore(&mut self, path: &Path) -> Result<DVector<f64>> {
-        let (x, s): (DVector<f64>, TwoStep<f64, K>) = checkpoint::load(path)?;
-        self.1 = s;
-        Ok(x)
-    }
-    fn boxed_clone(&self) -> Box<dyn Runner> {
-        Box::new(Scheme(self.0, self.1.clone()))
-    }
-}
-
 /// Every scheme and optimizer of the crate, small settings, seeded with `seed`.
 pub fn all(seed: u64) -> Vec<Box<dyn Runner>> {
     vec![
-        Box::new(Scheme(
-            "LocalEntropy+SGLD",
-            LocalEntropy::new(0.5).seed(seed),
-        )),
-        Box::new(Scheme(
+        Box::new(Opt("LocalEntropy+SGLD", LocalEntropy::new(0.5).seed(seed))),
+        Box::new(Opt(
             "LocalEntropy+IS",
             LocalEntropy::new(0.5)
                 .estimator(ImportanceSampling::new(64))
                 .seed(seed),
         )),
-        Box::new(Scheme(
+        Box::new(Opt(
             "HeatRegularization+RM",
             HeatRegularization::new(0.5).seed(seed),
         )),

@@ -13,8 +13,9 @@ use wide_valleys::data::synthetic::Blobs;
 use wide_valleys::estimators::{ImportanceSampling, Quadrature};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::GaussianMixture;
-use wide_valleys::optimizers::{EntropySgd, Optimizer, Parle};
+use wide_valleys::optimizers::{EntropySgd, Parle};
 use wide_valleys::regularized::MonteCarlo;
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, LocalEntropy};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -85,7 +86,7 @@ fn every_estimator_is_bit_identical_on_1_and_2_threads() {
         let mut x = start(3);
         let r = is.step(&mut x, &loss).unwrap();
         out.extend(bits(&x));
-        out.push(r.diagnostics.ess.unwrap().to_bits());
+        out.push(r.ess.unwrap().to_bits());
         // Quadrature (deterministic, 1-D).
         let mut q = LocalEntropy::new(0.5).estimator(Quadrature::default());
         let mut y = dvector![-1.0];

@@ -14,6 +14,7 @@ use wide_valleys::objectives::{GaussianMixture, Quadratic};
 use wide_valleys::optimizers::*;
 use wide_valleys::regularized::MonteCarlo;
 use wide_valleys::update::{Adam, Momentum, WeightDecay};
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, Gradient, HeatRegularization, LocalEntropy, Real, Result, Schedule};
 
 fn hostile_f64() -> impl Strategy<Value = f64> {

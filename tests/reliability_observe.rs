@@ -8,22 +8,32 @@ use common::*;
 use nalgebra::DVector;
 use std::cell::RefCell;
 use wide_valleys::estimators::ImportanceSampling;
-use wide_valleys::observe::{CsvObserver, FnObserver, Observation, Observed, Observer, CSV_HEADER};
-use wide_valleys::optimizers::{EntropySgd, Optimizer, Parle};
+use wide_valleys::observe::{CsvObserver, FnObserver, Observed, Observer, CSV_HEADER};
+use wide_valleys::optimizers::{EntropySgd, Parle};
+use wide_valleys::Optimizer;
+use wide_valleys::Report;
 use wide_valleys::{Error, LocalEntropy};
 
 /// Records observations and errors.
 #[derive(Default)]
 struct Log {
-    seen: Vec<Observation>,
+    seen: Vec<Report>,
     errors: Vec<usize>,
 }
 impl Observer for Log {
-    fn observe(&mut self, o: &Observation) {
+    fn observe(&mut self, o: &Report) {
         self.seen.push(o.clone());
     }
     fn error(&mut self, step: usize, _: &Error) {
         self.errors.push(step);
+    }
+}
+
+/// The report without its wall time (which differs between two runs).
+fn untimed(r: &Report) -> Report {
+    Report {
+        step_time: Default::default(),
+        ..r.clone()
     }
 }
 
@@ -42,18 +52,17 @@ fn observing_a_scheme_changes_nothing_and_reports_its_values() {
         let before = y.clone();
         let r1 = plain.step(&mut x, &loss).unwrap();
         let r2 = watched.step(&mut y, &loss).unwrap();
-        assert_eq!(r1, r2);
+        assert_eq!(untimed(&r1), untimed(&r2));
         let o = watched.observer().seen.last().unwrap().clone();
         assert_eq!(o.step, k);
-        assert_eq!(o.tau, Some(0.5));
-        assert_eq!(o.ess, r2.diagnostics.ess);
+        assert_eq!(o.scope, Some(0.5));
+        assert_eq!(o, r2, "the observer sees the step's report");
         assert!(o.ess.unwrap() > 1.0 && o.ess.unwrap() <= 50.0);
         // The loss estimate is −log mean weight: F̂_τ(x_k) of 000 eq. 2.
-        assert_eq!(o.loss, r2.diagnostics.log_mean_weight.map(|l| -l));
-        assert!((o.step_norm - (&y - &before).norm()).abs() <= 1e-12 * (1.0 + o.step_norm));
-        assert_eq!(o.cost_evaluations, r2.diagnostics.cost_evaluations);
-        assert!(o.cost_evaluations >= 50);
-        assert!(o.elapsed >= o.step_time);
+        assert!(o.loss.unwrap().is_finite());
+        let norm = o.step_norm.unwrap();
+        assert!((norm - (&y - &before).norm()).abs() <= 1e-12 * (1.0 + norm));
+        assert_eq!(o.cost_evaluations, 50, "counted: one loss value per sample");
     }
     assert_eq!(bits(&x), bits(&y));
     assert_eq!(watched.observer().seen.len(), 4);
@@ -67,7 +76,7 @@ fn observing_an_optimizer_changes_nothing_and_reports_its_values() {
     let log = RefCell::new(Vec::new());
     let mut watched = Observed::new(
         make(),
-        FnObserver::new(|o: &Observation| log.borrow_mut().push(o.clone())),
+        FnObserver::new(|o: &Report| log.borrow_mut().push(o.clone())),
     )
     .loss_every(2);
     let (mut x, mut y) = (start(3), start(3));
@@ -75,15 +84,26 @@ fn observing_an_optimizer_changes_nothing_and_reports_its_values() {
         let before = y.clone();
         let r1 = plain.step(&mut x, &loss).unwrap();
         let r2 = watched.step(&mut y, &loss).unwrap();
-        assert_eq!(r1, r2);
+        // The wrapper adds |x_{k+1} − x_k| and the loss; everything else is the step's own.
+        let bare = Report {
+            step_norm: None,
+            loss: None,
+            ..untimed(&r2)
+        };
+        assert_eq!(untimed(&r1), bare);
         let o = log.borrow().last().unwrap().clone();
+        assert_eq!(o, r2, "the observer sees the step's report");
         assert_eq!(o.step, k);
-        assert_eq!(o.gamma, Some(0.5));
-        assert_eq!(o.rho, Some(2.0));
+        assert_eq!(o.scope, Some(0.5));
+        assert_eq!(o.coupling, Some(2.0));
         assert_eq!(o.learning_rate, Some(0.2));
-        assert_eq!(o.gradient_evaluations, r2.gradient_evaluations);
-        assert_eq!(o.gradient_norm, Some(r2.gradient_norm));
-        assert!((o.step_norm - (&y - &before).norm()).abs() <= 1e-12 * (1.0 + o.step_norm));
+        assert_eq!(
+            o.gradient_evaluations,
+            3 * 4,
+            "counted: n = 3 replicas × L = 4"
+        );
+        let norm = o.step_norm.unwrap();
+        assert!((norm - (&y - &before).norm()).abs() <= 1e-12 * (1.0 + norm));
         // f(x_{k+1}) on the full batch every second step.
         match k % 2 {
             1 => {
@@ -140,8 +160,8 @@ fn csv_observer_writes_one_parsable_row_per_step() {
         assert_eq!(cells[0].parse::<usize>().unwrap(), k);
         assert_eq!(cells[1], ""); // no loss requested
         assert!(cells[2].parse::<f64>().unwrap() > 0.0); // step norm
-        assert_eq!(cells[4].parse::<f64>().unwrap(), 0.5); // γ
-        assert_eq!(cells[10].parse::<usize>().unwrap(), 5); // L gradient evaluations
+        assert_eq!(cells[3].parse::<f64>().unwrap(), 0.5); // scope γ
+        assert_eq!(cells[9].parse::<usize>().unwrap(), 5); // L gradient evaluations, counted
     }
 }
 

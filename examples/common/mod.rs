@@ -1,10 +1,10 @@
 //! Shared plumbing for the examples: output directory, CSV, PNG line charts (plotters), progress bars
 //! (indicatif) and the papers' reference numbers. Not part of the library.
 //!
-//! Every run is watched through the crate's observers (issue 5): the optimizer or scheme is
+//! Every run is watched through the crate's observers: the optimizer (or two-step scheme) is
 //! wrapped in [`Observed`] with a [`RunObserver`] = ([`ProgressObserver`], [`StepLog`]), so the
 //! progress bar moves and the step log `<out>/<example>_steps.csv` gets its row from the same
-//! [`Observation`] of each outer step.
+//! [`Report`] of each outer step.
 #![allow(dead_code)]
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,7 +14,8 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use wide_valleys::observe::{CsvObserver, Observation, Observer};
+use wide_valleys::observe::{CsvObserver, Observer};
+use wide_valleys::Report;
 
 /// Creates (if needed) and returns the output directory.
 pub fn out_dir(dir: &Path) -> PathBuf {
@@ -218,7 +219,7 @@ impl ProgressObserver {
         *self.note.borrow_mut() = text;
     }
 
-    /// Summed [`Observation::step_time`] of the steps observed so far, in seconds: the time of
+    /// Summed [`Report::step_time`] of the steps observed so far, in seconds: the time of
     /// the algorithm's steps alone (observing them is not counted).
     pub fn step_seconds(&self) -> f64 {
         self.seconds.get()
@@ -240,7 +241,7 @@ fn num(v: f64) -> String {
 }
 
 impl Observer for ProgressObserver {
-    fn observe(&mut self, o: &Observation) {
+    fn observe(&mut self, o: &Report) {
         self.seconds
             .set(self.seconds.get() + o.step_time.as_secs_f64());
         if self.by_time {
@@ -251,9 +252,8 @@ impl Observer for ProgressObserver {
         let mut msg = self.note.borrow().clone();
         let fields = [
             ("loss", o.loss),
-            ("τ", o.tau),
-            ("γ", o.gamma),
-            ("ρ", o.rho),
+            ("scope", o.scope),
+            ("ρ", o.coupling),
             ("ESS", o.ess),
         ];
         for (name, v) in fields {
@@ -308,7 +308,7 @@ impl StepLog {
 }
 
 impl Observer for StepLog {
-    fn observe(&mut self, o: &Observation) {
+    fn observe(&mut self, o: &Report) {
         let mut csv = self.csv.borrow_mut();
         csv.set_labels(&self.labels);
         csv.observe(o);

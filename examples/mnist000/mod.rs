@@ -32,7 +32,8 @@ use wide_valleys::estimators::{ImportanceSampling, Sgld};
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::observe::{Observed, Observer};
-use wide_valleys::optimizers::{GradientDescent, Optimizer};
+use wide_valleys::optimizers::GradientDescent;
+use wide_valleys::Optimizer;
 use wide_valleys::{rng, HeatRegularization, LocalEntropy, Schedule};
 
 /// Parameters are f32: the MLP's matrix products are twice as fast and f32 is what TensorFlow used.

@@ -8,6 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use nalgebra::{DMatrix, DVector};
 use serde::de::DeserializeOwned;
 use std::path::Path;
+use wide_valleys::Optimizer;
 use wide_valleys::checkpoint::{self, Header};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optimizers::*;

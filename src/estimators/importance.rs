@@ -1,12 +1,12 @@
 //! Self-normalised importance sampling of E_{q_{x,τ}}\[Y\] with proposal φ_{x,τ} (000 Alg. 4,
 //! eq. 16): gradient-free, parallel over samples, bit-identical for any number of threads.
 
-use super::{Diagnostics, LogSum, MeanEstimator};
+use super::{LogSum, MeanEstimator};
 use crate::error::check;
 use crate::kernels;
 use crate::objective::{Batch, Cost};
 use crate::rng::{self, Prng};
-use crate::{Real, Result};
+use crate::{Real, Report, Result};
 use nalgebra::DVector;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
         loss: &O,
         rng: &mut Prng,
         mean: &mut DVector<T>,
-    ) -> Result<Diagnostics> {
+    ) -> Result<Report> {
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let j_total = self.samples;
@@ -117,12 +117,11 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
         loss.draw_batch(rng, &mut self.batch);
         let key = rng::fork_key(rng);
         let sqrt_tau = tau.sqrt();
-        let diagnostics = |m: f64, s: f64, s2: f64| Diagnostics {
-            samples: j_total,
-            cost_evaluations: j_total,
+        // The ESS and F̂_τ(x) = −log((1/J) Σ_j e^{−f(y_j)}) (000 eq. 2) from the weights' sums.
+        let diagnostics = |m: f64, s: f64, s2: f64| Report {
             ess: Some(s * s / s2),
-            log_mean_weight: Some(m + s.ln() - (j_total as f64).ln()),
-            ..Diagnostics::default()
+            loss: Some(-(m + s.ln() - (j_total as f64).ln())),
+            ..Report::default()
         };
         if let Some(p) = loss.as_gaussian_weighted_mean().filter(|_| self.projected) {
             if let Some(r) =

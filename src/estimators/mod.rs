@@ -21,9 +21,8 @@ pub use quadrature::Quadrature;
 pub use sgld::{Sgld, StepSizes};
 
 use crate::rng::Prng;
-use crate::{Real, Result};
+use crate::{Real, Report, Result};
 use nalgebra::DVector;
-use serde::{Deserialize, Serialize};
 
 /// An estimator of E_{q_{x,τ}}\[Y\] (000 eq. 15), the minimizer of x ↦ KL(q_{x_k,τ} ‖ φ_{x,τ})
 /// (000 §5.1).
@@ -34,7 +33,9 @@ use serde::{Deserialize, Serialize};
 /// Contract: on `Err`, the estimator's persistent state (e.g. SGLD's warm-start chain) is unchanged
 /// and `mean` may hold garbage (callers write into a scratch buffer).
 pub trait MeanEstimator<T: Real, O: ?Sized> {
-    /// Writes an estimate of E_{q_{x,τ}}\[Y\] into `mean` (length d) and returns diagnostics.
+    /// Writes an estimate of E_{q_{x,τ}}\[Y\] into `mean` (length d) and returns what the
+    /// estimator knows of it (ESS, the estimate of F_τ, named extras); the step that calls it
+    /// fills in the counts ([`Report`]).
     ///
     /// Errors: invalid hyper-parameters, `x.len() != loss.dim()`, a non-finite loss, gradient or
     /// estimate ([`Error::NonFinite`](crate::Error::NonFinite)).
@@ -45,29 +46,7 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
         loss: &O,
         rng: &mut Prng,
         mean: &mut DVector<T>,
-    ) -> Result<Diagnostics>;
-}
-
-/// What an estimator or a KL step did: evaluation counts and sampling-quality indicators.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Diagnostics {
-    /// Samples used (SGLD: averaged chain states; IS: Gaussian draws; RM: iterations × M, or
-    /// quadrature nodes × iterations).
-    pub samples: usize,
-    /// Number of loss evaluations f(y).
-    pub cost_evaluations: usize,
-    /// Number of gradient evaluations ∇f(y).
-    pub gradient_evaluations: usize,
-    /// Effective sample size (Σw)²/Σw² of self-normalised importance weights (000 Alg. 4).
-    pub ess: Option<f64>,
-    /// log of the mean importance weight, log((1/J) Σ e^{−f(y_j)}): a Monte Carlo estimate of
-    /// −F_τ(x) (000 eq. 2) on the drawn minibatch.
-    pub log_mean_weight: Option<f64>,
-    /// Langevin steps discarded as burn-in (000 Alg. 3 with burn-in).
-    pub burn_in: usize,
-    /// Whether the Langevin chain started from its last state of the previous outer step
-    /// (000 §5.1.1: "we initialized the Langevin chain at the last iteration").
-    pub warm_started: bool,
+    ) -> Result<Report>;
 }
 
 /// Running log-sum-exp in f64: keeps m = max lᵢ, s = Σ e^{lᵢ − m}, s₂ = Σ e^{2(lᵢ − m)}, so that
@@ -127,11 +106,11 @@ pub fn local_entropy_gradient<T: Real, O: ?Sized, E: MeanEstimator<T, O>>(
     loss: &O,
     rng: &mut Prng,
     grad: &mut DVector<T>,
-) -> Result<Diagnostics> {
-    let diagnostics = estimator.estimate(x, tau, loss, rng, grad)?;
+) -> Result<Report> {
+    let report = estimator.estimate(x, tau, loss, rng, grad)?;
     // grad holds E_q; turn it into (x − E_q)/τ in place (no allocation).
     for (g, xi) in grad.iter_mut().zip(x.iter()) {
         *g = (*xi - *g) / tau;
     }
-    Ok(diagnostics)
+    Ok(report)
 }

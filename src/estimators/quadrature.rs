@@ -3,11 +3,11 @@
 //! decay like a Gaussian, for which the trapezoid rule is spectrally accurate. Used for the
 //! closed-form and theorem tests (000 Thm 2, Thm 4) and by users who property-test them.
 
-use super::{Diagnostics, LogSum, MeanEstimator};
+use super::{LogSum, MeanEstimator};
 use crate::error::check;
 use crate::objective::{Batch, Cost, Gradient};
 use crate::rng::Prng;
-use crate::{Error, Real, Result};
+use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -208,12 +208,11 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
         loss: &O,
         _rng: &mut Prng,
         mean: &mut DVector<T>,
-    ) -> Result<Diagnostics> {
+    ) -> Result<Report> {
         check::dim(loss.dim(), x.len())?;
         let mut y = x.clone();
         let mut ls = LogSum::default();
         let mut sy = [0.0f64; 2];
-        let mut evals = 0;
         self.for_each_node(x, tau, &mut y, |y, lw| {
             let f = check::finite(
                 "loss value",
@@ -224,17 +223,12 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
             for (s, yi) in sy.iter_mut().zip(y.iter()) {
                 *s = *s * rescale + w * yi.as_f64();
             }
-            evals += 1;
             Ok(())
         })?;
         for (m, s) in mean.iter_mut().zip(sy.iter()) {
             *m = T::lit(s / ls.s);
         }
         check::finite_vec("estimate of E_q[Y]", "quadrature", mean)?;
-        Ok(Diagnostics {
-            samples: evals,
-            cost_evaluations: evals,
-            ..Diagnostics::default()
-        })
+        Ok(Report::default())
     }
 }

@@ -1,12 +1,12 @@
 //! Stochastic gradient Langevin dynamics for E_{q_{x,τ}}\[Y\] (000 Alg. 3; Welling & Teh 2011;
 //! the inner loop of Entropy-SGD, 004 Alg. 1).
 
-use super::{Diagnostics, MeanEstimator};
+use super::MeanEstimator;
 use crate::error::check;
 use crate::kernels;
 use crate::objective::{Batch, Gradient};
 use crate::rng::{self, Prng};
-use crate::{Error, Real, Result, Schedule};
+use crate::{Error, Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -175,7 +175,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
         loss: &O,
         rng: &mut Prng,
         mean: &mut DVector<T>,
-    ) -> Result<Diagnostics> {
+    ) -> Result<Report> {
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let s = &mut self.scratch;
@@ -261,12 +261,9 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
                 c => *c = Some(s.state.clone()),
             }
         }
-        Ok(Diagnostics {
-            samples: self.samples,
-            gradient_evaluations: self.burn_in + self.samples,
-            burn_in: self.burn_in,
-            warm_started: warm,
-            ..Diagnostics::default()
-        })
+        let mut report = Report::default();
+        report.extras.set("burn_in", self.burn_in as f64);
+        report.extras.set("warm_started", f64::from(u8::from(warm)));
+        Ok(report)
     }
 }

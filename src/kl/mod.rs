@@ -13,9 +13,9 @@ mod robbins_monro;
 
 pub use robbins_monro::{GaussianExpectation, RobbinsMonro};
 
-use crate::estimators::{Diagnostics, MeanEstimator};
+use crate::estimators::MeanEstimator;
 use crate::rng::Prng;
-use crate::{Real, Result};
+use crate::{Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// Contract: on `Err` the step's persistent state is unchanged and `x_next` may hold garbage.
 pub trait KlStep<T: Real, O: ?Sized> {
-    /// Writes x_{k+1} into `x_next` (length d).
+    /// Writes x_{k+1} into `x_next` (length d) and returns what the step knows of it (see
+    /// [`MeanEstimator::estimate`]).
     fn step(
         &mut self,
         x_k: &DVector<T>,
@@ -31,7 +32,7 @@ pub trait KlStep<T: Real, O: ?Sized> {
         loss: &O,
         rng: &mut Prng,
         x_next: &mut DVector<T>,
-    ) -> Result<Diagnostics>;
+    ) -> Result<Report>;
 }
 
 /// A solver for the mode-seeking problem min_x KL(φ_{x,τ} ‖ q_{x_k,τ}) (000 §5.2).
@@ -44,7 +45,7 @@ pub trait ModeSeekingSolver<T: Real, O: ?Sized> {
         loss: &O,
         rng: &mut Prng,
         x_next: &mut DVector<T>,
-    ) -> Result<Diagnostics>;
+    ) -> Result<Report>;
 }
 
 /// Mean-seeking step x_{k+1} = E_{q_{x_k,τ}}\[Y\] = argmin_x KL(q_{x_k,τ} ‖ φ_{x,τ})
@@ -77,7 +78,7 @@ impl<T: Real, O: ?Sized, E: MeanEstimator<T, O>> KlStep<T, O> for MeanSeeking<E>
         loss: &O,
         rng: &mut Prng,
         x_next: &mut DVector<T>,
-    ) -> Result<Diagnostics> {
+    ) -> Result<Report> {
         self.estimator.estimate(x_k, tau, loss, rng, x_next)
     }
 }
@@ -112,7 +113,7 @@ impl<T: Real, O: ?Sized, S: ModeSeekingSolver<T, O>> KlStep<T, O> for ModeSeekin
         loss: &O,
         rng: &mut Prng,
         x_next: &mut DVector<T>,
-    ) -> Result<Diagnostics> {
+    ) -> Result<Report> {
         self.solver.minimize(x_k, tau, loss, rng, x_next)
     }
 }

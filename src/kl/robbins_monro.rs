@@ -2,11 +2,11 @@
 
 use super::ModeSeekingSolver;
 use crate::error::check;
-use crate::estimators::{Diagnostics, Quadrature};
+use crate::estimators::Quadrature;
 use crate::kernels;
 use crate::objective::{Batch, Gradient, MeanGradient};
 use crate::rng::{self, Prng};
-use crate::{Error, Real, Result};
+use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -157,7 +157,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         loss: &O,
         rng: &mut Prng,
         x_next: &mut DVector<T>,
-    ) -> Result<Diagnostics> {
+    ) -> Result<Report> {
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x_k.len())?;
         let s = &mut self.scratch;
@@ -181,7 +181,6 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         s.xj.copy_from(x_k);
         let sqrt_tau = tau.sqrt();
         let m_inv = T::one() / T::lit(self.samples as f64);
-        let mut grads = 0;
         // Noise from per-block streams of one key per step (same result for any thread count).
         let key = if monte_carlo { rng::fork_key(rng) } else { 0 };
         for j in 1..=self.iterations {
@@ -245,10 +244,9 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                         }
                         s.gsum *= m_inv;
                     }
-                    grads += self.samples;
                 }
                 GaussianExpectation::Quadrature(q) => {
-                    grads += q.gaussian_mean_gradient_with(
+                    q.gaussian_mean_gradient_with(
                         &s.xj,
                         tau,
                         loss,
@@ -275,14 +273,6 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         }
         check::finite_vec("iterate", "Robbins-Monro (000 Alg. 5)", &s.xj)?;
         x_next.copy_from(&s.xj);
-        Ok(Diagnostics {
-            samples: if monte_carlo {
-                self.iterations * self.samples
-            } else {
-                grads
-            },
-            gradient_evaluations: grads,
-            ..Diagnostics::default()
-        })
+        Ok(Report::default())
     }
 }

@@ -1,13 +1,13 @@
 //! HEAT: the gradient of the heat-regularized loss F^H_γ = f ∗ φ_{0,γ} as the average of L
 //! gradients at Gaussian perturbations of x (003 eq. 4.43, §4.6.1.3; 000 §2.2).
 
-use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use super::{GradientOracle, SmoothedOptimizer};
 use crate::error::check;
 use crate::kernels;
 use crate::objective::{Batch, Gradient};
 use crate::rng::{self, Prng};
 use crate::update::Sgd;
-use crate::{Real, Result, Schedule};
+use crate::{Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +55,7 @@ impl<T: Real> GradientOracle<T> for HeatGradient<T> {
         k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+    ) -> Result<Report> {
         let gamma = self.scope.positive_at("scope", k)?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
@@ -73,10 +73,7 @@ impl<T: Real> GradientOracle<T> for HeatGradient<T> {
             *out += &self.g;
         }
         *out /= T::lit(self.samples as f64);
-        Ok(OracleInfo {
-            scope: Some(gamma),
-            gradient_evaluations: self.samples,
-        })
+        Ok(Report::with_scope(gamma.as_f64()))
     }
 }
 

@@ -11,13 +11,13 @@
 //! reductions of 003 §5.3.1 need: with L = 1, γ = ∞, η′ = 1 and all weight on the new sample the
 //! returned (scaled) gradient is ∇f(x) bit for bit.
 
-use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use super::{GradientOracle, SmoothedOptimizer};
 use crate::error::check;
 use crate::kernels;
 use crate::objective::{Batch, Gradient};
 use crate::rng::{self, Prng};
 use crate::update::{Sgd, UpdateRule};
-use crate::{Error, Real, Result, Schedule};
+use crate::{Error, Real, Report, Result, Schedule};
 use multiversion::multiversion;
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -408,24 +408,19 @@ impl<T: Real> LocalEntropyGradient<T> {
         loss: &O,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+    ) -> Result<Report> {
         let (run, factor) = self.take_finished()?;
         out.copy_from(&self.mu);
         *out *= factor;
-        let mut evals = self.langevin_steps;
         if self.data_weight > T::zero() {
             // 004 eq. 9: a separate minibatch for the data term.
             loss.draw_batch(rng, &mut self.batch);
             loss.gradient(x, &self.batch, &mut self.g);
             check::finite_vec("gradient", "Entropy-SGD outer gradient", &self.g)?;
             out.axpy(self.data_weight, &self.g, T::one());
-            evals += 1;
         }
         check::finite_vec("local-entropy gradient", "Langevin inner loop", out)?;
-        Ok(OracleInfo {
-            scope: Some(run.gamma),
-            gradient_evaluations: evals,
-        })
+        Ok(Report::with_scope(run.gamma.as_f64()))
     }
 
     /// [`Self::finish`] for a replica of Parle (003 eq. 5.8c), in one pass over the d
@@ -445,7 +440,7 @@ impl<T: Real> LocalEntropyGradient<T> {
         inv_coupling: T,
         out: &mut DVector<T>,
         backup: &mut DVector<T>,
-    ) -> Result<(OracleInfo<T>, T)> {
+    ) -> Result<(Report, T)> {
         if self.data_weight > T::zero() {
             let info = self.finish(x, loss, rng, out)?;
             let (g, xs) = (out.as_mut_slice(), x.as_slice());
@@ -478,10 +473,7 @@ impl<T: Real> LocalEntropyGradient<T> {
                 during: "Parle replica step",
             });
         }
-        let info = OracleInfo {
-            scope: Some(run.gamma),
-            gradient_evaluations: self.langevin_steps,
-        };
+        let info = Report::with_scope(run.gamma.as_f64());
         Ok((info, norm))
     }
 }
@@ -503,7 +495,7 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
         k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+    ) -> Result<Report> {
         self.start(x, k, rng)?;
         while !self.advance(x, loss, rng)? {}
         self.finish(x, loss, rng, out)
@@ -719,7 +711,7 @@ impl<T: Real> GradientOracle<T> for HopfLaxGradient<T> {
         k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+    ) -> Result<Report> {
         self.0.estimate(x, loss, k, rng, out)
     }
 }

@@ -19,7 +19,8 @@
 //! ```
 //! use nalgebra::dvector;
 //! use wide_valleys::objectives::GaussianMixture;
-//! use wide_valleys::optimizers::{Averaging, EntropySgd, GradientDescent, Optimizer};
+//! use wide_valleys::optimizers::{Averaging, EntropySgd, GradientDescent};
+//! use wide_valleys::Optimizer;
 //! use wide_valleys::Schedule;
 //!
 //! // A sharp deep minimum at −2 and a wide shallow one at 1.5.
@@ -76,61 +77,9 @@ pub use trivialized::{TrivializedGradient, TrivializedSgd};
 
 use crate::objective::Gradient;
 use crate::rng::Prng;
-use crate::{Real, Result};
+use crate::{Real, Report, Result};
 use nalgebra::DVector;
-use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
-
-/// What one outer step did (for logging and tests).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "T: Real")]
-pub struct Report<T: Real> {
-    /// The counter k at which this step ran (0 for the first step).
-    pub step: usize,
-    /// The learning rate η_k used by the outer update.
-    pub learning_rate: T,
-    /// The scope γ_k (a variance), for oracles that have one.
-    pub scope: Option<T>,
-    /// The elastic coupling ρ_k (a variance), for Elastic-SGD and Parle.
-    pub coupling: Option<T>,
-    /// Euclidean norm of the gradient fed to the update rule (averaged over replicas for Parle).
-    pub gradient_norm: T,
-    /// Number of gradient evaluations of the loss made by the step (all replicas).
-    pub gradient_evaluations: usize,
-}
-
-/// An optimizer of a differentiable (possibly stochastic) loss `O`.
-///
-/// The optimizer owns its random generator and draws minibatches itself through
-/// [`Cost::draw_batch`](crate::Cost::draw_batch).
-pub trait Optimizer<T: Real, O: Gradient<T>> {
-    /// One outer step on `x`. On error `x` and the optimizer's state are unchanged.
-    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>>;
-
-    /// The counter k: number of successful outer steps so far.
-    fn steps_taken(&self) -> usize;
-}
-
-/// A boxed optimizer (`Box<dyn Optimizer<T, O>>`, chosen at run time) is an optimizer, so it can be
-/// wrapped by [`Observed`](crate::observe::Observed) like any other.
-impl<T: Real, O: Gradient<T>, S: Optimizer<T, O> + ?Sized> Optimizer<T, O> for Box<S> {
-    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>> {
-        (**self).step(x, loss)
-    }
-
-    fn steps_taken(&self) -> usize {
-        (**self).steps_taken()
-    }
-}
-
-/// What an oracle did in one call.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct OracleInfo<T> {
-    /// The scope γ_k used, if the oracle has one.
-    pub scope: Option<T>,
-    /// Gradient evaluations made.
-    pub gradient_evaluations: usize,
-}
 
 /// An estimator of the gradient of a smoothed loss at x (`shared/DESIGN.md`, first column).
 ///
@@ -139,7 +88,9 @@ pub struct OracleInfo<T> {
 /// must persist (Trivialized-SGD's field h) is made permanent only by [`GradientOracle::commit`].
 pub trait GradientOracle<T: Real>: Clone + Debug + Send + Sync {
     /// Writes the smoothed gradient at `x` into `out` (of length `x.len()`), using outer counter
-    /// `k` for the oracle's schedules. Errors on non-finite values; `x` is never modified.
+    /// `k` for the oracle's schedules, and returns what the oracle knows of the step (its scope
+    /// γ_k, named extras; the optimizer fills in the counts). Errors on non-finite values; `x` is
+    /// never modified.
     fn estimate<O: Gradient<T>>(
         &mut self,
         x: &DVector<T>,
@@ -147,7 +98,7 @@ pub trait GradientOracle<T: Real>: Clone + Debug + Send + Sync {
         k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>>;
+    ) -> Result<Report>;
 
     /// Called after a successful step (the default does nothing).
     fn commit(&mut self) {}

@@ -19,12 +19,13 @@
 
 use super::langevin::check_scope;
 use super::transport::{InProcess, Transport};
-use super::{Averaging, LocalEntropyGradient, NoiseScale, Optimizer, Report};
+use super::{Averaging, LocalEntropyGradient, NoiseScale};
 use crate::error::check;
-use crate::objective::Gradient;
+use crate::objective::{Counted, Counts, Gradient};
+use crate::optim::Optimizer;
 use crate::rng::{self, Prng};
 use crate::update::{Sgd, UpdateRule};
-use crate::{Error, Real, Result, Schedule};
+use crate::{Error, Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -48,8 +49,6 @@ pub struct ParleReplica<T: Real, U> {
     grad: DVector<T>,
     #[serde(skip)]
     rng_backup: Option<Prng>,
-    #[serde(skip)]
-    evaluations: usize,
     // |prepared gradient|, computed by the replica's own worker (in parallel).
     #[serde(skip)]
     grad_norm: T,
@@ -127,7 +126,7 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
             return Ok(false);
         }
         // One pass: the 5.8c gradient, its norm, and the roll-back copy of x^a for `commit`.
-        let (info, norm) = self.oracle.finish_coupled(
+        let (_, norm) = self.oracle.finish_coupled(
             &self.x,
             loss,
             &mut self.rng,
@@ -136,7 +135,6 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
             &mut self.grad,
             &mut self.x_backup,
         )?;
-        self.evaluations = info.gradient_evaluations;
         self.grad_norm = norm;
         self.backed_up = true;
         Ok(true)
@@ -395,7 +393,8 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         &mut self,
         x: &mut DVector<T>,
         objectives: &[O],
-    ) -> Result<Report<T>> {
+    ) -> Result<Report> {
+        let started = std::time::Instant::now();
         if objectives.len() != 1 && objectives.len() != self.n {
             return Err(Error::InvalidHyperParameter {
                 name: "objectives",
@@ -420,7 +419,6 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     oracle: self.oracle.clone(),
                     grad: DVector::zeros(x.len()),
                     rng_backup: None,
-                    evaluations: 0,
                     grad_norm: T::zero(),
                     x_backup: DVector::zeros(0),
                     rule_backup: None,
@@ -454,6 +452,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let nt = T::lit(self.n as f64);
         let mut finite = true;
         let mean = &mut self.mean;
+        let counts = Counts::default();
         // One parallel region per outer step. Each replica (broadcast the master; 5.8a–b and
         // the gradient of 5.8c) runs in slices of one Langevin step (L per replica), which the
         // transport may move between threads (n replicas on fewer threads stay balanced), and
@@ -471,7 +470,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                 } else {
                     &objectives[a]
                 };
-                let done = r.prepare_slice(master, loss, k, inv_rho)?;
+                let done = r.prepare_slice(master, &Counted::new(loss, &counts), k, inv_rho)?;
                 if done {
                     r.commit(lr);
                 }
@@ -503,10 +502,9 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             }
             return Err(e);
         }
-        let (mut norm, mut evals) = (T::zero(), 0);
+        let mut norm = T::zero();
         for r in &self.replicas {
             norm += r.grad_norm;
-            evals += r.evaluations;
         }
         if !finite {
             // A finite gradient overflowed some x^a (huge η, ρ or momentum): undo the round.
@@ -529,11 +527,14 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         std::mem::swap(x, &mut self.mean);
         let report = Report {
             step: self.k,
-            learning_rate: lr,
-            scope: Some(gamma),
-            coupling: Some(rho),
-            gradient_norm: norm / nt,
-            gradient_evaluations: evals,
+            learning_rate: Some(lr.as_f64()),
+            scope: Some(gamma.as_f64()),
+            coupling: Some(rho.as_f64()),
+            gradient_norm: Some((norm / nt).as_f64()),
+            cost_evaluations: counts.costs(),
+            gradient_evaluations: counts.gradients(),
+            step_time: started.elapsed(),
+            ..Report::default()
         };
         self.k += 1;
         Ok(report)
@@ -541,7 +542,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
 }
 
 impl<T: Real, U: UpdateRule<T>, Tr: Transport, O: Gradient<T>> Optimizer<T, O> for Parle<T, U, Tr> {
-    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>> {
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         self.step_replicas(x, std::slice::from_ref(loss))
     }
 

@@ -1,12 +1,12 @@
 //! The loss's own (minibatch) gradient: plain SGD / gradient descent, the baseline and the
 //! γ = ρ = ∞, L = n = 1 special case of Parle (003 §5.3.1 (i)).
 
-use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use super::{GradientOracle, SmoothedOptimizer};
 use crate::error::check;
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
-use crate::{Real, Result};
+use crate::{Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -32,14 +32,11 @@ impl<T: Real> GradientOracle<T> for PlainGradient {
         _k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+    ) -> Result<Report> {
         loss.draw_batch(rng, &mut self.batch);
         loss.gradient(x, &self.batch, out);
         check::finite_vec("gradient", "gradient descent", out)?;
-        Ok(OracleInfo {
-            scope: None,
-            gradient_evaluations: 1,
-        })
+        Ok(Report::default())
     }
 }
 

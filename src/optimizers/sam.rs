@@ -2,12 +2,12 @@
 //! compared against: the gradient at the (first-order) worst point of a ball of radius r,
 //! ∇f(x + r·g/‖g‖) with g = ∇f(x), both on the same minibatch.
 
-use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use super::{GradientOracle, SmoothedOptimizer};
 use crate::error::check;
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
-use crate::{Real, Result};
+use crate::{Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +41,7 @@ impl<T: Real> GradientOracle<T> for SamGradient<T> {
         _k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+    ) -> Result<Report> {
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
         }
@@ -55,10 +55,7 @@ impl<T: Real> GradientOracle<T> for SamGradient<T> {
         }
         loss.gradient(&self.y, &self.batch, out);
         check::finite_vec("gradient", "SAM descent", out)?;
-        Ok(OracleInfo {
-            scope: None,
-            gradient_evaluations: 2,
-        })
+        Ok(Report::default())
     }
 }
 

@@ -2,12 +2,13 @@
 //! learning-rate schedule (`shared/DESIGN.md`: "a gradient of a smoothed loss followed by an
 //! update rule"; 004 §4.3 and 003 §3.2.2 change only "lines 5 and 9" to get momentum or Adam).
 
-use super::{GradientOracle, Optimizer, Report};
+use super::GradientOracle;
 use crate::error::check;
 use crate::objective::Gradient;
+use crate::optim::{counted_step, Optimizer};
 use crate::rng::{self, Prng};
 use crate::update::{Sgd, UpdateRule};
-use crate::{Real, Result, Schedule};
+use crate::{Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -107,11 +108,7 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
         self.learning_rate.at(k)
     }
 
-    fn try_step<O: Gradient<T>>(
-        &mut self,
-        x: &DVector<T>,
-        loss: &O,
-    ) -> Result<(super::OracleInfo<T>, T)> {
+    fn try_step<O: Gradient<T>>(&mut self, x: &DVector<T>, loss: &O) -> Result<(Report, T)> {
         let info = self
             .oracle
             .estimate(x, loss, self.k, &mut self.rng, &mut self.grad)?;
@@ -126,11 +123,22 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
     }
 }
 
-impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<T, O>
+impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T> + ?Sized> Optimizer<T, O>
     for SmoothedOptimizer<T, G, U>
 {
-    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report<T>> {
+    fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         check::dim(loss.dim(), x.len())?;
+        counted_step(self.k, loss, |loss| self.counted(x, loss))
+    }
+
+    fn steps_taken(&self) -> usize {
+        self.k
+    }
+}
+
+impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
+    /// The step of [`Optimizer::step`] on the counted loss.
+    fn counted<O: Gradient<T>>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
         if self.grad.len() != x.len() {
             self.grad = DVector::zeros(x.len());
@@ -161,14 +169,9 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<
                 }
                 // Commit: nothing below can fail.
                 self.oracle.commit();
-                let report = Report {
-                    step: self.k,
-                    learning_rate: lr,
-                    scope: info.scope,
-                    coupling: None,
-                    gradient_norm,
-                    gradient_evaluations: info.gradient_evaluations,
-                };
+                let mut report = info;
+                report.learning_rate = Some(lr.as_f64());
+                report.gradient_norm = Some(gradient_norm.as_f64());
                 self.k += 1;
                 Ok(report)
             }
@@ -177,9 +180,5 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T>> Optimizer<
                 Err(e)
             }
         }
-    }
-
-    fn steps_taken(&self) -> usize {
-        self.k
     }
 }

@@ -6,12 +6,12 @@
 //! so the update is x ← x − η(∇f(x) + h_i) (line 10, whose "w ← x" is a typo for x ← x).
 //! N is the number of parameters (spins); with n = N the field vanishes as i → ∞.
 
-use super::{GradientOracle, OracleInfo, SmoothedOptimizer};
+use super::{GradientOracle, SmoothedOptimizer};
 use crate::error::check;
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
-use crate::{Error, Real, Result};
+use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +79,7 @@ impl<T: Real> GradientOracle<T> for TrivializedGradient<T> {
         k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
-    ) -> Result<OracleInfo<T>> {
+    ) -> Result<Report> {
         let n = x.len();
         if self.neurons > n {
             return Err(Error::InvalidHyperParameter {
@@ -100,10 +100,7 @@ impl<T: Real> GradientOracle<T> for TrivializedGradient<T> {
         loss.gradient(x, &self.batch, out);
         check::finite_vec("gradient", "Trivialized-SGD", out)?;
         out.axpy(self.field_factor(k, n), &self.h, T::one());
-        Ok(OracleInfo {
-            scope: None,
-            gradient_evaluations: 1,
-        })
+        Ok(Report::default())
     }
 
     fn commit(&mut self) {

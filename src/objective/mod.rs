@@ -13,6 +13,10 @@
 //! evaluates all its samples on one, Entropy-SGD draws separate ones for its inner loop and its
 //! outer gradient. A deterministic loss ignores the batch and keeps the default `draw_batch`.
 
+mod counting;
+
+pub use counting::{Counted, Counts};
+
 use crate::rng::Prng;
 use crate::Real;
 use nalgebra::DVector;
