@@ -15,7 +15,7 @@
 //! | `sgld_1000/caller_2` | the same, called from the bench's own thread with a 2-thread global pool |
 //!
 //! SGLD is a sequential chain: its only parallelism is inside the MLP's matrix products, which
-//! `src/nn/gemm.rs` splits only when called from outside rayon's workers — never inside
+//! `src/nn/linalg/` splits only when called from outside rayon's workers — never inside
 //! `pool.install` — hence the `caller_2` variant, which is how a user calls it.
 //!
 //! `cargo bench --bench scaling` (a few minutes; the 2-thread figures need a quiet machine:

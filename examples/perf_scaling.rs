@@ -19,7 +19,7 @@
 //!      replica commits 5.8c in its last slice and the worker that finishes last computes the
 //!      master's mean (5.8d) with the other thread stealing its blocks (`Transport::round`).
 //!    - SGLD is a chain: its only parallelism is inside each gradient's matrix products, which
-//!      `src/nn/gemm.rs` splits only when called from *outside* rayon's workers. Inside
+//!      `src/nn/linalg/` splits only when called from *outside* rayon's workers. Inside
 //!      `pool.install` the caller is a worker, so the row "SGLD (caller thread)" also times it
 //!      from the main thread with a 2-thread global pool, which is how a user calls it.
 //! 2. **Memory** ("importance sampling with J = 10⁴ samples peaks at no more than 2× the memory
@@ -578,7 +578,7 @@ fn scaling(s: &Setup, reps: usize, only: Option<&str>) {
         row(name, &t1, &t2, pair);
     }
     // SGLD from the main thread: 2 = the global pool (built with 2 threads in main), where
-    // src/nn/gemm.rs may split large products.
+    // src/nn/linalg/ may split large products.
     let name = "SGLD, 10³ Langevin steps (caller thread, global pool of 2)";
     if !selected(name) {
         return;

@@ -1,6 +1,6 @@
 //! "Hot loops allocate nothing per iteration": after a warm-up call, drawing minibatches and
 //! evaluating the MLP's loss and gradient (with dropout) performs no heap allocation — the matrix
-//! products keep their packing buffers in a reused thread-local (`src/nn/gemm_packed.rs`), with
+//! products keep their packing buffers in a reused thread-local (`src/nn/linalg/packed.rs`), with
 //! `gemm`'s AVX2 kernels or, on AVX-512 CPUs, its AVX-512 ones: zero on every CPU, no slack.
 //!
 //! The counting allocator counts per thread (a `const` thread-local, which never allocates): the

@@ -21,7 +21,7 @@
 //! --include-ignored --nocapture <case>` prints a backtrace of the first 3 allocations made inside
 //! the measured window of each measurement.
 //!
-//! The MLP cases drive the matrix products through `src/nn/gemm_packed.rs` (the `gemm` crate's
+//! The MLP cases drive the matrix products through `src/nn/linalg/packed.rs` (the `gemm` crate's
 //! packed path with its buffers in a thread-local, reused): `mlp_784_*` check the same at the
 //! paper's network size, where every product takes that packed path (packing buffers of hundreds
 //! of KiB), on one thread and with the products split over two (also 784 → 64 → 10). Zero on
@@ -546,7 +546,7 @@ mlp_no_alloc! {
 
 // ---------------------------------------------------------------------------------------------
 // The paper's network, 784 → 200 → 10 (000 §6.1): every product goes through the packed path of
-// `src/nn/gemm_packed.rs` with its full-size packing buffers.
+// `src/nn/linalg/packed.rs` with its full-size packing buffers.
 
 /// `MlpObjective` for 784 → `hidden` → 10 on 1000 random MNIST-sized examples, and its x₀.
 fn mlp_784<T: Real>(hidden: usize, batch: usize) -> (MlpObjective<T>, DVector<T>) {

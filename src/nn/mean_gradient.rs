@@ -5,19 +5,19 @@
 //! layer's product accumulated over the columns each block completes (while they are in cache),
 //! then the rest of the forward pass on minibatch m and the deltas δℓ,m of every layer with z_m's
 //! own weights — one thread per point, so the noise that builds z_m and the point's products stay
-//! on one core. Then, once for all
-//! points, each layer's weight gradient Σ_m δℓ,m·Aℓ,mᵀ is ONE product over the M minibatches side
-//! by side (N = Σ_m B_m columns): at minibatch 20 and M = 30, a [200×600]·[600×784] product
-//! instead of 30 [200×20]·[20×784] ones, and no per-point gradient vector is written and summed.
-//! The PyTorch comparison's best Robbins–Monro variant stacks the same way
-//! (`benches/pytorch/compare.py`).
+//! on one core. Then, once for all points, each layer's weight gradient Σ_m δℓ,m·Aℓ,mᵀ is ONE
+//! product over the M minibatches side by side (N = Σ_m B_m columns): at minibatch 20 and M = 30,
+//! a [200×600]·[600×784] product instead of 30 [200×20]·[20×784] ones, and no per-point gradient
+//! vector is written and summed.
 //!
 //! Every point's work depends on m alone and the stacked products split only where that is
 //! bit-identical (`gemm`), so the result does not depend on the thread count.
 
-use super::gemm::{gemm, Mat};
+use super::chunk::bias_gradient;
+use super::linalg::{gemm, Mat};
 use super::objective::MlpObjective;
-use super::workspace::{self, give, take, Dropout, Workspace};
+use super::pass;
+use super::workspace::{give, take, Dropout, Workspace};
 use crate::objective::{Batch, MeanGradient, POINT_BLOCK};
 use crate::Real;
 use nalgebra::DVector;
@@ -275,8 +275,7 @@ impl<T: Real> MlpObjective<T> {
             let (x, ws) = (p.z.as_mut_slice(), &mut p.ws);
             let draw = |offset: usize, part: &mut [T]| point(m, offset, part);
             let (mlp, data, dropout) = (&self.mlp, &self.data, dropout.as_mut());
-            match workspace::deltas_pass(mlp, ws, x, &draw, POINT_BLOCK, data, idx, dropout, scale)
-            {
+            match pass::deltas_pass(mlp, ws, x, &draw, POINT_BLOCK, data, idx, dropout, scale) {
                 None => failed.store(true, Ordering::Relaxed),
                 Some(loss) => {
                     // SAFETY: point m writes only its own columns c0..c0 + b of each matrix
@@ -351,7 +350,7 @@ pub(super) fn weight_gradients<T: Real>(
             let dm = Mat::new(delta, n_out, n);
             gemm(one, dm, Mat::new(a_prev, n_in, n).t(), zero, gw);
             gb.fill(zero);
-            workspace::bias_gradient(gb, delta);
+            bias_gradient(gb, delta);
         }
     }
 }

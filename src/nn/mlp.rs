@@ -1,7 +1,8 @@
 //! The dense MLP's architecture and its flat parameter layout (000 §6.1: 784→10 and 784→200→10;
 //! 004 §5.2 / 003 §3.3: mnistfc 784→1024→1024→10 with dropout).
 
-use super::workspace::{self, Workspace};
+use super::pass;
+use super::workspace::{Workspace, DEFAULT_CHUNK};
 use crate::data::Dataset;
 use crate::rng::Prng;
 use crate::{Error, Real, Result};
@@ -184,7 +185,7 @@ impl Mlp {
         indices: Option<&[usize]>,
     ) -> Result<Evaluation> {
         let mut ws = Workspace::new(self);
-        workspace::evaluate(self, &mut ws, x, data, indices, workspace::DEFAULT_CHUNK)
+        pass::evaluate(self, &mut ws, x, data, indices, DEFAULT_CHUNK)
     }
 }
 

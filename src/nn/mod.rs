@@ -32,10 +32,12 @@
 //! assert!(acc > 0.3, "{acc}");
 //! ```
 
-mod gemm;
+mod chunk;
+mod linalg;
 mod mean_gradient;
 mod mlp;
 mod objective;
+mod pass;
 mod projected;
 mod weighted_mean;
 mod workspace;

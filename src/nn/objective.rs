@@ -3,6 +3,7 @@
 
 use super::mean_gradient::{PointScratch, Stacks};
 use super::mlp::{Evaluation, Mlp};
+use super::pass;
 use super::workspace::{self, Dropout, Workspace, DEFAULT_CHUNK};
 use crate::data::{batches, Dataset};
 use crate::objective::{Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient};
@@ -86,7 +87,7 @@ impl<T: Real> MlpObjective<T> {
     /// network's input or output size; [`Error::InvalidHyperParameter`] if `batch_size` is 0 or
     /// larger than the dataset.
     pub fn new(mlp: Mlp, data: Arc<Dataset<T>>, batch_size: usize) -> Result<Self> {
-        workspace::check_data(&mlp, &data)?;
+        pass::check_data(&mlp, &data)?;
         let indices = (0..data.len()).collect();
         Self::with_parts(mlp, data, indices, batch_size)
     }
@@ -231,7 +232,7 @@ impl<T: Real> MlpObjective<T> {
         indices: Option<&[usize]>,
     ) -> Result<Evaluation> {
         let mut ws = self.take_workspace();
-        let r = workspace::evaluate(&self.mlp, &mut ws, x, data, indices, self.chunk);
+        let r = pass::evaluate(&self.mlp, &mut ws, x, data, indices, self.chunk);
         self.return_workspace(ws);
         r
     }
@@ -309,7 +310,7 @@ impl<T: Real> MlpObjective<T> {
         let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
         let mut ws = self.take_workspace();
         let mut grad = grad;
-        let r = workspace::run(
+        let r = pass::run(
             &self.mlp,
             &mut ws,
             x.as_slice(),

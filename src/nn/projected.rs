@@ -20,10 +20,12 @@
 //! semi-definite XᵀX. Minibatches of n₀ or more examples are not projected (Ζ·Lᵀ would cost more
 //! than Ξ₀·X): `gaussian_mean_gradient` returns `None` and the caller draws whole points.
 
-use super::gemm::{gemm, Mat};
+use super::chunk::Backward;
+use super::linalg::{gemm, Mat};
 use super::mean_gradient::{store_point, PointScratch, Shared, Stacks};
 use super::objective::MlpObjective;
-use super::workspace::{self, give, take, Backward, Dropout};
+use super::pass;
+use super::workspace::{give, take, Dropout};
 use crate::objective::Batch;
 use crate::{kernels, Real};
 use nalgebra::DVector;
@@ -132,7 +134,7 @@ impl<T: Real> MlpObjective<T> {
             let scale = T::lit(inv_m / b as f64);
             let (mlp, data) = (&self.mlp, &self.data);
             let bw = Backward::Deltas { scale };
-            match workspace::pass_from_first(
+            match pass::pass_from_first(
                 mlp,
                 ws,
                 z.as_slice(),

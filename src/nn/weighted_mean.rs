@@ -24,11 +24,13 @@
 //! minibatches of n₀ or more examples, the path returns `None` and importance sampling draws
 //! whole samples.
 
-use super::gemm::{gemm, Mat};
+use super::chunk::Backward;
+use super::linalg::{gemm, Mat};
 use super::mean_gradient::{PointScratch, Shared, Stacks};
 use super::objective::MlpObjective;
+use super::pass;
 use super::projected::cholesky_upper;
-use super::workspace::{self, give, take, Backward, Dropout};
+use super::workspace::{give, take, Dropout};
 use crate::estimators::LogSum;
 use crate::objective::{Batch, GaussianWeightedMean, WeightSums};
 use crate::{kernels, rng, Error, Real, Result};
@@ -164,9 +166,8 @@ impl<T: Real> MlpObjective<T> {
                 let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
                 let (mlp, data, zs) = (&self.mlp, &self.data, z.as_slice());
                 let bw = Backward::None;
-                let f =
-                    workspace::pass_from_first(mlp, ws, zs, data, idx, dropout.as_mut(), bw, first)
-                        .map_or(f64::NAN, |sum| sum / b as f64);
+                let f = pass::pass_from_first(mlp, ws, zs, data, idx, dropout.as_mut(), bw, first)
+                    .map_or(f64::NAN, |sum| sum / b as f64);
                 if !f.is_finite() {
                     failed.store(true, Ordering::Relaxed);
                     break;
