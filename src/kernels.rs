@@ -25,49 +25,6 @@ pub(crate) fn all_finite<T: Real>(v: &[T]) -> bool {
         .all(|c| c.iter().fold(true, |ok, e| ok & e.is_finite()))
 }
 
-/// One Langevin step on a block (000 Alg. 3): y ← y − drift·(g − (x − y)/τ) + sd·ξ, written as
-/// y − drift·(g − (x − y)·inv_tau) + sd·ξ as before (same rounding as the scalar version), and
-/// with `average = Some((acc, a))` also acc ← acc + a·y on the new y (the chain's running
-/// average), in the same loop. Returns whether every g is finite; the block is garbage if not
-/// (the caller discards the step). Per element exactly the operations of the three passes it
-/// replaced (the check of g, the step, [`axpy`]), so the same bits.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512dq+avx512vl+avx2+fma",
-    "x86_64+avx2+fma"
-))]
-pub(crate) fn langevin<T: Real>(
-    y: &mut [T],
-    g: &[T],
-    x: &[T],
-    noise: &[T],
-    (drift, inv_tau, sd): (T, T, T),
-    average: Option<(&mut [T], T)>,
-) -> bool {
-    let n = y.len();
-    let (g, x, noise) = (&g[..n], &x[..n], &noise[..n]);
-    let step = |i: usize, v: T| v - drift * (g[i] - (x[i] - v) * inv_tau) + sd * noise[i];
-    let mut ok = true;
-    // One loop per case, so that each vectorizes without the unused stream.
-    match average {
-        Some((acc, a)) => {
-            let acc = &mut acc[..n];
-            for i in 0..n {
-                ok &= g[i].is_finite();
-                let v = step(i, y[i]);
-                y[i] = v;
-                acc[i] += a * v;
-            }
-        }
-        None => {
-            for i in 0..n {
-                ok &= g[i].is_finite();
-                y[i] = step(i, y[i]);
-            }
-        }
-    }
-    ok
-}
-
 /// One Robbins–Monro iteration on a block (000 eq. 17): x^j ← x^j − a·(x^j − x_k + τ·ḡ), the
 /// operations in that order. Returns whether every ḡ is finite.
 #[multiversion(targets(

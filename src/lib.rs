@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | [`objective`] | the user's loss: [`Cost`] (values), [`Gradient`] (gradients), minibatches drawn by the algorithm; optionally [`MeanGradient`] (many gradients' mean at once, for Robbins–Monro) and [`GaussianWeightedMean`] (importance sampling's weighted mean with less noise, same law) | 000 §2, Alg. 4, Alg. 5 |
 //! | [`objectives`] | test landscapes with closed forms (Gaussian mixture, quadratic) | DESIGN.md |
+//! | [`sampling`] | the one Langevin transition (SGLD and the Entropy-SGD / Parle inner loop are uses of it) | 000 Alg. 3, 004 Alg. 1, 003 eq. 5.8a–b |
 //! | [`estimators`] | estimators of E_{q_{x,τ}}\[Y\]: SGLD, importance sampling, quadrature | 000 Alg. 3, Alg. 4, eq. 15 |
 //! | [`kl`] | Gaussian–KL steps: mean-seeking (moment matching) and mode-seeking (Robbins–Monro) | 000 §5, Alg. 5, eq. 17 |
 //! | [`schemes`] | the two-step schemes [`LocalEntropy`] and [`HeatRegularization`] | 000 Alg. 1, Alg. 2, eq. 12 |
@@ -64,6 +65,7 @@ pub mod optimizers;
 pub mod real;
 pub mod regularized;
 pub mod rng;
+pub mod sampling;
 pub mod schedules;
 pub mod schemes;
 pub mod update;

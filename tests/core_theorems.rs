@@ -147,15 +147,20 @@ fn eq12_mean_seeking_step_is_gradient_descent_on_local_entropy_with_rate_tau() {
 #[test]
 fn local_entropy_gradient_oracle_matches_the_closed_form() {
     let mix = GaussianMixture::<f64>::wide_and_sharp();
-    let mut quad = Quadrature::new(801, 10.0);
+    // The local-entropy oracle over exact quadrature: (x − E_q[Y])/τ of 000 eq. 12.
+    let mut oracle = wide_valleys::optimizers::LocalEntropyGradient::with_estimator(
+        0.4,
+        Quadrature::new(801, 10.0),
+    )
+    .unwrap();
     let mut g = DVector::zeros(1);
     for &x0 in &[-2.5, -1.0, 0.3, 2.0] {
         let x = DVector::from_element(1, x0);
-        wide_valleys::estimators::local_entropy_gradient(
-            &mut quad,
+        wide_valleys::optimizers::GradientOracle::estimate(
+            &mut oracle,
             &x,
-            0.4,
             &mix,
+            0,
             &mut seeded(0),
             &mut g,
         )

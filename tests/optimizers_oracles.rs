@@ -194,7 +194,7 @@ fn data_term_uses_its_own_minibatch() {
         .unwrap()
         .thermal_noise(1e-2)
         .unwrap();
-    let mut with = base.clone().data_weight(0.3).unwrap();
+    let mut with = DataTerm::new(base.clone(), 0.3);
     let mut without = base;
     let (mut r1, mut r2) = (rng::seeded(4), rng::seeded(4));
     let (mut g1, mut g2, mut gf) = (DVector::zeros(D), DVector::zeros(D), DVector::zeros(D));

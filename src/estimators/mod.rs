@@ -5,17 +5,20 @@
 //!
 //! | estimator | paper | needs |
 //! |---|---|---|
-//! | [`Sgld`] | 000 Alg. 3 (SGLD, Welling–Teh), 004 Alg. 1 inner loop | [`Gradient`](crate::Gradient) |
+//! | [`Sgld`] | 000 Alg. 3 (SGLD, Welling–Teh): ε-weighted mean, warm-started chain | [`Gradient`](crate::Gradient) |
+//! | [`ExponentialSgld`] | 004 Alg. 1 lines 1–6, 003 Alg. 2: L steps from y = x, exponential average | [`Gradient`](crate::Gradient) |
 //! | [`ImportanceSampling`] | 000 Alg. 4, eq. 16 (gradient-free) | [`Cost`](crate::Cost) only |
 //! | [`Quadrature`] | exact expectations in d = 1, 2 (tests, theorem checks) | [`Cost`](crate::Cost) only |
 //!
 //! Each estimator states the bound it needs on the objective through the `O` parameter of
 //! [`MeanEstimator`], so importance sampling works with a loss that has no gradient.
 
+mod exponential_sgld;
 mod importance;
 mod quadrature;
 mod sgld;
 
+pub use exponential_sgld::ExponentialSgld;
 pub use importance::ImportanceSampling;
 pub use quadrature::Quadrature;
 pub use sgld::{Sgld, StepSizes};
@@ -47,6 +50,45 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
         rng: &mut Prng,
         mean: &mut DVector<T>,
     ) -> Result<Report>;
+
+    /// Writes E_{q_{x,τ}}\[Y\] − x, the mean displacement from the centre, into `out`: what the
+    /// local-entropy gradient ∇F_τ(x) = −(E_q\[Y\] − x)/τ (000 eq. 12) needs. The default is
+    /// [`Self::estimate`] minus x; a chain kept as a displacement returns its own mean directly.
+    fn estimate_displacement(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<Report> {
+        let report = self.estimate(x, tau, loss, rng, out)?;
+        *out -= x;
+        Ok(report)
+    }
+
+    /// How many calls of [`Self::displacement_slice`] one estimate takes (default 1), so that a
+    /// scheduler can interleave several estimates on fewer threads (Parle's replicas).
+    fn slices(&self) -> usize {
+        1
+    }
+
+    /// Part of [`Self::estimate_displacement`]: `first` begins a new estimate (abandoning any
+    /// unfinished one); then `Ok(None)` while more calls (with the same arguments and `first`
+    /// false) are needed, `Ok(Some(report))` once `out` holds the estimate. The default does the
+    /// whole estimate in one call.
+    fn displacement_slice(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+        first: bool,
+    ) -> Result<Option<Report>> {
+        let _ = first;
+        self.estimate_displacement(x, tau, loss, rng, out).map(Some)
+    }
 }
 
 /// Running log-sum-exp in f64: keeps m = max lᵢ, s = Σ e^{lᵢ − m}, s₂ = Σ e^{2(lᵢ − m)}, so that
@@ -94,23 +136,4 @@ impl LogSum {
     pub fn log_sum(&self) -> f64 {
         self.m + self.s.ln()
     }
-}
-
-/// ∇F_τ(x) = (x − E_{q_{x,τ}}\[Y\]) / τ (000 eq. 12), with E_q from any [`MeanEstimator`]: the
-/// local-entropy gradient oracle that Entropy-SGD (004 Alg. 1) and Parle (003 eq. 5.8) feed to an
-/// update rule. Writes into `grad` (length d); on error `grad` may hold garbage.
-pub fn local_entropy_gradient<T: Real, O: ?Sized, E: MeanEstimator<T, O>>(
-    estimator: &mut E,
-    x: &DVector<T>,
-    tau: T,
-    loss: &O,
-    rng: &mut Prng,
-    grad: &mut DVector<T>,
-) -> Result<Report> {
-    let report = estimator.estimate(x, tau, loss, rng, grad)?;
-    // grad holds E_q; turn it into (x − E_q)/τ in place (no allocation).
-    for (g, xi) in grad.iter_mut().zip(x.iter()) {
-        *g = (*xi - *g) / tau;
-    }
-    Ok(report)
 }

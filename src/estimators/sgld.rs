@@ -3,9 +3,9 @@
 
 use super::MeanEstimator;
 use crate::error::check;
-use crate::kernels;
-use crate::objective::{Batch, Gradient};
+use crate::objective::Gradient;
 use crate::rng::{self, Prng};
+use crate::sampling::{ChainForm, LangevinChain, RunningMean};
 use crate::{Error, Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -57,17 +57,14 @@ pub struct Sgld<T: Real> {
     step_sizes: StepSizes<T>,
     warm_start: bool,
     chain: Option<DVector<T>>,
-    #[serde(skip)]
-    scratch: Scratch<T>,
+    #[serde(skip, default = "langevin")]
+    langevin: LangevinChain<T>,
 }
 
-#[derive(Clone, Debug, Default)]
-struct Scratch<T: Real> {
-    grad: DVector<T>,
-    acc: DVector<T>,
-    state: DVector<T>,
-    noise: DVector<T>,
-    batch: Batch,
+/// 000 Alg. 3's chain: kept as the position y (to warm-start it when x moves), averaged with
+/// the weights ε_j.
+fn langevin<T: Real>() -> LangevinChain<T> {
+    LangevinChain::new(ChainForm::Position, RunningMean::Weighted)
 }
 
 impl<T: Real> Default for Sgld<T> {
@@ -91,13 +88,7 @@ impl<T: Real> Sgld<T> {
             },
             warm_start: true,
             chain: None,
-            scratch: Scratch {
-                grad: DVector::zeros(0),
-                acc: DVector::zeros(0),
-                state: DVector::zeros(0),
-                noise: DVector::zeros(0),
-                batch: Batch::Full,
-            },
+            langevin: langevin(),
         }
     }
 
@@ -178,92 +169,49 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
     ) -> Result<Report> {
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
-        let s = &mut self.scratch;
-        if s.state.len() != d {
-            s.grad = DVector::zeros(d);
-            s.acc = DVector::zeros(d);
-            s.state = DVector::zeros(d);
-            s.noise = DVector::zeros(d);
-        }
-        let warm = match (&self.chain, self.warm_start) {
-            (Some(c), true) if c.len() == d => {
-                s.state.copy_from(c);
-                true
-            }
-            _ => {
-                s.state.copy_from(x);
-                false
-            }
-        };
-        s.acc.fill(T::zero());
-        let mut eps_sum = T::zero();
-        let inv_tau = T::one() / tau;
-        let half = T::lit(0.5);
-        // The noise comes from per-block streams of this key (kernels::fill_noise), so the
-        // chain is the same for any number of threads.
+        let warm = self
+            .chain
+            .as_ref()
+            .filter(|c| self.warm_start && c.len() == d);
+        let warm_started = warm.is_some();
+        // The noise of step j comes from per-block streams of (key, j), so the chain is the same
+        // for any number of threads.
         let key = rng::fork_key(rng);
-        let xs = x.as_slice();
+        let chain = &mut self.langevin;
+        chain.start(x, warm, key, 1);
+        let half = T::lit(0.5);
         for j in 1..=self.burn_in + self.samples {
             let eps = self.step_sizes.at(j)?;
-            let drift = eps * half;
-            let sd = (eps * self.temperature).sqrt();
-            loss.draw_batch(rng, &mut s.batch);
-            // The noise does not depend on the gradient: draw it while the gradient is computed
-            // (the blocks are stolen by the thread that is not running the network).
-            let (state, batch, grad, noise) = (&s.state, &s.batch, &mut s.grad, &mut s.noise);
-            kernels::beside(
-                || loss.gradient(state, batch, grad),
-                || {
-                    if sd > T::zero() {
-                        kernels::fill_noise(key, j as u64, noise.as_mut_slice())
-                    }
-                },
-                d,
-            );
-            let average = j > self.burn_in;
-            let (g, noise) = (s.grad.as_slice(), s.noise.as_slice());
-            // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ. One parallel pass:
-            // the check of ∇f, the step and the running average (the chain state is scratch
-            // until the end, so a non-finite gradient found mid-pass only discards it).
-            let finite = kernels::par_blocks_all(
-                s.state.as_mut_slice(),
-                s.acc.as_mut_slice(),
-                |o, y, acc| {
-                    let r = o..o + y.len();
-                    kernels::langevin(
-                        y,
-                        &g[r.clone()],
-                        &xs[r.clone()],
-                        &noise[r],
-                        (drift, inv_tau, sd),
-                        average.then_some((acc, eps)),
-                    )
-                },
-            );
-            if !finite {
-                return Err(Error::NonFinite {
+            // ∇ of the surrogate f(y) + |y − x|²/(2τ) is ∇f(y) − (x − y)/τ; drift ε/2, noise
+            // N(0, ε·temperature).
+            let sigma = (eps * self.temperature).sqrt();
+            let weight = if j > self.burn_in { eps } else { T::zero() };
+            chain
+                .step_weighted(loss, x, tau, eps * half, sigma, weight, false, rng)
+                .map_err(|_| Error::NonFinite {
                     what: "gradient",
                     during: "SGLD (000 Alg. 3)",
-                });
-            }
-            if average {
-                eps_sum += eps;
-            }
+                })?;
         }
-        check::finite_vec("Langevin chain state", "SGLD (000 Alg. 3)", &s.state)?;
-        mean.copy_from(&s.acc);
-        mean.unscale_mut(eps_sum);
+        check::finite_vec(
+            "Langevin chain state",
+            "SGLD (000 Alg. 3)",
+            chain.position(),
+        )?;
+        chain.mean_into(x, mean);
         check::finite_vec("estimate of E_q[Y]", "SGLD (000 Alg. 3)", mean)?;
         // Commit the chain only on success.
         if self.warm_start {
             match &mut self.chain {
-                Some(c) if c.len() == d => c.copy_from(&s.state),
-                c => *c = Some(s.state.clone()),
+                Some(c) if c.len() == d => c.copy_from(chain.position()),
+                c => *c = Some(chain.position().clone()),
             }
         }
         let mut report = Report::default();
         report.extras.set("burn_in", self.burn_in as f64);
-        report.extras.set("warm_started", f64::from(u8::from(warm)));
+        report
+            .extras
+            .set("warm_started", f64::from(u8::from(warm_started)));
         Ok(report)
     }
 }

@@ -47,8 +47,8 @@ impl<T: Real> HeatGradient<T> {
     }
 }
 
-impl<T: Real> GradientOracle<T> for HeatGradient<T> {
-    fn estimate<O: Gradient<T>>(
+impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for HeatGradient<T> {
+    fn estimate(
         &mut self,
         x: &DVector<T>,
         loss: &O,

@@ -55,8 +55,10 @@
 //!   mismatch) returns a typed [`Error`](crate::Error) and leaves x, the rule's state, the counter
 //!   and the generator exactly as they were.
 
+mod data_term;
+mod elastic;
 mod heat;
-mod langevin;
+mod local_entropy;
 mod parle;
 mod plain;
 mod sam;
@@ -64,34 +66,37 @@ mod smoothed;
 mod transport;
 mod trivialized;
 
+pub use crate::sampling::{Averaging, NoiseScale};
+pub use data_term::DataTerm;
+pub use elastic::ElasticCoupling;
 pub use heat::{Heat, HeatGradient};
-pub use langevin::{
-    Averaging, EntropySgd, HamiltonJacobi, HopfLaxGradient, LocalEntropyGradient, NoiseScale,
-};
+pub use local_entropy::{EntropySgd, HamiltonJacobi, HopfLaxGradient, LocalEntropyGradient};
 pub use parle::{ElasticSgd, Parle, ParleReplica};
 pub use plain::{GradientDescent, PlainGradient};
-pub use sam::{Sam, SamGradient};
+pub use sam::{FirstBatch, Sam, SamGradient};
 pub use smoothed::SmoothedOptimizer;
 pub use transport::{InProcess, Transport};
 pub use trivialized::{TrivializedGradient, TrivializedSgd};
 
-use crate::objective::Gradient;
 use crate::rng::Prng;
 use crate::{Real, Report, Result};
 use nalgebra::DVector;
-use std::fmt::Debug;
 
-/// An estimator of the gradient of a smoothed loss at x (`shared/DESIGN.md`, first column).
+/// An estimator of the gradient of a smoothed loss at x (the first column of the table above),
+/// for a loss of type `O`: each implementation states what it needs of the loss (the
+/// local-entropy gradient over importance sampling only [`Cost`](crate::Cost)).
 ///
-/// Implementations keep only hyper-parameters and scratch buffers: all randomness comes from the
-/// `rng` argument, so restoring the generator after a failed call restores everything. State that
-/// must persist (Trivialized-SGD's field h) is made permanent only by [`GradientOracle::commit`].
-pub trait GradientOracle<T: Real>: Clone + Debug + Send + Sync {
+/// Implementations keep hyper-parameters and scratch: all randomness comes from the `rng`
+/// argument, so restoring the generator after a failed call restores everything. State that must
+/// persist (Trivialized-SGD's field h) is made permanent only by [`GradientOracle::commit`].
+/// Oracles wrap each other: [`DataTerm`] adds 004's ρ∇f, [`ElasticCoupling`] Parle's elastic
+/// term, [`SamGradient`] evaluates any oracle at SAM's adversarial point.
+pub trait GradientOracle<T: Real, O: ?Sized> {
     /// Writes the smoothed gradient at `x` into `out` (of length `x.len()`), using outer counter
     /// `k` for the oracle's schedules, and returns what the oracle knows of the step (its scope
     /// γ_k, named extras; the optimizer fills in the counts). Errors on non-finite values; `x` is
     /// never modified.
-    fn estimate<O: Gradient<T>>(
+    fn estimate(
         &mut self,
         x: &DVector<T>,
         loss: &O,
@@ -99,6 +104,28 @@ pub trait GradientOracle<T: Real>: Clone + Debug + Send + Sync {
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report>;
+
+    /// How many calls of [`Self::estimate_slice`] one estimate takes (default 1): Parle
+    /// interleaves its replicas' slices over fewer threads.
+    fn slices(&self) -> usize {
+        1
+    }
+
+    /// Part of [`Self::estimate`]: `first` begins a new estimate (abandoning any unfinished
+    /// one); then `Ok(None)` while more calls (with the same arguments and `first` false) are
+    /// needed, `Ok(Some(report))` once `out` holds the gradient. The default does it all at once.
+    fn estimate_slice(
+        &mut self,
+        x: &DVector<T>,
+        loss: &O,
+        k: usize,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+        first: bool,
+    ) -> Result<Option<Report>> {
+        let _ = first;
+        self.estimate(x, loss, k, rng, out).map(Some)
+    }
 
     /// Called after a successful step (the default does nothing).
     fn commit(&mut self) {}

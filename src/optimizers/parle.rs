@@ -17,11 +17,11 @@
 //! scaled form; L = 1, γ = ∞ (with η₀ = 1, last iterate, no noise) is Elastic-SGD (eq. 5.4 with
 //! η′ = ρ/n); L = n = 1, γ = ρ = ∞ is SGD.
 
-use super::langevin::check_scope;
+use super::local_entropy::check_scope;
 use super::transport::{InProcess, Transport};
-use super::{Averaging, LocalEntropyGradient, NoiseScale};
+use super::{Averaging, ElasticCoupling, GradientOracle, LocalEntropyGradient, NoiseScale};
 use crate::error::check;
-use crate::objective::{Counted, Counts, Gradient};
+use crate::objective::{Cost, Counted, Counts};
 use crate::optim::Optimizer;
 use crate::rng::{self, Prng};
 use crate::update::{Sgd, UpdateRule};
@@ -30,7 +30,8 @@ use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
 /// One replica x^a of Parle / Elastic-SGD: its parameters, its update rule's state, its generator
-/// (stream a of the seed) and the scratch of its local-entropy oracle.
+/// (stream a of the seed) and its oracle `G` coupled elastically to the master
+/// ([`ElasticCoupling`]).
 ///
 /// A round is a two-phase protocol, which is what a [`Transport`] carries between master and
 /// replicas: [`ParleReplica::prepare`] (receive the master, run 5.8a–b, form the 5.8c gradient; only
@@ -39,12 +40,16 @@ use serde::{Deserialize, Serialize};
 /// [`ParleReplica::params`]. A commit can still be rolled back until the round is settled, so a
 /// replica may commit as soon as its own preparation is done ([`Transport::round`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned")]
-pub struct ParleReplica<T: Real, U> {
+#[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned, \
+                 G: Serialize + serde::de::DeserializeOwned")]
+pub struct ParleReplica<T: Real, U, G = LocalEntropyGradient<T>> {
     x: DVector<T>,
     rule: U,
     rng: Prng,
-    oracle: LocalEntropyGradient<T>,
+    oracle: ElasticCoupling<T, G>,
+    // The scope γ_k the oracle reported in this round.
+    #[serde(skip)]
+    scope: Option<f64>,
     #[serde(skip)]
     grad: DVector<T>,
     #[serde(skip)]
@@ -59,7 +64,7 @@ pub struct ParleReplica<T: Real, U> {
     rule_backup: Option<U>,
     #[serde(skip)]
     committed: bool,
-    // `x_backup` holds the current x^a (written by the last pass of `prepare`).
+    // `x_backup` holds the current x^a (written by the last slice of `prepare`).
     #[serde(skip)]
     backed_up: bool,
     // Phase 1 under way: the inner loop has been started (see `prepare_slice`).
@@ -67,18 +72,22 @@ pub struct ParleReplica<T: Real, U> {
     preparing: bool,
 }
 
-impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
-    /// Phase 1 of outer step `k`: from the broadcast `master`, run the inner loop on `loss`
-    /// (5.8a–b) and form the gradient (x^a − z^a) + (x^a − x)·`inv_coupling` of 5.8c
-    /// (`inv_coupling` = 1/ρ_k, 0 for ρ = ∞). Changes only scratch and the generator (backed up).
-    pub fn prepare<O: Gradient<T>>(
+impl<T: Real, U: UpdateRule<T>, G> ParleReplica<T, U, G> {
+    /// Phase 1 of outer step `k`: from the broadcast `master`, evaluate the oracle at x^a on
+    /// `loss` (5.8a–b for the default local-entropy oracle) and form the gradient
+    /// g_a + (x^a − x)/ρ_k of 5.8c (ρ_k = `coupling`, +∞ allowed). Changes only scratch and the
+    /// generator (backed up).
+    pub fn prepare<O: ?Sized>(
         &mut self,
         master: &DVector<T>,
         loss: &O,
         k: usize,
-        inv_coupling: T,
-    ) -> Result<()> {
-        while !self.prepare_slice(master, loss, k, inv_coupling)? {}
+        coupling: T,
+    ) -> Result<()>
+    where
+        G: GradientOracle<T, O>,
+    {
+        while !self.prepare_slice(master, loss, k, coupling)? {}
         Ok(())
     }
 
@@ -86,27 +95,33 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
     /// (the first call also begins the loop, the last also forms the 5.8c gradient) and returns
     /// true when phase 1 is complete. The same arguments must be passed to every call of a round.
     /// A transport interleaves these slices of all replicas over its workers.
-    pub fn prepare_slice<O: Gradient<T>>(
+    pub fn prepare_slice<O: ?Sized>(
         &mut self,
         master: &DVector<T>,
         loss: &O,
         k: usize,
-        inv_coupling: T,
-    ) -> Result<bool> {
-        let r = self.prepare_slice_inner(master, loss, k, inv_coupling);
+        coupling: T,
+    ) -> Result<bool>
+    where
+        G: GradientOracle<T, O>,
+    {
+        let r = self.prepare_slice_inner(master, loss, k, coupling);
         if !matches!(r, Ok(false)) {
             self.preparing = false;
         }
         r
     }
 
-    fn prepare_slice_inner<O: Gradient<T>>(
+    fn prepare_slice_inner<O: ?Sized>(
         &mut self,
         master: &DVector<T>,
         loss: &O,
         k: usize,
-        inv_coupling: T,
-    ) -> Result<bool> {
+        coupling: T,
+    ) -> Result<bool>
+    where
+        G: GradientOracle<T, O>,
+    {
         if !self.preparing {
             match &mut self.rng_backup {
                 Some(b) => b.clone_from(&self.rng),
@@ -119,23 +134,20 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
                 self.x_backup = DVector::zeros(self.x.len());
             }
             self.backed_up = false;
-            self.oracle.start(&self.x, k, &mut self.rng)?;
-            self.preparing = true;
+            self.oracle.set_master(master, coupling)?;
         }
-        if !self.oracle.advance(&self.x, loss, &mut self.rng)? {
+        let first = !std::mem::replace(&mut self.preparing, true);
+        let Some(report) =
+            self.oracle
+                .estimate_slice(&self.x, loss, k, &mut self.rng, &mut self.grad, first)?
+        else {
             return Ok(false);
-        }
-        // One pass: the 5.8c gradient, its norm, and the roll-back copy of x^a for `commit`.
-        let (_, norm) = self.oracle.finish_coupled(
-            &self.x,
-            loss,
-            &mut self.rng,
-            master,
-            inv_coupling,
-            &mut self.grad,
-            &mut self.x_backup,
-        )?;
-        self.grad_norm = norm;
+        };
+        self.scope = report.scope;
+        // The 5.8c gradient's norm, and the roll-back copy of x^a for `commit`, by this
+        // replica's own worker (in parallel with the others).
+        self.grad_norm = crate::kernels::norm(self.grad.as_slice());
+        self.x_backup.copy_from(&self.x);
         self.backed_up = true;
         Ok(true)
     }
@@ -210,10 +222,13 @@ impl<T: Real, U: UpdateRule<T>> ParleReplica<T, U> {
 /// [`Parle::step_replicas`] — or all share one ([`Optimizer::step`]). The master is the `x` passed
 /// to `step`; the replicas live in the optimizer and start at the first `x` seen.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound = "T: Real, U: Serialize + serde::de::DeserializeOwned, Tr: Default")]
-pub struct Parle<T: Real, U = Sgd, Tr = InProcess> {
+#[serde(
+    bound = "T: Real, U: Serialize + serde::de::DeserializeOwned, Tr: Default, \
+                 G: Serialize + serde::de::DeserializeOwned"
+)]
+pub struct Parle<T: Real, U = Sgd, Tr = InProcess, G = LocalEntropyGradient<T>> {
     n: usize,
-    oracle: LocalEntropyGradient<T>,
+    oracle: G,
     // ρ = +∞ has no JSON number: checkpoints store it as a unit variant.
     #[serde(with = "crate::checkpoint::checked_schedule")]
     coupling: Schedule<T>,
@@ -223,7 +238,7 @@ pub struct Parle<T: Real, U = Sgd, Tr = InProcess> {
     rule: U,
     seed: u64,
     k: usize,
-    replicas: Vec<ParleReplica<T, U>>,
+    replicas: Vec<ParleReplica<T, U, G>>,
     #[serde(skip)]
     transport: Tr,
     #[serde(skip)]
@@ -243,14 +258,30 @@ impl<T: Real> Parle<T, Sgd, InProcess> {
         langevin_steps: usize,
         learning_rate: T,
     ) -> Result<Self> {
-        check::count("replicas", replicas)?;
-        check::positive("learning_rate", learning_rate)?;
-        let coupling = coupling.into();
-        check_scope("coupling", &coupling, 0)?;
         let oracle = LocalEntropyGradient::new(scope, langevin_steps)?
             .langevin_step(learning_rate)?
             .thermal_noise(T::zero())?
             .scaled(true);
+        Parle::with_oracle(replicas, oracle, coupling, learning_rate)
+    }
+}
+
+impl<T: Real, G> Parle<T, Sgd, InProcess, G> {
+    /// Elastic coupling of n ≥ 1 replicas (003 eq. 5.8c–d) around any smoothed-gradient oracle:
+    /// each replica steps x^a ← x^a − η(g_a(x^a) + (x^a − x)/ρ_k) with g_a = `oracle` (e.g. HEAT's
+    /// or the local-entropy gradient over importance sampling), and the master is their mean.
+    /// With the default oracle ([`Parle::new`]) this is Parle; with the plain gradient,
+    /// Elastic-SGD (eq. 5.4).
+    pub fn with_oracle(
+        replicas: usize,
+        oracle: G,
+        coupling: impl Into<Schedule<T>>,
+        learning_rate: T,
+    ) -> Result<Self> {
+        check::count("replicas", replicas)?;
+        check::positive("learning_rate", learning_rate)?;
+        let coupling = coupling.into();
+        check_scope("coupling", &coupling, 0)?;
         Ok(Self {
             n: replicas,
             oracle,
@@ -266,7 +297,7 @@ impl<T: Real> Parle<T, Sgd, InProcess> {
     }
 }
 
-impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
+impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
     /// Seeds replica a with `rng::stream(seed, a)` (replica 0 draws what Entropy-SGD seeded with
     /// `seed` draws). Resets the replicas.
     pub fn seed(mut self, seed: u64) -> Self {
@@ -276,12 +307,12 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
     }
 
     /// Runs the replicas on a dedicated pool of `threads` threads (results do not depend on it).
-    pub fn threads(self, threads: usize) -> Result<Parle<T, U, InProcess>> {
+    pub fn threads(self, threads: usize) -> Result<Parle<T, U, InProcess, G>> {
         Ok(self.transport(InProcess::with_threads(threads)?))
     }
 
     /// Replaces the replica–master transport.
-    pub fn transport<Tr2: Transport>(self, transport: Tr2) -> Parle<T, U, Tr2> {
+    pub fn transport<Tr2: Transport>(self, transport: Tr2) -> Parle<T, U, Tr2, G> {
         Parle {
             n: self.n,
             oracle: self.oracle,
@@ -298,7 +329,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
 
     /// Replaces the replicas' update rule for eq. 5.8c (Nesterov 0.9 in 003 Remark 5.3). Resets
     /// the replicas.
-    pub fn with_rule<V: UpdateRule<T>>(self, rule: V) -> Parle<T, V, Tr> {
+    pub fn with_rule<V: UpdateRule<T>>(self, rule: V) -> Parle<T, V, Tr, G> {
         Parle {
             n: self.n,
             oracle: self.oracle,
@@ -313,47 +344,10 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         }
     }
 
-    /// The inner step η⁽⁰⁾ (default: the initial learning rate, 003 §5.3.2).
-    pub fn langevin_step(mut self, step: T) -> Result<Self> {
-        let o = self.oracle.clone().langevin_step(step)?;
-        self.set_oracle(o);
-        Ok(self)
-    }
-
-    /// Thermal noise β⁻¹ of the inner loop (default 0, 003 §5.2.2).
-    pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
-        let o = self.oracle.clone().thermal_noise(thermal_noise)?;
-        self.set_oracle(o);
-        Ok(self)
-    }
-
-    /// Noise convention of the inner loop (see [`NoiseScale`]).
-    pub fn noise_scale(mut self, scale: NoiseScale) -> Self {
-        let o = self.oracle.clone().noise_scale(scale);
-        self.set_oracle(o);
-        self
-    }
-
-    /// Exponential averaging of the inner loop (default α₀₀₃ = 0.25, see [`Averaging`]).
-    pub fn averaging(mut self, averaging: Averaging<T>) -> Self {
-        let o = self.oracle.clone().averaging(averaging);
-        self.set_oracle(o);
-        self
-    }
-
     /// A learning-rate schedule η_k for eq. 5.8c.
     pub fn learning_rate_schedule(mut self, schedule: Schedule<T>) -> Self {
         self.learning_rate = schedule;
         self
-    }
-
-    /// Sets the inner-loop oracle of the master template and of existing replicas (builders may
-    /// be called between steps).
-    fn set_oracle(&mut self, oracle: LocalEntropyGradient<T>) {
-        for r in &mut self.replicas {
-            r.oracle = oracle.clone();
-        }
-        self.oracle = oracle;
     }
 
     /// Number of replicas n.
@@ -367,13 +361,8 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
     }
 
     /// Replica a's full state (None before the first step or if a ≥ n).
-    pub fn replica_state(&self, a: usize) -> Option<&ParleReplica<T, U>> {
+    pub fn replica_state(&self, a: usize) -> Option<&ParleReplica<T, U, G>> {
         self.replicas.get(a)
-    }
-
-    /// The scope γ_k at outer step k.
-    pub fn scope_at(&self, k: usize) -> T {
-        self.oracle.scope_at(k)
     }
 
     /// The coupling ρ_k at outer step k.
@@ -389,11 +378,15 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
     /// One outer step with one objective per replica (`objectives.len() == n`, e.g. disjoint
     /// shards, 003 §5.5) or one shared objective (`len == 1`). The master `x` becomes the mean of
     /// the replicas. On error, `x`, the replicas, their rules, generators and k are unchanged.
-    pub fn step_replicas<O: Gradient<T>>(
+    pub fn step_replicas<O: Cost<T>>(
         &mut self,
         x: &mut DVector<T>,
         objectives: &[O],
-    ) -> Result<Report> {
+    ) -> Result<Report>
+    where
+        G: for<'c> GradientOracle<T, Counted<'c, O>> + Send + Sync,
+        U: Send + Sync,
+    {
         let started = std::time::Instant::now();
         if objectives.len() != 1 && objectives.len() != self.n {
             return Err(Error::InvalidHyperParameter {
@@ -405,7 +398,6 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         for o in objectives {
             check::dim(o.dim(), x.len())?;
         }
-        let gamma = check_scope("scope", self.oracle.scope(), self.k)?;
         let rho = check_scope("coupling", &self.coupling, self.k)?;
         let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
         let fresh = self.replicas.is_empty();
@@ -416,11 +408,12 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                     x: x.clone(),
                     rule: self.rule.clone(),
                     rng: rng::stream(self.seed, a as u64),
-                    oracle: self.oracle.clone(),
+                    oracle: ElasticCoupling::new(self.oracle.clone()),
+                    scope: None,
                     grad: DVector::zeros(x.len()),
                     rng_backup: None,
                     grad_norm: T::zero(),
-                    x_backup: DVector::zeros(0),
+                    x_backup: DVector::zeros(x.len()),
                     rule_backup: None,
                     committed: false,
                     backed_up: false,
@@ -444,7 +437,6 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
             }
         }
         let k = self.k;
-        let inv_rho = T::one() / rho; // 0 for ρ = ∞: the coupling is off
         let master: &DVector<T> = x;
         if self.mean.len() != x.len() {
             self.mean = DVector::zeros(x.len());
@@ -460,7 +452,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         // Then 5.8d with η⁽³⁾ = ρ_k/n: the master is the replicas' mean, summed in replica
         // order (into scratch: x is replaced only if every replica and the mean are finite),
         // computed by the worker that finishes last while the others steal its blocks.
-        let slices = self.oracle.langevin_steps();
+        let slices = self.oracle.slices();
         let round = self.transport.round(
             &mut self.replicas,
             slices,
@@ -470,7 +462,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
                 } else {
                     &objectives[a]
                 };
-                let done = r.prepare_slice(master, &Counted::new(loss, &counts), k, inv_rho)?;
+                let done = r.prepare_slice(master, &Counted::new(loss, &counts), k, rho)?;
                 if done {
                     r.commit(lr);
                 }
@@ -528,7 +520,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
         let report = Report {
             step: self.k,
             learning_rate: Some(lr.as_f64()),
-            scope: Some(gamma.as_f64()),
+            scope: self.replicas.first().and_then(|r| r.scope),
             coupling: Some(rho.as_f64()),
             gradient_norm: Some((norm / nt).as_f64()),
             cost_evaluations: counts.costs(),
@@ -541,13 +533,64 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
     }
 }
 
-impl<T: Real, U: UpdateRule<T>, Tr: Transport, O: Gradient<T>> Optimizer<T, O> for Parle<T, U, Tr> {
+impl<T, U, Tr, G, O> Optimizer<T, O> for Parle<T, U, Tr, G>
+where
+    T: Real,
+    U: UpdateRule<T> + Send + Sync,
+    Tr: Transport,
+    G: for<'c> GradientOracle<T, Counted<'c, O>> + Clone + Send + Sync,
+    O: Cost<T>,
+{
     fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         self.step_replicas(x, std::slice::from_ref(loss))
     }
 
     fn steps_taken(&self) -> usize {
         self.k
+    }
+}
+
+impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
+    /// The inner step η⁽⁰⁾ (default: the initial learning rate, 003 §5.3.2).
+    pub fn langevin_step(mut self, step: T) -> Result<Self> {
+        let o = self.oracle.clone().langevin_step(step)?;
+        self.set_oracle(o);
+        Ok(self)
+    }
+
+    /// Thermal noise β⁻¹ of the inner loop (default 0, 003 §5.2.2).
+    pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
+        let o = self.oracle.clone().thermal_noise(thermal_noise)?;
+        self.set_oracle(o);
+        Ok(self)
+    }
+
+    /// Noise convention of the inner loop (see [`NoiseScale`]).
+    pub fn noise_scale(mut self, scale: NoiseScale) -> Self {
+        let o = self.oracle.clone().noise_scale(scale);
+        self.set_oracle(o);
+        self
+    }
+
+    /// Exponential averaging of the inner loop (default α₀₀₃ = 0.25, see [`Averaging`]).
+    pub fn averaging(mut self, averaging: Averaging<T>) -> Self {
+        let o = self.oracle.clone().averaging(averaging);
+        self.set_oracle(o);
+        self
+    }
+
+    /// Sets the inner-loop oracle of the master template and of existing replicas (builders may
+    /// be called between steps).
+    fn set_oracle(&mut self, oracle: LocalEntropyGradient<T>) {
+        for r in &mut self.replicas {
+            *r.oracle.inner_mut() = oracle.clone();
+        }
+        self.oracle = oracle;
+    }
+
+    /// The scope γ_k at outer step k.
+    pub fn scope_at(&self, k: usize) -> T {
+        self.oracle.scope_at(k)
     }
 }
 

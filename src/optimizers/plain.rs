@@ -24,8 +24,8 @@ impl PlainGradient {
     }
 }
 
-impl<T: Real> GradientOracle<T> for PlainGradient {
-    fn estimate<O: Gradient<T>>(
+impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for PlainGradient {
+    fn estimate(
         &mut self,
         x: &DVector<T>,
         loss: &O,

@@ -1,21 +1,26 @@
 //! SAM, sharpness-aware minimization (Foret et al. 2021), the baseline the wide-valley methods are
-//! compared against: the gradient at the (first-order) worst point of a ball of radius r,
-//! ∇f(x + r·g/‖g‖) with g = ∇f(x), both on the same minibatch.
+//! compared against, around any oracle (optax's `sam(opt, adv_opt)`): the oracle's gradient at the
+//! first-order worst point of a ball of radius r, x + r·g/‖g‖ with g = ∇f(x), g taken on the
+//! minibatch the oracle then starts on.
 
-use super::{GradientOracle, SmoothedOptimizer};
+use super::{GradientOracle, PlainGradient, SmoothedOptimizer};
 use crate::error::check;
-use crate::objective::{Batch, Gradient};
+use crate::objective::{Batch, Cost, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
 use crate::{Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// ≈ ∇ max_{‖e‖≤r} f(x + e) = ∇f(x + r g/‖g‖) (e = 0 when g = 0).
+/// `inner` evaluated at y = x + r g/‖g‖ (y = x when g = 0), g = ∇f(x) on a fresh minibatch B;
+/// the first minibatch `inner` draws is B again (for the default inner oracle, the plain
+/// gradient, this is SAM's ∇f(x + r g/‖g‖) on B).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(bound = "T: Real")]
-pub struct SamGradient<T: Real> {
+#[serde(bound = "T: Real, G: Serialize + serde::de::DeserializeOwned")]
+pub struct SamGradient<T: Real, G = PlainGradient> {
     radius: T,
+    inner: G,
     #[serde(skip)]
     y: DVector<T>,
     #[serde(skip)]
@@ -23,25 +28,44 @@ pub struct SamGradient<T: Real> {
 }
 
 impl<T: Real> SamGradient<T> {
-    /// Ascent radius r > 0 (Foret et al. use r = 0.05).
+    /// Ascent radius r > 0 (Foret et al. use r = 0.05) around the plain gradient.
     pub fn new(radius: T) -> Result<Self> {
+        Self::around(PlainGradient::new(), radius)
+    }
+}
+
+impl<T: Real, G> SamGradient<T, G> {
+    /// Ascent radius r > 0 around any oracle (e.g. HEAT's or the local-entropy gradient).
+    pub fn around(inner: G, radius: T) -> Result<Self> {
         Ok(Self {
             radius: check::positive("radius", radius)?,
+            inner,
             y: DVector::zeros(0),
             batch: Batch::Full,
         })
     }
+
+    /// The wrapped oracle.
+    pub fn inner(&self) -> &G {
+        &self.inner
+    }
 }
 
-impl<T: Real> GradientOracle<T> for SamGradient<T> {
-    fn estimate<O: Gradient<T>>(
+impl<T, O, G> GradientOracle<T, O> for SamGradient<T, G>
+where
+    T: Real,
+    O: Gradient<T> + ?Sized,
+    G: for<'b> GradientOracle<T, FirstBatch<'b, O>>,
+{
+    fn estimate(
         &mut self,
         x: &DVector<T>,
         loss: &O,
-        _k: usize,
+        k: usize,
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
+        check::dim(loss.dim(), x.len())?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
         }
@@ -53,9 +77,56 @@ impl<T: Real> GradientOracle<T> for SamGradient<T> {
         if norm > T::zero() {
             self.y.axpy(self.radius / norm, out, T::one());
         }
-        loss.gradient(&self.y, &self.batch, out);
-        check::finite_vec("gradient", "SAM descent", out)?;
-        Ok(Report::default())
+        let pinned = FirstBatch {
+            loss,
+            batch: &self.batch,
+            used: AtomicBool::new(false),
+        };
+        self.inner.estimate(&self.y, &pinned, k, rng, out)
+    }
+
+    fn commit(&mut self) {
+        self.inner.commit();
+    }
+}
+
+/// `loss` whose first minibatch draw returns a given batch (consuming no randomness); later draws
+/// are the loss's own. Every call is forwarded, the fast paths included.
+#[derive(Debug)]
+pub struct FirstBatch<'a, O: ?Sized> {
+    loss: &'a O,
+    batch: &'a Batch,
+    used: AtomicBool,
+}
+
+impl<T: Real, O: Cost<T> + ?Sized> Cost<T> for FirstBatch<'_, O> {
+    fn dim(&self) -> usize {
+        self.loss.dim()
+    }
+    fn cost(&self, x: &DVector<T>, batch: &Batch) -> T {
+        self.loss.cost(x, batch)
+    }
+    fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
+        if self.used.swap(true, Ordering::Relaxed) {
+            self.loss.draw_batch(rng, batch)
+        } else {
+            batch.clone_from(self.batch)
+        }
+    }
+    fn as_gaussian_weighted_mean(&self) -> Option<&dyn crate::GaussianWeightedMean<T>> {
+        self.loss.as_gaussian_weighted_mean()
+    }
+}
+
+impl<T: Real, O: Gradient<T> + ?Sized> Gradient<T> for FirstBatch<'_, O> {
+    fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
+        self.loss.gradient(x, batch, grad)
+    }
+    fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
+        self.loss.cost_and_gradient(x, batch, grad)
+    }
+    fn as_mean_gradient(&self) -> Option<&dyn crate::MeanGradient<T>> {
+        self.loss.as_mean_gradient()
     }
 }
 
@@ -63,7 +134,7 @@ impl<T: Real> GradientOracle<T> for SamGradient<T> {
 #[derive(Clone, Copy, Debug)]
 pub struct Sam;
 
-// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
+// Front doors return the composed optimizer type, by design (thin front doors).
 #[allow(clippy::new_ret_no_self)]
 impl Sam {
     /// SAM with radius r and learning rate η.

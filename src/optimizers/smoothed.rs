@@ -4,7 +4,7 @@
 
 use super::GradientOracle;
 use crate::error::check;
-use crate::objective::Gradient;
+use crate::objective::{Cost, Counted};
 use crate::optim::{counted_step, Optimizer};
 use crate::rng::{self, Prng};
 use crate::update::{Sgd, UpdateRule};
@@ -37,7 +37,7 @@ pub struct SmoothedOptimizer<T: Real, G, U = Sgd> {
     rule_backup: Option<U>,
 }
 
-impl<T: Real, G: GradientOracle<T>> SmoothedOptimizer<T, G, Sgd> {
+impl<T: Real, G> SmoothedOptimizer<T, G, Sgd> {
     /// `oracle` followed by plain SGD with learning rate η (constant; see
     /// [`SmoothedOptimizer::learning_rate_schedule`]). Seeded with 0 until [`SmoothedOptimizer::seed`].
     pub fn new(oracle: G, learning_rate: T) -> Result<Self> {
@@ -55,7 +55,7 @@ impl<T: Real, G: GradientOracle<T>> SmoothedOptimizer<T, G, Sgd> {
     }
 }
 
-impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
+impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
     /// Seeds the generator: stream 0 of `seed` (the stream of Parle's replica 0, 003 §5.3.1).
     pub fn seed(mut self, seed: u64) -> Self {
         self.rng = rng::stream(seed, 0);
@@ -88,9 +88,43 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
         &self.oracle
     }
 
-    /// Mutable access to the oracle, for the front doors' builder methods.
-    pub(crate) fn oracle_mut(&mut self) -> &mut G {
-        &mut self.oracle
+    /// The same optimizer with its oracle passed through `f` (the front doors' builders; a
+    /// wrapper such as [`DataTerm`](super::DataTerm) changes the oracle's type).
+    pub(crate) fn map_oracle<H>(self, f: impl FnOnce(G) -> H) -> SmoothedOptimizer<T, H, U> {
+        SmoothedOptimizer {
+            oracle: f(self.oracle),
+            rule: self.rule,
+            learning_rate: self.learning_rate,
+            k: self.k,
+            rng: self.rng,
+            grad: self.grad,
+            x_backup: self.x_backup,
+            rule_backup: self.rule_backup,
+        }
+    }
+
+    /// [`Self::map_oracle`] for a builder that validates.
+    pub(crate) fn try_map_oracle(self, f: impl FnOnce(G) -> Result<G>) -> Result<Self> {
+        let SmoothedOptimizer {
+            oracle,
+            rule,
+            learning_rate,
+            k,
+            rng,
+            grad,
+            x_backup,
+            rule_backup,
+        } = self;
+        Ok(SmoothedOptimizer {
+            oracle: f(oracle)?,
+            rule,
+            learning_rate,
+            k,
+            rng,
+            grad,
+            x_backup,
+            rule_backup,
+        })
     }
 
     /// The update rule and its state.
@@ -108,7 +142,10 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
         self.learning_rate.at(k)
     }
 
-    fn try_step<O: Gradient<T>>(&mut self, x: &DVector<T>, loss: &O) -> Result<(Report, T)> {
+    fn try_step<O: ?Sized>(&mut self, x: &DVector<T>, loss: &O) -> Result<(Report, T)>
+    where
+        G: GradientOracle<T, O>,
+    {
         let info = self
             .oracle
             .estimate(x, loss, self.k, &mut self.rng, &mut self.grad)?;
@@ -123,8 +160,12 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U>
     }
 }
 
-impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T> + ?Sized> Optimizer<T, O>
-    for SmoothedOptimizer<T, G, U>
+impl<T, G, U, O> Optimizer<T, O> for SmoothedOptimizer<T, G, U>
+where
+    T: Real,
+    U: UpdateRule<T>,
+    O: Cost<T> + ?Sized,
+    G: for<'c> GradientOracle<T, Counted<'c, O>>,
 {
     fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         check::dim(loss.dim(), x.len())?;
@@ -136,9 +177,12 @@ impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>, O: Gradient<T> + ?Sized> O
     }
 }
 
-impl<T: Real, G: GradientOracle<T>, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
+impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
     /// The step of [`Optimizer::step`] on the counted loss.
-    fn counted<O: Gradient<T>>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
+    fn counted<O: ?Sized>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report>
+    where
+        G: GradientOracle<T, O>,
+    {
         let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
         if self.grad.len() != x.len() {
             self.grad = DVector::zeros(x.len());

@@ -71,8 +71,8 @@ impl<T: Real> TrivializedGradient<T> {
     }
 }
 
-impl<T: Real> GradientOracle<T> for TrivializedGradient<T> {
-    fn estimate<O: Gradient<T>>(
+impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for TrivializedGradient<T> {
+    fn estimate(
         &mut self,
         x: &DVector<T>,
         loss: &O,
