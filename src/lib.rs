@@ -17,7 +17,7 @@
 //! | [`schedules`] | τ, γ, ρ and learning-rate schedules | 000 eq. 18, 003 §3.2.3, eq. 5.10 |
 //! | [`update`] | first-order update rules: SGD, momentum, Nesterov, Adam, weight decay | 003 §3.3.5 |
 //! | [`optim`] | the one [`Optimizer`] trait and its [`Report`]: every scheme and optimizer below steps x through it | — |
-//! | [`optimizers`] | Entropy-SGD, HEAT, HJ, Elastic-SGD, Parle, SAM, Trivialized-SGD | 004 Alg. 1; 003 ch. 2–5 |
+//! | [`optimizers`] | smoothed-gradient oracles (local entropy over any estimator, heat, Hopf–Lax, SAM around any oracle, data term, elastic coupling) and the optimizers built from them: Entropy-SGD, HEAT, HJ, Elastic-SGD, Parle over any oracle, SAM, Trivialized-SGD | 004 Alg. 1; 003 ch. 2–5 |
 //! | [`nn`] | a dense MLP whose parameters are one flat vector | 000 §6.1, 004 §5.2 |
 //! | [`observe`] | observers: watch any scheme or optimizer step by step | — |
 //! | [`checkpoint`] | atomic checkpoint and resume of every scheme and optimizer | — |
@@ -46,6 +46,36 @@
 //!     scheme.step(&mut x, &loss).unwrap();
 //! }
 //! assert!(x[0] > 0.5, "x = {}", x[0]);
+//! ```
+//!
+//! ## Composition
+//!
+//! The pieces wrap each other (`docs/architecture.md`): the local-entropy gradient over any
+//! estimator of E_q, Parle over any oracle, SAM around any oracle. Gradient-free Entropy-SGD on a
+//! loss with values only, and Parle with HEAT inside each replica:
+//!
+//! ```
+//! use nalgebra::{dmatrix, dvector, DVector};
+//! use wide_valleys::estimators::ImportanceSampling;
+//! use wide_valleys::objectives::Quadratic;
+//! use wide_valleys::optimizers::{HeatGradient, LocalEntropyGradient, Parle, SmoothedOptimizer};
+//! use wide_valleys::{FnCost, Optimizer};
+//!
+//! let values = FnCost::new(2, |x: &DVector<f64>| (x[0] - 1.0).powi(2) + (x[1] + 0.5).powi(2));
+//! let oracle = LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(500))?;
+//! let mut entropy_sgd = SmoothedOptimizer::new(oracle.scaled(true), 0.5)?.seed(7);
+//!
+//! let f = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
+//! let mut parle = Parle::with_oracle(3, HeatGradient::new(0.01, 10)?, 1.0, 0.1)?.seed(1);
+//!
+//! let (mut x, mut y) = (dvector![3.0, 2.0], dvector![2.0, 2.0]);
+//! for _ in 0..300 {
+//!     entropy_sgd.step(&mut x, &values)?;
+//!     parle.step(&mut y, &f)?;
+//! }
+//! assert!((x - dvector![1.0, -0.5]).norm() < 0.1);
+//! assert!((y - f.minimizer()).norm() < 0.05);
+//! # Ok::<(), wide_valleys::Error>(())
 //! ```
 #![deny(missing_docs)]
 #![warn(clippy::all)]
