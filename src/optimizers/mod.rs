@@ -63,7 +63,7 @@ mod parle;
 mod plain;
 mod sam;
 mod smoothed;
-mod transport;
+
 mod trivialized;
 
 pub use crate::sampling::{Averaging, NoiseScale};
@@ -72,10 +72,10 @@ pub use elastic::ElasticCoupling;
 pub use heat::{Heat, HeatGradient};
 pub use local_entropy::{EntropySgd, HamiltonJacobi, HopfLaxGradient, LocalEntropyGradient};
 pub use parle::{ElasticSgd, Parle, ParleReplica};
+pub use parle::{InProcess, Transport};
 pub use plain::{GradientDescent, PlainGradient};
 pub use sam::{FirstBatch, Sam, SamGradient};
 pub use smoothed::SmoothedOptimizer;
-pub use transport::{InProcess, Transport};
 pub use trivialized::{TrivializedGradient, TrivializedSgd};
 
 use crate::rng::Prng;

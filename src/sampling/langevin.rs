@@ -69,7 +69,7 @@ impl<T: Real> RunningMean<T> {
 /// displacement, running mean, step count) with the scratch of one step (∇f, noise, minibatch).
 ///
 /// Noise: step i of a chain started with `(key, first_pass)` draws the variates of pass
-/// `first_pass + i` under `key`, block by block ([`NOISE_BLOCK`]), so the chain is the same for
+/// `first_pass + i` under `key`, block by block (16 384 entries each), so the chain is the same for
 /// any number of threads and whether the noise is drawn beside the gradient or inside the pass.
 #[derive(Clone, Debug)]
 pub struct LangevinChain<T: Real> {
