@@ -43,7 +43,8 @@ pub type Obj = MlpObjective<F>;
 /// One outer update of a method, in place, reported to its observer; errors leave x unchanged.
 pub type Stepper = Box<dyn FnMut(&mut DVector<F>, &Obj) -> wide_valleys::Result<()>>;
 
-/// The stepper of any optimizer, each step reported to `observer`.
+/// The stepper of any optimizer (the two-step schemes of 000 included), each step reported to
+/// `observer`.
 pub fn observed<S: Optimizer<F, Obj> + 'static>(
     optimizer: S,
     observer: impl Observer + 'static,
@@ -219,8 +220,7 @@ impl Method {
                     .tau_schedule(tau)
                     .estimator(Sgld::paper().harmonic(offset).samples(samples))
                     .seed(seed);
-                let mut s = Observed::new(s, observer);
-                Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
+                observed(s, observer)
             }
             Method::Is {
                 tau,
@@ -231,8 +231,7 @@ impl Method {
                     .tau_schedule(tau)
                     .estimator(ImportanceSampling::new(samples).projected(projected))
                     .seed(seed);
-                let mut s = Observed::new(s, observer);
-                Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
+                observed(s, observer)
             }
             Method::Hr {
                 tau,
@@ -257,8 +256,7 @@ impl Method {
                     .tau_schedule(tau)
                     .solver(rm)
                     .seed(seed);
-                let mut s = Observed::new(s, observer);
-                Box::new(move |x, obj| s.step(x, obj).map(|_| ()))
+                observed(s, observer)
             }
         })
     }

@@ -91,6 +91,44 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
     }
 }
 
+/// A boxed estimator (chosen at run time) is an estimator.
+impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> for Box<E> {
+    fn estimate(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        mean: &mut DVector<T>,
+    ) -> Result<Report> {
+        (**self).estimate(x, tau, loss, rng, mean)
+    }
+    fn estimate_displacement(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<Report> {
+        (**self).estimate_displacement(x, tau, loss, rng, out)
+    }
+    fn slices(&self) -> usize {
+        (**self).slices()
+    }
+    fn displacement_slice(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+        first: bool,
+    ) -> Result<Option<Report>> {
+        (**self).displacement_slice(x, tau, loss, rng, out, first)
+    }
+}
+
 /// Running log-sum-exp in f64: keeps m = max lᵢ, s = Σ e^{lᵢ − m}, s₂ = Σ e^{2(lᵢ − m)}, so that
 /// weights e^{−f} stay exact when f is of order 10⁴ (000 Alg. 4 in log space).
 #[derive(Clone, Copy, Debug)]
