@@ -105,6 +105,15 @@ pub use objective::{
     Batch, Cost, Counted, FnCost, FnLoss, GaussianWeightedMean, Gradient, MeanGradient, WeightSums,
 };
 pub use optim::{Optimizer, Report};
+// The names a user reaches for first, at the root.
+pub use estimators::{ExponentialSgld, ImportanceSampling, MeanEstimator, Quadrature, Sgld};
+pub use kl::RobbinsMonro;
+pub use observe::{Observed, Observer};
+pub use optimizers::{
+    ElasticSgd, EntropySgd, GradientDescent, GradientOracle, HamiltonJacobi, Heat,
+    LocalEntropyGradient, Parle, Sam, SmoothedOptimizer, TrivializedSgd,
+};
+pub use update::{Adam, Momentum, Sgd};
 pub use real::Real;
 pub use rng::Prng;
 pub use schedules::Schedule;
