@@ -113,11 +113,11 @@ pub use optimizers::{
     ElasticSgd, EntropySgd, GradientDescent, GradientOracle, HamiltonJacobi, Heat,
     LocalEntropyGradient, Parle, Sam, SmoothedOptimizer, TrivializedSgd,
 };
-pub use update::{Adam, Momentum, Sgd};
 pub use real::Real;
 pub use rng::Prng;
 pub use schedules::Schedule;
 pub use schemes::{HeatRegularization, LocalEntropy};
+pub use update::{Adam, Momentum, Sgd};
 
 /// The README's usage example, compiled and run as a doctest.
 #[cfg(doctest)]

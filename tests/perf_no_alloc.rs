@@ -218,7 +218,7 @@ fn separable(
 }
 
 /// One optimizer step as a closure (the optimizer, x and the objective are moved in).
-fn stepper<O: Gradient<T>, T: wide_valleys::Real, Op: Optimizer<T, O>>(
+fn stepper<O: Cost<T>, T: wide_valleys::Real, Op: Optimizer<T, O>>(
     mut opt: Op,
     mut x: DVector<T>,
     f: O,
@@ -234,39 +234,39 @@ fn stepper<O: Gradient<T>, T: wide_valleys::Real, Op: Optimizer<T, O>>(
 #[test]
 fn sgld_quadratic() {
     assert_inner_loop_allocates_nothing("SGLD / quadratic", |l| {
-        let (f, mut x) = (quadratic(), q_x0());
-        let mut s = LocalEntropy::<f64>::new(0.1)
-            .estimator(Sgld::paper().samples(l))
-            .seed(1);
-        move || {
-            s.step(&mut x, &f).expect("step");
-        }
+        stepper(
+            LocalEntropy::<f64>::new(0.1)
+                .estimator(Sgld::paper().samples(l))
+                .seed(1),
+            q_x0(),
+            quadratic(),
+        )
     });
 }
 
 #[test]
 fn importance_sampling_separable_quadratic() {
     assert_inner_loop_allocates_nothing("IS / separable quadratic", |j| {
-        let (f, mut x) = (separable(), q_x0());
-        let mut s = LocalEntropy::<f64>::new(0.1)
-            .estimator(ImportanceSampling::new(j))
-            .seed(1);
-        move || {
-            s.step(&mut x, &f).expect("step");
-        }
+        stepper(
+            LocalEntropy::<f64>::new(0.1)
+                .estimator(ImportanceSampling::new(j))
+                .seed(1),
+            q_x0(),
+            separable(),
+        )
     });
 }
 
 #[test]
 fn importance_sampling_quadratic() {
     assert_inner_loop_allocates_nothing("IS / quadratic", |j| {
-        let (f, mut x) = (quadratic(), q_x0());
-        let mut s = LocalEntropy::<f64>::new(0.1)
-            .estimator(ImportanceSampling::new(j))
-            .seed(1);
-        move || {
-            s.step(&mut x, &f).expect("step");
-        }
+        stepper(
+            LocalEntropy::<f64>::new(0.1)
+                .estimator(ImportanceSampling::new(j))
+                .seed(1),
+            q_x0(),
+            quadratic(),
+        )
     });
 }
 
@@ -278,11 +278,11 @@ fn rm(l: usize) -> RobbinsMonro<f64> {
 #[test]
 fn robbins_monro_quadratic() {
     assert_inner_loop_allocates_nothing("RM heat regularization / quadratic", |l| {
-        let (f, mut x) = (quadratic(), q_x0());
-        let mut s = HeatRegularization::<f64>::new(0.1).solver(rm(l)).seed(1);
-        move || {
-            s.step(&mut x, &f).expect("step");
-        }
+        stepper(
+            HeatRegularization::<f64>::new(0.1).solver(rm(l)).seed(1),
+            q_x0(),
+            quadratic(),
+        )
     });
 }
 
@@ -394,72 +394,55 @@ static MLP_CASES: [MlpCase; 11] = [
     MlpCase {
         name: "SGLD / MLP",
         make: |l| {
-            let f = mlp();
-            let mut x = mlp_x0(&f);
-            let mut s = LocalEntropy::<f32>::new(0.01)
-                .estimator(Sgld::paper().samples(l))
-                .seed(1);
-            Box::new(move || {
-                s.step(&mut x, &f).expect("step");
-            })
+            mlp_step(
+                LocalEntropy::<f32>::new(0.01)
+                    .estimator(Sgld::paper().samples(l))
+                    .seed(1),
+            )
         },
         inner: true,
     },
     MlpCase {
         name: "IS / MLP",
         make: |j| {
-            let f = mlp();
-            let mut x = mlp_x0(&f);
-            let mut s = LocalEntropy::<f32>::new(0.01)
-                .estimator(ImportanceSampling::new(j))
-                .seed(1);
-            Box::new(move || {
-                s.step(&mut x, &f).expect("step");
-            })
+            mlp_step(
+                LocalEntropy::<f32>::new(0.01)
+                    .estimator(ImportanceSampling::new(j))
+                    .seed(1),
+            )
         },
         inner: true,
     },
     MlpCase {
         name: "IS, projected first-layer noise / MLP",
         make: |j| {
-            let f = mlp();
-            let mut x = mlp_x0(&f);
-            let mut s = LocalEntropy::<f32>::new(0.01)
-                .estimator(ImportanceSampling::new(j).projected(true))
-                .seed(1);
-            Box::new(move || {
-                s.step(&mut x, &f).expect("step");
-            })
+            mlp_step(
+                LocalEntropy::<f32>::new(0.01)
+                    .estimator(ImportanceSampling::new(j).projected(true))
+                    .seed(1),
+            )
         },
         inner: true,
     },
     MlpCase {
         name: "RM heat regularization / MLP",
         make: |l| {
-            let f = mlp();
-            let mut x = mlp_x0(&f);
-            let mut s = HeatRegularization::<f32>::new(0.01)
-                .solver(RobbinsMonro::paper().samples(l).iterations(l))
-                .seed(1);
-            Box::new(move || {
-                s.step(&mut x, &f).expect("step");
-            })
+            mlp_step(
+                HeatRegularization::<f32>::new(0.01)
+                    .solver(RobbinsMonro::paper().samples(l).iterations(l))
+                    .seed(1),
+            )
         },
         inner: true,
     },
     MlpCase {
         name: "RM heat regularization, projected first-layer noise / MLP",
         make: |l| {
-            let f = mlp();
-            let mut x = mlp_x0(&f);
             let rm = RobbinsMonro::paper()
                 .samples(l)
                 .iterations(l)
                 .expectation(GaussianExpectation::ProjectedMonteCarlo);
-            let mut s = HeatRegularization::<f32>::new(0.01).solver(rm).seed(1);
-            Box::new(move || {
-                s.step(&mut x, &f).expect("step");
-            })
+            mlp_step(HeatRegularization::<f32>::new(0.01).solver(rm).seed(1))
         },
         inner: true,
     },
@@ -663,13 +646,13 @@ fn count_2_threads<S: FnMut() + Send>(
 #[test]
 fn parallel_cases_allocate_nothing_on_two_threads() {
     fn is(j: usize) -> impl FnMut() + Send {
-        let (f, mut x) = (separable(), q_x0());
-        let mut s = LocalEntropy::<f64>::new(0.1)
-            .estimator(ImportanceSampling::new(j))
-            .seed(1);
-        move || {
-            s.step(&mut x, &f).expect("step");
-        }
+        stepper(
+            LocalEntropy::<f64>::new(0.1)
+                .estimator(ImportanceSampling::new(j))
+                .seed(1),
+            q_x0(),
+            separable(),
+        )
     }
     let parle = |l: usize| {
         let opt = Parle::new(4, 1.0, 1.0, l, 0.1).expect("valid").seed(1);
