@@ -20,8 +20,9 @@ pub use importance::ImportanceSampling;
 pub use quadrature::Quadrature;
 pub use sgld::{Sgld, StepSizes};
 
+use crate::error::check;
 use crate::rng::Prng;
-use crate::{Real, Report, Result};
+use crate::{Cost, Real, Report, Result};
 use nalgebra::DVector;
 
 /// An estimator of E_{q_{x,τ}}\[Y\] (000 eq. 15), the minimizer of x ↦ KL(q_{x_k,τ} ‖ φ_{x,τ})
@@ -37,8 +38,11 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
     /// estimator knows of it (ESS, the estimate of F_τ, named extras); the step that calls it
     /// fills in the counts ([`Report`]).
     ///
-    /// Errors: invalid hyper-parameters, `x.len() != loss.dim()`, a non-finite loss, gradient or
-    /// estimate ([`Error::NonFinite`](crate::Error::NonFinite)).
+    /// Errors: `x.len() != loss.dim()`
+    /// ([`Error::DimensionMismatch`](crate::Error::DimensionMismatch)), `mean.len() != x.len()`
+    /// ([`Error::BufferLength`](crate::Error::BufferLength)) — both checked before the loss is
+    /// called —, invalid hyper-parameters, a non-finite loss, gradient or estimate
+    /// ([`Error::NonFinite`](crate::Error::NonFinite)).
     fn estimate(
         &mut self,
         x: &DVector<T>,
@@ -99,7 +103,11 @@ impl LogSum {
 /// ∇F_τ(x) = (x − E_{q_{x,τ}}\[Y\]) / τ (000 eq. 12), with E_q from any [`MeanEstimator`]: the
 /// local-entropy gradient oracle that Entropy-SGD (004 Alg. 1) and Parle (003 eq. 5.8) feed to an
 /// update rule. Writes into `grad` (length d); on error `grad` may hold garbage.
-pub fn local_entropy_gradient<T: Real, O: ?Sized, E: MeanEstimator<T, O>>(
+///
+/// Errors: [`Error::DimensionMismatch`](crate::Error::DimensionMismatch) if `x.len() !=
+/// loss.dim()`, [`Error::BufferLength`](crate::Error::BufferLength) if `grad.len() != x.len()`
+/// (checked here, whatever the estimator checks), and the estimator's errors.
+pub fn local_entropy_gradient<T: Real, O: Cost<T> + ?Sized, E: MeanEstimator<T, O>>(
     estimator: &mut E,
     x: &DVector<T>,
     tau: T,
@@ -107,6 +115,7 @@ pub fn local_entropy_gradient<T: Real, O: ?Sized, E: MeanEstimator<T, O>>(
     rng: &mut Prng,
     grad: &mut DVector<T>,
 ) -> Result<Report> {
+    check::dim_and_output(loss.dim(), x.len(), "grad", grad.len())?;
     let report = estimator.estimate(x, tau, loss, rng, grad)?;
     // grad holds E_q; turn it into (x − E_q)/τ in place (no allocation).
     for (g, xi) in grad.iter_mut().zip(x.iter()) {

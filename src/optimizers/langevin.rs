@@ -496,6 +496,7 @@ impl<T: Real> GradientOracle<T> for LocalEntropyGradient<T> {
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         self.start(x, k, rng)?;
         while !self.advance(x, loss, rng)? {}
         self.finish(x, loss, rng, out)

@@ -3,7 +3,7 @@
 //! ∇f(x + r·g/‖g‖) with g = ∇f(x), both on the same minibatch.
 
 use super::{GradientOracle, SmoothedOptimizer};
-use crate::error::check;
+use crate::error::{check, site};
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
@@ -42,19 +42,20 @@ impl<T: Real> GradientOracle<T> for SamGradient<T> {
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
         }
         loss.draw_batch(rng, &mut self.batch);
         loss.gradient(x, &self.batch, out);
-        check::finite_vec("gradient", "SAM ascent", out)?;
+        check::finite_vec("gradient at x", site::SAM, out)?;
         let norm = crate::kernels::norm(out.as_slice());
         self.y.copy_from(x);
         if norm > T::zero() {
             self.y.axpy(self.radius / norm, out, T::one());
         }
         loss.gradient(&self.y, &self.batch, out);
-        check::finite_vec("gradient", "SAM descent", out)?;
+        check::finite_vec("gradient at the ascent point", site::SAM, out)?;
         Ok(Report::default())
     }
 }
