@@ -201,6 +201,7 @@ pub trait MeanGradient<T: Real>: Sync {
 /// part starts at a multiple of this many entries.
 pub const POINT_BLOCK: usize = 16_384;
 
+/// A borrowed loss (`&L`, `&dyn Cost<T>`) is a loss: every method is forwarded.
 impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
     fn dim(&self) -> usize {
         (**self).dim()
@@ -216,7 +217,40 @@ impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
     }
 }
 
+/// A borrowed differentiable loss (`&L`, `&dyn Gradient<T>`) is one: every method is forwarded.
 impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for &G {
+    fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
+        (**self).gradient(x, batch, grad)
+    }
+    fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
+        (**self).cost_and_gradient(x, batch, grad)
+    }
+    fn as_mean_gradient(&self) -> Option<&dyn MeanGradient<T>> {
+        (**self).as_mean_gradient()
+    }
+}
+
+/// A boxed loss (`Box<dyn Cost<T>>`, chosen at run time) is a loss: every method is forwarded,
+/// including [`Cost::draw_batch`] and [`Cost::as_gaussian_weighted_mean`], so it behaves bit for
+/// bit as the loss inside.
+impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for Box<C> {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn cost(&self, x: &DVector<T>, batch: &Batch) -> T {
+        (**self).cost(x, batch)
+    }
+    fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
+        (**self).draw_batch(rng, batch)
+    }
+    fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
+        (**self).as_gaussian_weighted_mean()
+    }
+}
+
+/// A boxed differentiable loss (`Box<dyn Gradient<T>>`) is a differentiable loss: every method
+/// is forwarded, including [`Gradient::cost_and_gradient`] and [`Gradient::as_mean_gradient`].
+impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for Box<G> {
     fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
         (**self).gradient(x, batch, grad)
     }
