@@ -30,8 +30,8 @@ pub enum Error {
     /// oracle, the parameters x have `got` entries where the loss's [`Cost::dim`](crate::Cost::dim)
     /// is `expected` (also used for data whose shape does not match, e.g. labels vs. examples).
     #[error(
-        "dimension mismatch: expected {expected} entries, got {got}. In a step or an estimate, x \
-         has {got} entries but the loss's `dim()` is {expected}: pass an x of length {expected} \
+        "dimension mismatch: expected length {expected}, got {got}. In a step or an estimate: \
+         x.len() = {got} but the loss's `dim()` = {expected}; pass an x of length {expected} \
          (e.g. `DVector::zeros(loss.dim())`) or give the loss the right `dim()`"
     )]
     DimensionMismatch {
@@ -45,7 +45,7 @@ pub enum Error {
     /// [`UpdateRule::try_apply`](crate::update::UpdateRule::try_apply). Nothing was computed and
     /// the user's loss was not called.
     #[error(
-        "buffer `{buffer}` has {got} entries but must have {expected}, the length of x: pass a \
+        "buffer `{buffer}` has length {got} but must have length {expected}, that of x: pass a \
          vector of x's length (e.g. `DVector::zeros(x.len())`)"
     )]
     BufferLength {
@@ -504,14 +504,11 @@ mod tests {
         );
         let m = check::output("mean", 2, 3).unwrap_err().to_string();
         assert!(
-            m.contains("buffer `mean` has 3 entries but must have 2"),
+            m.contains("buffer `mean` has length 3 but must have length 2"),
             "{m}"
         );
         let m = check::dim(2, 3).unwrap_err().to_string();
-        assert!(
-            m.contains("x has 3 entries but the loss's `dim()` is 2"),
-            "{m}"
-        );
+        assert!(m.contains("x.len() = 3 but the loss's `dim()` = 2"), "{m}");
     }
 
     #[test]
