@@ -177,7 +177,7 @@ impl<W: Write> CsvObserver<W> {
     /// Flushes and returns the writer, or the first write error.
     pub fn finish(mut self) -> Result<W> {
         if let Some(e) = self.error.take() {
-            return Err(Error::Io(e));
+            return Err(Error::from(e));
         }
         self.out.flush()?;
         Ok(self.out)

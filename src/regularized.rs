@@ -7,7 +7,7 @@
 //! [`MonteCarlo`] works in any dimension with a [`Cost`]; [`local_entropy_quadrature`] and
 //! [`heat_quadrature`] are exact in d = 1, 2 (via [`Quadrature`]).
 
-use crate::error::check;
+use crate::error::{check, site};
 use crate::estimators::{LogSum, Quadrature};
 use crate::kernels;
 use crate::objective::{Batch, Cost};
@@ -89,7 +89,7 @@ impl<T: Real> MonteCarlo<T> {
         rng: &mut Prng,
     ) -> Result<Estimate> {
         let mut ls = LogSum::default();
-        self.run(x, tau, loss, rng, "Monte Carlo F_tau (000 eq. 2)", |f| {
+        self.run(x, tau, loss, rng, site::MONTE_CARLO_LOCAL_ENTROPY, |f| {
             ls.add(-f);
         })?;
         let j = self.samples as f64;
@@ -111,7 +111,7 @@ impl<T: Real> MonteCarlo<T> {
     ) -> Result<Estimate> {
         // Welford's update: stable mean and variance.
         let (mut n, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
-        self.run(x, tau, loss, rng, "Monte Carlo F^H_tau (000 §2.2)", |f| {
+        self.run(x, tau, loss, rng, site::MONTE_CARLO_HEAT, |f| {
             n += 1.0;
             let d = f - mean;
             mean += d / n;

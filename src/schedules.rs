@@ -99,7 +99,7 @@ impl<T: Real> Schedule<T> {
             return Err(crate::Error::InvalidHyperParameter {
                 name: "max",
                 value: max.as_f64(),
-                reason: "must be >= min",
+                reason: "must be ≥ min (and not NaN)",
             });
         }
         Ok(match self {

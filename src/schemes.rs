@@ -18,7 +18,7 @@
 //! # Ok::<(), wide_valleys::Error>(())
 //! ```
 
-use crate::error::check;
+use crate::error::{check, site};
 use crate::estimators::Sgld;
 use crate::kl::{KlStep, MeanSeeking, ModeSeeking, RobbinsMonro};
 use crate::objective::{Cost, Counted};
@@ -177,7 +177,7 @@ impl<T: Real, K> TwoStep<T, K> {
     {
         let tau = self.tau()?;
         check::dim(loss.dim(), x.len())?;
-        check::finite_vec("parameters x_k", "a two-step scheme (000 Alg. 1/2)", x)?;
+        check::finite_vec("parameters x_k", site::TWO_STEP, x)?;
         if self.next.len() != x.len() {
             self.next = DVector::zeros(x.len());
         }
@@ -186,7 +186,7 @@ impl<T: Real, K> TwoStep<T, K> {
         let (kl, next) = (&mut self.kl, &mut self.next);
         let mut report = counted_step(self.k, loss, |loss| {
             let part = kl.step(x, tau, loss, &mut rng, next)?;
-            check::finite_vec("x_{k+1}", "a two-step scheme (000 Alg. 1/2)", next)?;
+            check::finite_vec("x_{k+1}", site::TWO_STEP, next)?;
             Ok(part)
         })?;
         let step_norm = x

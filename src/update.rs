@@ -20,13 +20,34 @@ use std::fmt::Debug;
 /// modify it to include techniques such as momentum and gradient pre-conditioning").
 pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync {
     /// Updates `x` in place from the gradient `grad` with learning rate `lr` (η).
-    /// `grad` must be finite: the optimizers check before calling, so this cannot fail.
+    ///
+    /// Precondition: `grad.len() == x.len()`, `grad` finite and `lr` finite and > 0. The
+    /// optimizers of this crate check all three before calling, so this cannot fail there.
+    /// Called directly with `grad.len() != x.len()`, the rules of this crate do nothing (x and
+    /// the rule's state stay as they were) instead of panicking; [`try_apply`](Self::try_apply)
+    /// checks the precondition and reports a typed error instead. Rules written outside the
+    /// crate should behave the same (return early on a length mismatch).
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T);
+
+    /// [`apply`](Self::apply) with its precondition checked, for calling a rule directly:
+    /// [`Error::BufferLength`](crate::Error::BufferLength) (buffer `grad`) if `grad.len() !=
+    /// x.len()`, [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) (`lr`)
+    /// unless `lr` is finite and > 0, [`Error::NonFinite`](crate::Error::NonFinite) if `grad` is
+    /// not finite; x and the state are then unchanged. An update that overflows x is not undone
+    /// (use [`apply_keeping`](Self::apply_keeping) for that).
+    fn try_apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) -> Result<()> {
+        check::output("grad", x.len(), grad.len())?;
+        check::positive("lr", lr)?;
+        check::finite_vec("gradient", crate::error::site::UPDATE_RULE, grad)?;
+        self.apply(x, grad, lr);
+        Ok(())
+    }
 
     /// [`apply`](Self::apply), with x's old values kept in `backup` (of x's length), returning
     /// whether the new x is finite: what an optimizer needs to undo a step that overflows. The
     /// default copies, applies and checks (three passes); [`Sgd`] does all three in one
-    /// parallel pass.
+    /// parallel pass. If `grad` or `backup` does not have x's length, nothing is written (x,
+    /// `backup` and the state stay as they were) and `false` is returned.
     fn apply_keeping(
         &mut self,
         x: &mut DVector<T>,
@@ -34,6 +55,9 @@ pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync {
         lr: T,
         backup: &mut DVector<T>,
     ) -> bool {
+        if grad.len() != x.len() || backup.len() != x.len() {
+            return false;
+        }
         backup.copy_from(x);
         self.apply(x, grad, lr);
         crate::kernels::all_finite(x.as_slice())
@@ -69,6 +93,9 @@ pub struct Sgd;
 
 impl<T: Real> UpdateRule<T> for Sgd {
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        if grad.len() != x.len() {
+            return; // the documented no-op (see `UpdateRule::apply`)
+        }
         x.axpy(-lr, grad, T::one());
     }
     fn apply_keeping(
@@ -78,6 +105,9 @@ impl<T: Real> UpdateRule<T> for Sgd {
         lr: T,
         backup: &mut DVector<T>,
     ) -> bool {
+        if grad.len() != x.len() || backup.len() != x.len() {
+            return false;
+        }
         let g = grad.as_slice();
         crate::kernels::par_blocks_all(x.as_mut_slice(), backup.as_mut_slice(), |o, xb, bb| {
             crate::kernels::sgd_step_keeping(xb, bb, &g[o..o + xb.len()], lr)
@@ -113,12 +143,11 @@ impl<T: Real> Momentum<T> {
 
     /// Momentum μ ∈ [0, 1), Nesterov's form if `nesterov`.
     pub fn new(mu: T, nesterov: bool) -> Result<Self> {
-        check::in_closed("mu", mu, 0.0, 1.0)?;
-        if mu >= T::one() {
+        if !(mu.is_finite() && mu >= T::zero() && mu < T::one()) {
             return Err(crate::Error::InvalidHyperParameter {
                 name: "mu",
                 value: mu.as_f64(),
-                reason: "momentum must be in [0, 1)",
+                reason: "must be in [0, 1)",
             });
         }
         Ok(Self {
@@ -146,6 +175,9 @@ impl<T: Real> Momentum<T> {
 
 impl<T: Real> UpdateRule<T> for Momentum<T> {
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        if grad.len() != x.len() {
+            return; // the documented no-op (see `UpdateRule::apply`)
+        }
         ensure_len(&mut self.velocity, x.len());
         // v ← μv + g
         self.velocity.axpy(T::one(), grad, self.mu);
@@ -216,6 +248,9 @@ impl<T: Real> Adam<T> {
 
 impl<T: Real> UpdateRule<T> for Adam<T> {
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        if grad.len() != x.len() {
+            return; // the documented no-op (see `UpdateRule::apply`)
+        }
         let n = x.len();
         ensure_len(&mut self.m, n);
         ensure_len(&mut self.v, n);
@@ -277,6 +312,9 @@ impl<T: Real, U: UpdateRule<T>> WeightDecay<T, U> {
 
 impl<T: Real, U: UpdateRule<T>> UpdateRule<T> for WeightDecay<T, U> {
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
+        if grad.len() != x.len() {
+            return; // the documented no-op (see `UpdateRule::apply`)
+        }
         ensure_len(&mut self.scratch, x.len());
         self.scratch.copy_from(grad);
         self.scratch.axpy(self.decay, x, T::one());

@@ -247,8 +247,9 @@ fn a_non_finite_batched_mean_gradient_is_a_typed_error_and_writes_nothing() {
         let mut rm = RobbinsMonro::paper().samples(3).iterations(2);
         let r = rm.minimize(&x, 0.01, &f, &mut rng::seeded(9), &mut out);
         match r {
-            Err(wide_valleys::Error::NonFinite { what, during }) => {
-                assert_eq!((what, during), ("gradient", "Robbins-Monro (000 Alg. 5)"))
+            Err(e @ wide_valleys::Error::NonFinite { what, during }) => {
+                assert_eq!((what, during), ("gradient", "Robbins–Monro"));
+                assert_eq!(e.algorithm(), Some("Robbins–Monro"));
             }
             other => panic!("expected a non-finite gradient error, got {other:?}"),
         }

@@ -38,11 +38,8 @@ fn sgd_apply_keeping_is_apply_with_a_backup_and_rolls_back_exactly() {
 
     // ∇f = x; the last entries are 1e150, so η = 1e160 overflows only them (in the last block)
     // while the gradient and its norm stay finite.
-    let loss = FnLoss::new(
-        d,
-        |x: &DVector<f64>| 0.5 * x.norm_squared(),
-        |x: &DVector<f64>, g: &mut DVector<f64>| g.copy_from(x),
-    );
+    // No annotations on the closures: FnLoss::new pins their signatures (T = f64 from x).
+    let loss = FnLoss::new(d, |x| 0.5 * x.norm_squared(), |x, g| g.copy_from(x));
     let mut x: DVector<f64> = DVector::from_fn(d, |i, _| if i + 3 >= d { 1e150 } else { 1.0 });
     let before = x.clone();
     let mut gd = GradientDescent::new(1e160).unwrap().seed(1);

@@ -185,7 +185,19 @@ fn csv_observer_keeps_a_write_error_instead_of_failing_the_step() {
     watched.step(&mut x, &loss).unwrap();
     assert!(watched.observer().io_error().is_some());
     let (_, csv) = watched.into_parts();
-    assert!(matches!(csv.finish(), Err(Error::Io(_))));
+    match csv.finish() {
+        Err(e @ Error::Io { .. }) => {
+            assert_eq!(
+                e,
+                Error::Io {
+                    kind: std::io::ErrorKind::Other,
+                    message: "disk full".into()
+                }
+            );
+            assert!(e.to_string().contains("disk full"), "{e}");
+        }
+        other => panic!("expected an I/O error, got {:?}", other.map(|_| ())),
+    }
 }
 
 #[test]

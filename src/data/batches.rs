@@ -54,7 +54,7 @@ pub fn shards(n: usize, n_shards: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
         return Err(Error::InvalidHyperParameter {
             name: "n_shards",
             value: n_shards as f64,
-            reason: "must not exceed the number of examples",
+            reason: "must be at most the number of examples",
         });
     }
     let mut all: Vec<usize> = (0..n).collect();

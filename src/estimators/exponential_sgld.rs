@@ -136,7 +136,7 @@ impl<T: Real> ExponentialSgld<T> {
             return Err(match e {
                 Error::NonFinite { .. } => Error::NonFinite {
                     what: "gradient",
-                    during: "Langevin inner loop",
+                    during: crate::error::site::LANGEVIN,
                 },
                 e => e,
             });
@@ -192,10 +192,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for ExponentialSgld<T
         out: &mut DVector<T>,
         first: bool,
     ) -> Result<Option<Report>> {
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         if !self.advance(x, tau, loss, rng, first)? {
             return Ok(None);
         }
-        check::dim(x.len(), out.len())?;
         out.copy_from(self.chain.raw_mean());
         Ok(Some(Report::default()))
     }

@@ -2,17 +2,22 @@
 //! eq. 16): gradient-free, parallel over samples, bit-identical for any number of threads.
 
 use super::{LogSum, MeanEstimator};
-use crate::error::check;
+use crate::error::{check, site};
 use crate::kernels;
 use crate::objective::{Batch, Cost};
 use crate::rng::{self, Prng};
-use crate::{Real, Report, Result};
+use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Default number of chunks the J samples are split into (fixed, independent of the thread count).
 const DEFAULT_CHUNKS: usize = 16;
+
+/// The first of the `j_total` samples in chunk `c` of `n`: ⌊c·J/n⌋, without overflow for any J.
+fn chunk_start(c: usize, j_total: usize, n: usize) -> usize {
+    (c as u128 * j_total as u128 / n as u128) as usize
+}
 
 /// Importance sampling estimator (000 Alg. 4): y_j ~ φ_{x,τ}, w_j = e^{−f(y_j)},
 /// E_q\[Y\] ≈ Σ w_j y_j / Σ w_j (eq. 16).
@@ -110,6 +115,8 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
         rng: &mut Prng,
         mean: &mut DVector<T>,
     ) -> Result<Report> {
+        // Lengths first: the loss never sees a wrong-length x, and `mean` is never overrun.
+        check::dim_and_output(loss.dim(), x.len(), "mean", mean.len())?;
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let j_total = self.samples;
@@ -128,23 +135,27 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                 p.gaussian_weighted_mean(x, sqrt_tau, &self.batch, j_total, n, key, mean)
             {
                 let w = r?;
-                check::finite_vec(
-                    "estimate of E_q[Y]",
-                    "importance sampling (000 Alg. 4)",
-                    mean,
-                )?;
+                check::finite_vec("estimate of E_q[Y]", site::IMPORTANCE_SAMPLING, mean)?;
                 return Ok(diagnostics(w.max_log_weight, w.sum, w.sum_sq));
             }
         }
         if self.scratch.len() < n || self.scratch.first().is_some_and(|c| c.y.len() != d) {
-            self.scratch = (0..n)
-                .map(|_| Chunk {
-                    y: DVector::zeros(d),
-                    sy: vec![T::zero(); d],
-                    ls: LogSum::default(),
-                    scale: 0.0,
-                })
-                .collect();
+            // A typed error rather than a capacity-overflow panic for an absurd chunk count.
+            let mut scratch = Vec::new();
+            scratch
+                .try_reserve_exact(n)
+                .map_err(|_| Error::InvalidHyperParameter {
+                    name: "chunks",
+                    value: n as f64,
+                    reason: "too many chunks to allocate: use fewer (the default is 16)",
+                })?;
+            scratch.extend((0..n).map(|_| Chunk {
+                y: DVector::zeros(d),
+                sy: vec![T::zero(); d],
+                ls: LogSum::default(),
+                scale: 0.0,
+            }));
+            self.scratch = scratch;
         }
         let batch = &self.batch;
         self.scratch[..n]
@@ -153,7 +164,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
             .try_for_each(|(c, ch)| -> Result<()> {
                 ch.ls = LogSum::default();
                 ch.sy.iter_mut().for_each(|v| *v = T::zero());
-                let (lo, hi) = (c * j_total / n, (c + 1) * j_total / n);
+                let (lo, hi) = (chunk_start(c, j_total, n), chunk_start(c + 1, j_total, n));
                 // Sample j's term w_j·y_j is added to the chunk's sum in the pass that draws
                 // sample j + 1 into the same buffer (one pass over y per sample instead of two).
                 let mut pending: Option<(f64, f64)> = None;
@@ -171,7 +182,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                     }
                     let f = check::finite(
                         "loss value",
-                        "importance sampling (000 Alg. 4)",
+                        site::IMPORTANCE_SAMPLING,
                         loss.cost(&ch.y, batch),
                     )?;
                     pending = Some(ch.ls.add(-f.as_f64()));
@@ -200,11 +211,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
             }
             *mi = T::lit(acc / s);
         }
-        check::finite_vec(
-            "estimate of E_q[Y]",
-            "importance sampling (000 Alg. 4)",
-            mean,
-        )?;
+        check::finite_vec("estimate of E_q[Y]", site::IMPORTANCE_SAMPLING, mean)?;
         Ok(diagnostics(m, s, s2))
     }
 }

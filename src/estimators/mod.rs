@@ -40,8 +40,11 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
     /// estimator knows of it (ESS, the estimate of F_τ, named extras); the step that calls it
     /// fills in the counts ([`Report`]).
     ///
-    /// Errors: invalid hyper-parameters, `x.len() != loss.dim()`, a non-finite loss, gradient or
-    /// estimate ([`Error::NonFinite`](crate::Error::NonFinite)).
+    /// Errors: `x.len() != loss.dim()`
+    /// ([`Error::DimensionMismatch`](crate::Error::DimensionMismatch)), `mean.len() != x.len()`
+    /// ([`Error::BufferLength`](crate::Error::BufferLength)) — both checked before the loss is
+    /// called —, invalid hyper-parameters, a non-finite loss, gradient or estimate
+    /// ([`Error::NonFinite`](crate::Error::NonFinite)).
     fn estimate(
         &mut self,
         x: &DVector<T>,
@@ -93,6 +96,44 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
 
 /// A boxed estimator (chosen at run time) is an estimator.
 impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> for Box<E> {
+    fn estimate(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        mean: &mut DVector<T>,
+    ) -> Result<Report> {
+        (**self).estimate(x, tau, loss, rng, mean)
+    }
+    fn estimate_displacement(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+    ) -> Result<Report> {
+        (**self).estimate_displacement(x, tau, loss, rng, out)
+    }
+    fn slices(&self) -> usize {
+        (**self).slices()
+    }
+    fn displacement_slice(
+        &mut self,
+        x: &DVector<T>,
+        tau: T,
+        loss: &O,
+        rng: &mut Prng,
+        out: &mut DVector<T>,
+        first: bool,
+    ) -> Result<Option<Report>> {
+        (**self).displacement_slice(x, tau, loss, rng, out, first)
+    }
+}
+
+/// A borrowed estimator is an estimator (e.g. to keep its warm-start chain after the oracle).
+impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> for &mut E {
     fn estimate(
         &mut self,
         x: &DVector<T>,

@@ -4,7 +4,7 @@
 //! closed-form and theorem tests (000 Thm 2, Thm 4) and by users who property-test them.
 
 use super::{LogSum, MeanEstimator};
-use crate::error::check;
+use crate::error::{check, site};
 use crate::objective::{Batch, Cost, Gradient};
 use crate::rng::Prng;
 use crate::{Error, Real, Report, Result};
@@ -55,7 +55,7 @@ impl Quadrature {
             return Err(Error::InvalidHyperParameter {
                 name: "nodes",
                 value: self.nodes as f64,
-                reason: "quadrature needs at least 3 nodes per axis",
+                reason: "must be at least 3 (grid points per axis)",
             });
         }
         check::positive("half_width", self.half_width)?;
@@ -78,7 +78,9 @@ impl Quadrature {
             return Err(Error::InvalidHyperParameter {
                 name: "dimension",
                 value: d as f64,
-                reason: "quadrature supports dimension 1 or 2 only",
+                reason:
+                    "must be 1 or 2: quadrature integrates on a full grid; in higher dimensions \
+                         use SGLD or importance sampling",
             });
         }
         let tau64 = tau.as_f64();
@@ -117,11 +119,7 @@ impl Quadrature {
         let mut y = x.clone();
         let (mut num, mut den) = (LogSum::default(), LogSum::default());
         self.for_each_node(x, tau, &mut y, |y, lw| {
-            let f = check::finite(
-                "loss value",
-                "quadrature of F_tau",
-                loss.cost(y, &Batch::Full),
-            )?;
+            let f = check::finite("loss value", site::QUADRATURE, loss.cost(y, &Batch::Full))?;
             num.add(lw - f.as_f64());
             den.add(lw);
             Ok(())
@@ -140,11 +138,7 @@ impl Quadrature {
         let mut y = x.clone();
         let (mut sum, mut wsum) = (0.0, 0.0);
         self.for_each_node(x, tau, &mut y, |y, lw| {
-            let f = check::finite(
-                "loss value",
-                "quadrature of F^H_tau",
-                loss.cost(y, &Batch::Full),
-            )?;
+            let f = check::finite("loss value", site::QUADRATURE, loss.cost(y, &Batch::Full))?;
             let w = lw.exp();
             sum += w * f.as_f64();
             wsum += w;
@@ -153,7 +147,12 @@ impl Quadrature {
         Ok(sum / wsum)
     }
 
-    /// Exact E_{φ_{x,τ}}\[∇f(Y)\] = ∇F^H_τ(x), the expectation in h(x) of 000 eq. 17.
+    /// Exact E_{φ_{x,τ}}\[∇f(Y)\] = ∇F^H_τ(x), the expectation in h(x) of 000 eq. 17, written
+    /// into `out` (of x's length); returns the number of gradient evaluations.
+    ///
+    /// Errors: [`Error::DimensionMismatch`] if `x.len() != loss.dim()`, [`Error::BufferLength`]
+    /// if `out.len() != x.len()`, as well as invalid settings, τ or dimension (1 or 2 only) and
+    /// a non-finite gradient.
     pub fn gaussian_mean_gradient<T: Real, O: Gradient<T> + ?Sized>(
         &self,
         x: &DVector<T>,
@@ -161,6 +160,7 @@ impl Quadrature {
         loss: &O,
         out: &mut DVector<T>,
     ) -> Result<usize> {
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         let (mut y, mut g) = (x.clone(), x.clone());
         self.gaussian_mean_gradient_with(x, tau, loss, out, &mut y, &mut g)
     }
@@ -182,7 +182,7 @@ impl Quadrature {
         let mut evals = 0;
         self.for_each_node(x, tau, y, |y, lw| {
             loss.gradient(y, &Batch::Full, g);
-            check::finite_vec("gradient", "quadrature of E_phi[grad f]", g)?;
+            check::finite_vec("gradient", site::QUADRATURE, g)?;
             let w = lw.exp();
             for (a, gi) in acc.iter_mut().zip(g.iter()) {
                 *a += w * gi.as_f64();
@@ -209,16 +209,12 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
         _rng: &mut Prng,
         mean: &mut DVector<T>,
     ) -> Result<Report> {
-        check::dim(loss.dim(), x.len())?;
+        check::dim_and_output(loss.dim(), x.len(), "mean", mean.len())?;
         let mut y = x.clone();
         let mut ls = LogSum::default();
         let mut sy = [0.0f64; 2];
         self.for_each_node(x, tau, &mut y, |y, lw| {
-            let f = check::finite(
-                "loss value",
-                "quadrature of E_q[Y]",
-                loss.cost(y, &Batch::Full),
-            )?;
+            let f = check::finite("loss value", site::QUADRATURE, loss.cost(y, &Batch::Full))?;
             let (rescale, w) = ls.add(lw - f.as_f64());
             for (s, yi) in sy.iter_mut().zip(y.iter()) {
                 *s = *s * rescale + w * yi.as_f64();
@@ -228,7 +224,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
         for (m, s) in mean.iter_mut().zip(sy.iter()) {
             *m = T::lit(s / ls.s);
         }
-        check::finite_vec("estimate of E_q[Y]", "quadrature", mean)?;
+        check::finite_vec("estimate of E_q[Y]", site::QUADRATURE, mean)?;
         Ok(Report::default())
     }
 }

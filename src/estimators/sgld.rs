@@ -149,8 +149,10 @@ impl<T: Real> Sgld<T> {
         self.chain = None;
     }
 
-    /// Checks the hyper-parameters: samples ≥ 1, temperature finite and ≥ 0, ε_1 > 0.
+    /// Checks the hyper-parameters: samples ≥ 1, burn_in + samples ≤ `usize::MAX`, temperature
+    /// finite and ≥ 0, ε_1 > 0.
     pub fn validate(&self) -> Result<()> {
+        check::burn_in_fits(self.burn_in, self.samples)?;
         check::count("samples", self.samples)?;
         check::non_negative("temperature", self.temperature)?;
         self.step_sizes.at(1)?;
@@ -167,6 +169,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
         rng: &mut Prng,
         mean: &mut DVector<T>,
     ) -> Result<Report> {
+        // Lengths first: the loss never sees a wrong-length x, and `mean` is never overrun.
+        check::dim_and_output(loss.dim(), x.len(), "mean", mean.len())?;
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let warm = self
@@ -190,16 +194,16 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
                 .step_weighted(loss, x, tau, eps * half, sigma, weight, false, rng)
                 .map_err(|_| Error::NonFinite {
                     what: "gradient",
-                    during: "SGLD (000 Alg. 3)",
+                    during: crate::error::site::SGLD,
                 })?;
         }
         check::finite_vec(
             "Langevin chain state",
-            "SGLD (000 Alg. 3)",
+            crate::error::site::SGLD,
             chain.position(),
         )?;
         chain.mean_into(x, mean);
-        check::finite_vec("estimate of E_q[Y]", "SGLD (000 Alg. 3)", mean)?;
+        check::finite_vec("estimate of E_q[Y]", crate::error::site::SGLD, mean)?;
         // Commit the chain only on success.
         if self.warm_start {
             match &mut self.chain {

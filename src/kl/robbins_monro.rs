@@ -1,7 +1,7 @@
 //! Robbins–Monro for the mode-seeking Gaussian–KL step (000 Alg. 5, eq. 17).
 
 use super::ModeSeekingSolver;
-use crate::error::check;
+use crate::error::{check, site};
 use crate::estimators::Quadrature;
 use crate::kernels;
 use crate::objective::{Batch, Gradient, MeanGradient};
@@ -129,7 +129,8 @@ impl<T: Real> RobbinsMonro<T> {
         self.c * T::lit((j as f64).powf(-self.alpha.as_f64()))
     }
 
-    /// Checks c finite and > 0, α ∈ (1/2, 1], M ≥ 1, J ≥ 1.
+    /// Checks c finite and > 0, α ∈ (1/2, 1], M ≥ 1, J ≥ 1 and J·M < 2⁶⁴ (the Gaussian draws
+    /// are numbered by it).
     pub fn validate(&self) -> Result<()> {
         check::positive("c", self.c)?;
         let a = self.alpha.as_f64();
@@ -137,11 +138,20 @@ impl<T: Real> RobbinsMonro<T> {
             return Err(Error::InvalidHyperParameter {
                 name: "alpha",
                 value: a,
-                reason: "must lie in (1/2, 1] (000 §5.2)",
+                reason:
+                    "must be in (0.5, 1], so that the step sizes c·j^(−alpha) sum to ∞ while their \
+                         squares do not (the Robbins–Monro conditions)",
             });
         }
         check::count("samples", self.samples)?;
         check::count("iterations", self.iterations)?;
+        check::product_fits(
+            "iterations",
+            self.iterations,
+            self.samples,
+            "iterations · samples must be below 2^64 (the noise streams are numbered by it): use \
+             fewer iterations or samples",
+        )?;
         if let GaussianExpectation::Quadrature(q) = &self.expectation {
             q.validate()?;
         }
@@ -158,6 +168,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         rng: &mut Prng,
         x_next: &mut DVector<T>,
     ) -> Result<Report> {
+        // Lengths first: the loss never sees a wrong-length x, and `x_next` is never overrun.
+        check::dim_and_output(loss.dim(), x_k.len(), "x_next", x_next.len())?;
         self.validate()?;
         let d = check::tau_and_dim(tau, loss.dim(), x_k.len())?;
         let s = &mut self.scratch;
@@ -192,6 +204,17 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                 GaussianExpectation::MonteCarlo | GaussianExpectation::ProjectedMonteCarlo => {
                     // z^(m) = x^j + √τ ξ with ξ the noise of pass (j−1)·M + m, on minibatch m
                     // (drawn first, in the order of one at a time).
+                    if s.batches.len() < self.samples {
+                        // A typed error rather than a capacity-overflow panic for an absurd M.
+                        let more = self.samples - s.batches.len();
+                        s.batches.try_reserve_exact(more).map_err(|_| {
+                            Error::InvalidHyperParameter {
+                                name: "samples",
+                                value: self.samples as f64,
+                                reason: "too many minibatches to allocate: use fewer samples",
+                            }
+                        })?;
+                    }
                     s.batches.resize_with(self.samples, Batch::default);
                     for b in &mut s.batches {
                         loss.draw_batch(rng, b);
@@ -238,7 +261,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                                 },
                                 d,
                             );
-                            check::finite_vec("gradient", "Robbins-Monro (000 Alg. 5)", &s.g)?;
+                            check::finite_vec("gradient", site::ROBBINS_MONRO, &s.g)?;
                             kernels::axpy(s.gsum.as_mut_slice(), T::one(), s.g.as_slice());
                             std::mem::swap(&mut s.noise, &mut s.noise_next);
                         }
@@ -267,11 +290,11 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
             if batched.is_some() && !finite {
                 return Err(Error::NonFinite {
                     what: "gradient",
-                    during: "Robbins-Monro (000 Alg. 5)",
+                    during: site::ROBBINS_MONRO,
                 });
             }
         }
-        check::finite_vec("iterate", "Robbins-Monro (000 Alg. 5)", &s.xj)?;
+        check::finite_vec("iterate", site::ROBBINS_MONRO, &s.xj)?;
         x_next.copy_from(&s.xj);
         Ok(Report::default())
     }

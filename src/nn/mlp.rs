@@ -43,7 +43,7 @@ impl Mlp {
             return Err(Error::InvalidHyperParameter {
                 name: "sizes",
                 value: sizes.len() as f64,
-                reason: "need at least an input and an output size",
+                reason: "must be at least 2 (an input and an output size)",
             });
         }
         for &s in sizes {
@@ -118,7 +118,7 @@ impl Mlp {
             return Err(Error::InvalidHyperParameter {
                 name: "layer",
                 value: l as f64,
-                reason: "must be < the number of layers",
+                reason: "must be less than the number of layers (layers are numbered from 0)",
             });
         }
         Ok(())

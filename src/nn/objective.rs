@@ -103,14 +103,14 @@ impl<T: Real> MlpObjective<T> {
             return Err(Error::InvalidHyperParameter {
                 name: "indices",
                 value: 0.0,
-                reason: "the index set must not be empty",
+                reason: "must hold at least one example index (the set is empty)",
             });
         }
         if batch_size > indices.len() {
             return Err(Error::InvalidHyperParameter {
                 name: "batch_size",
                 value: batch_size as f64,
-                reason: "must not exceed the number of examples in the index set",
+                reason: "must be at most the number of examples in the index set",
             });
         }
         if let Some(&i) = indices.iter().find(|&&i| i >= data.len()) {
@@ -155,7 +155,7 @@ impl<T: Real> MlpObjective<T> {
             return Err(Error::InvalidHyperParameter {
                 name: "shard",
                 value: i as f64,
-                reason: "must be < the number of shards",
+                reason: "must be less than the number of shards n (shards are numbered 0..n)",
             });
         }
         let mine = std::mem::take(&mut all[i]);
@@ -172,7 +172,7 @@ impl<T: Real> MlpObjective<T> {
             return Err(Error::InvalidHyperParameter {
                 name: "batch_size",
                 value: batch_size as f64,
-                reason: "must not exceed the number of examples in the index set",
+                reason: "must be at most the number of examples in the index set",
             });
         }
         self.batch_size = batch_size;

@@ -48,7 +48,7 @@ const G_STEP: u64 = 1 << 39;
 fn non_finite() -> Error {
     Error::NonFinite {
         what: "loss value",
-        during: "importance sampling (000 Alg. 4)",
+        during: crate::error::site::IMPORTANCE_SAMPLING,
     }
 }
 

@@ -42,7 +42,7 @@ impl Counts {
 ///
 /// ```
 /// use wide_valleys::objective::{Batch, Cost, Counted, Counts, FnCost};
-/// let f = FnCost::new(1, |x: &nalgebra::DVector<f64>| x[0] * x[0]);
+/// let f = FnCost::new(1, |x| x[0] * x[0]);
 /// let counts = Counts::default();
 /// let counted = Counted::new(&f, &counts);
 /// counted.cost(&nalgebra::dvector![2.0], &Batch::Full);

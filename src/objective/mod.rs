@@ -201,6 +201,7 @@ pub trait MeanGradient<T: Real>: Sync {
 /// part starts at a multiple of this many entries.
 pub const POINT_BLOCK: usize = 16_384;
 
+/// A borrowed loss (`&L`, `&dyn Cost<T>`) is a loss: every method is forwarded.
 impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
     fn dim(&self) -> usize {
         (**self).dim()
@@ -216,7 +217,40 @@ impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
     }
 }
 
+/// A borrowed differentiable loss (`&L`, `&dyn Gradient<T>`) is one: every method is forwarded.
 impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for &G {
+    fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
+        (**self).gradient(x, batch, grad)
+    }
+    fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
+        (**self).cost_and_gradient(x, batch, grad)
+    }
+    fn as_mean_gradient(&self) -> Option<&dyn MeanGradient<T>> {
+        (**self).as_mean_gradient()
+    }
+}
+
+/// A boxed loss (`Box<dyn Cost<T>>`, chosen at run time) is a loss: every method is forwarded,
+/// including [`Cost::draw_batch`] and [`Cost::as_gaussian_weighted_mean`], so it behaves bit for
+/// bit as the loss inside.
+impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for Box<C> {
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn cost(&self, x: &DVector<T>, batch: &Batch) -> T {
+        (**self).cost(x, batch)
+    }
+    fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
+        (**self).draw_batch(rng, batch)
+    }
+    fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
+        (**self).as_gaussian_weighted_mean()
+    }
+}
+
+/// A boxed differentiable loss (`Box<dyn Gradient<T>>`) is a differentiable loss: every method
+/// is forwarded, including [`Gradient::cost_and_gradient`] and [`Gradient::as_mean_gradient`].
+impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for Box<G> {
     fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
         (**self).gradient(x, batch, grad)
     }
@@ -230,9 +264,13 @@ impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for &G {
 
 /// A deterministic loss from a closure `|x| f(x)`: gradient-free use (importance sampling).
 ///
+/// [`FnCost::new`] pins the closure's signature to `Fn(&DVector<T>) -> T`, so the closure needs
+/// no type annotations: the scalar T is inferred from how the loss is used (`f64` for float
+/// literals; annotate `|x: &DVector<f32>|` to choose `f32` explicitly).
+///
 /// ```
 /// use wide_valleys::objective::{Cost, FnCost, Batch};
-/// let f = FnCost::new(2, |x: &nalgebra::DVector<f64>| x.norm_squared());
+/// let f = FnCost::new(2, |x| x.norm_squared());
 /// assert_eq!(f.cost(&nalgebra::dvector![1.0, 2.0], &Batch::Full), 5.0);
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -242,8 +280,12 @@ pub struct FnCost<F> {
 }
 
 impl<F> FnCost<F> {
-    /// Wraps `value` as a loss over ℝ^`dim`.
-    pub fn new(dim: usize, value: F) -> Self {
+    /// Wraps `value` as a loss over ℝ^`dim`. The bound fixes the closure's signature, so
+    /// `FnCost::new(d, |x| ...)` needs no annotation on `x`.
+    pub fn new<T: Real>(dim: usize, value: F) -> Self
+    where
+        F: Fn(&DVector<T>) -> T,
+    {
         Self { dim, value }
     }
 }
@@ -259,13 +301,24 @@ impl<T: Real, F: Fn(&DVector<T>) -> T + Sync> Cost<T> for FnCost<F> {
 
 /// A deterministic differentiable loss from two closures, `|x| f(x)` and `|x, g| g = ∇f(x)`.
 ///
+/// [`FnLoss::new`] pins the closures' signatures to `Fn(&DVector<T>) -> T` and
+/// `Fn(&DVector<T>, &mut DVector<T>)`, so they need no type annotations: the scalar T is
+/// inferred from the closures' bodies or from how the loss is used (`f64` for float literals).
+/// To choose `f32` explicitly, annotate one argument (`|x: &DVector<f32>| ...`).
+///
 /// ```
-/// use wide_valleys::objective::{Cost, Gradient, FnLoss, Batch};
+/// use wide_valleys::objective::{Batch, Cost, FnLoss, Gradient};
 /// use nalgebra::{dvector, DVector};
-/// let f = FnLoss::new(2, |x: &DVector<f64>| 0.5 * x.norm_squared(), |x: &DVector<f64>, g: &mut DVector<f64>| g.copy_from(x));
+/// // f(x) = ½|x|², ∇f(x) = x: no annotations.
+/// let f = FnLoss::new(2, |x| 0.5 * x.norm_squared(), |x, g| g.copy_from(x));
 /// let mut g = DVector::zeros(2);
 /// f.gradient(&dvector![1.0, -1.0], &Batch::Full, &mut g);
 /// assert_eq!(g, dvector![1.0, -1.0]);
+/// assert_eq!(f.cost(&dvector![1.0, -1.0], &Batch::Full), 1.0);
+///
+/// // f32, chosen by one annotation.
+/// let h = FnLoss::new(1, |x: &DVector<f32>| x[0] * x[0], |x, g| g[0] = 2.0 * x[0]);
+/// assert_eq!(h.cost(&dvector![3.0f32], &Batch::Full), 9.0f32);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct FnLoss<F, G> {
@@ -275,8 +328,14 @@ pub struct FnLoss<F, G> {
 }
 
 impl<F, G> FnLoss<F, G> {
-    /// Wraps `value` and `gradient` as a differentiable loss over ℝ^`dim`.
-    pub fn new(dim: usize, value: F, gradient: G) -> Self {
+    /// Wraps `value` and `gradient` (which writes ∇f(x) into its second argument, of length
+    /// `dim`) as a differentiable loss over ℝ^`dim`. The bounds fix the closures' signatures, so
+    /// `FnLoss::new(d, |x| ..., |x, g| ...)` needs no annotations.
+    pub fn new<T: Real>(dim: usize, value: F, gradient: G) -> Self
+    where
+        F: Fn(&DVector<T>) -> T,
+        G: Fn(&DVector<T>, &mut DVector<T>),
+    {
         Self {
             dim,
             value,

@@ -2,7 +2,7 @@
 //! 9: Entropy-SGD's outer gradient ρ∇f(x) + ∇F_γ(x)).
 
 use super::GradientOracle;
-use crate::error::check;
+use crate::error::{check, site};
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
 use crate::{Real, Report, Result};
@@ -57,9 +57,13 @@ impl<T: Real, G> DataTerm<T, G> {
             }
             loss.draw_batch(rng, &mut self.batch);
             loss.gradient(x, &self.batch, &mut self.g);
-            check::finite_vec("gradient", "Entropy-SGD outer gradient", &self.g)?;
+            check::finite_vec("gradient", site::ENTROPY_SGD_DATA_TERM, &self.g)?;
             out.axpy(rho, &self.g, T::one());
-            check::finite_vec("local-entropy gradient", "Langevin inner loop", out)?;
+            check::finite_vec(
+                "smoothed gradient with the data term",
+                site::ENTROPY_SGD_DATA_TERM,
+                out,
+            )?;
         }
         Ok(())
     }

@@ -64,7 +64,7 @@ impl<T: Real, G> ElasticCoupling<T, G> {
         } else if !self.master.is_empty() {
             check::dim(self.master.len(), x.len())?;
         }
-        check::finite_vec("replica gradient", "Parle replica step", out)
+        check::finite_vec("replica gradient", crate::error::site::PARLE, out)
     }
 }
 

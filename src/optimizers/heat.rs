@@ -2,7 +2,7 @@
 //! gradients at Gaussian perturbations of x (003 eq. 4.43, §4.6.1.3; 000 §2.2).
 
 use super::{GradientOracle, SmoothedOptimizer};
-use crate::error::check;
+use crate::error::{check, site};
 use crate::kernels;
 use crate::objective::{Batch, Gradient};
 use crate::rng::{self, Prng};
@@ -56,6 +56,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for HeatGradient<T> 
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         let gamma = self.scope.positive_at("scope", k)?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
@@ -69,7 +70,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for HeatGradient<T> 
             loss.draw_batch(rng, &mut self.batch);
             kernels::gaussian_around(key, m as u64, self.y.as_mut_slice(), x.as_slice(), sd);
             loss.gradient(&self.y, &self.batch, &mut self.g);
-            check::finite_vec("gradient", "HEAT perturbed gradient", &self.g)?;
+            check::finite_vec("gradient at a perturbed point", site::HEAT, &self.g)?;
             *out += &self.g;
         }
         *out /= T::lit(self.samples as f64);

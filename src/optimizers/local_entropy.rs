@@ -6,6 +6,7 @@
 use super::{DataTerm, GradientOracle, SmoothedOptimizer};
 use crate::error::check;
 use crate::estimators::{ExponentialSgld, MeanEstimator};
+use crate::objective::Cost;
 use crate::rng::Prng;
 use crate::sampling::{Averaging, NoiseScale};
 use crate::update::{Sgd, UpdateRule};
@@ -127,7 +128,7 @@ impl<T: Real, E> LocalEntropyGradient<T, E> {
     }
 }
 
-impl<T: Real, O: ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
+impl<T: Real, O: Cost<T> + ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
     for LocalEntropyGradient<T, E>
 {
     fn estimate(
@@ -160,6 +161,8 @@ impl<T: Real, O: ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
         out: &mut DVector<T>,
         first: bool,
     ) -> Result<Option<Report>> {
+        // Checked here too, whatever the estimator checks: a user's estimator may trust them.
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         let gamma = check_scope("scope", &self.scope, k)?;
         let Some(mut report) = self
             .estimator
@@ -174,7 +177,7 @@ impl<T: Real, O: ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
             -(T::one() / gamma)
         };
         *out *= factor;
-        check::finite_vec("local-entropy gradient", "Langevin inner loop", out)?;
+        check::finite_vec("local-entropy gradient", crate::error::site::LANGEVIN, out)?;
         report.scope = Some(gamma.as_f64());
         Ok(Some(report))
     }

@@ -96,6 +96,11 @@ pub trait GradientOracle<T: Real, O: ?Sized> {
     /// `k` for the oracle's schedules, and returns what the oracle knows of the step (its scope
     /// γ_k, named extras; the optimizer fills in the counts). Errors on non-finite values; `x` is
     /// never modified.
+    ///
+    /// Every oracle of this crate first checks `x.len() == loss.dim()` where it can see the loss's
+    /// dimension ([`Error::DimensionMismatch`](crate::Error::DimensionMismatch)) and
+    /// `out.len() == x.len()` ([`Error::BufferLength`](crate::Error::BufferLength)), so the loss is
+    /// never called with a vector of the wrong length.
     fn estimate(
         &mut self,
         x: &DVector<T>,

@@ -2,7 +2,7 @@
 //! γ = ρ = ∞, L = n = 1 special case of Parle (003 §5.3.1 (i)).
 
 use super::{GradientOracle, SmoothedOptimizer};
-use crate::error::check;
+use crate::error::{check, site};
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
@@ -33,9 +33,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for PlainGradient {
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         loss.draw_batch(rng, &mut self.batch);
         loss.gradient(x, &self.batch, out);
-        check::finite_vec("gradient", "gradient descent", out)?;
+        check::finite_vec("gradient", site::GRADIENT_DESCENT, out)?;
         Ok(Report::default())
     }
 }

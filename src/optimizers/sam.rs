@@ -4,7 +4,7 @@
 //! minibatch the oracle then starts on.
 
 use super::{GradientOracle, PlainGradient, SmoothedOptimizer};
-use crate::error::check;
+use crate::error::{check, site};
 use crate::objective::{Batch, Cost, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
@@ -65,13 +65,13 @@ where
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
-        check::dim(loss.dim(), x.len())?;
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
         }
         loss.draw_batch(rng, &mut self.batch);
         loss.gradient(x, &self.batch, out);
-        check::finite_vec("gradient", "SAM ascent", out)?;
+        check::finite_vec("gradient at x", site::SAM, out)?;
         let norm = crate::kernels::norm(out.as_slice());
         self.y.copy_from(x);
         if norm > T::zero() {

@@ -3,7 +3,7 @@
 //! update rule"; 004 §4.3 and 003 §3.2.2 change only "lines 5 and 9" to get momentum or Adam).
 
 use super::GradientOracle;
-use crate::error::check;
+use crate::error::{check, site};
 use crate::objective::{Cost, Counted};
 use crate::optim::{counted_step, Optimizer};
 use crate::rng::{self, Prng};
@@ -153,8 +153,8 @@ impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
         // it, and the update would then not be meaningful either.
         let norm = crate::kernels::norm(self.grad.as_slice());
         if !norm.is_finite() {
-            check::finite_vec("smoothed gradient", "optimizer step", &self.grad)?;
-            check::finite("smoothed gradient norm", "optimizer step", norm)?;
+            check::finite_vec("smoothed gradient", site::OPTIMIZER_STEP, &self.grad)?;
+            check::finite("smoothed gradient norm", site::OPTIMIZER_STEP, norm)?;
         }
         Ok((info, norm))
     }
@@ -208,7 +208,7 @@ impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
                     self.rng = rng_backup;
                     return Err(crate::Error::NonFinite {
                         what: "parameters x_{k+1}",
-                        during: "the optimizer's update rule",
+                        during: site::UPDATE_RULE,
                     });
                 }
                 // Commit: nothing below can fail.

@@ -7,7 +7,7 @@
 //! N is the number of parameters (spins); with n = N the field vanishes as i → ∞.
 
 use super::{GradientOracle, SmoothedOptimizer};
-use crate::error::check;
+use crate::error::{check, site};
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
 use crate::update::Sgd;
@@ -38,7 +38,7 @@ impl<T: Real> TrivializedGradient<T> {
             return Err(Error::InvalidHyperParameter {
                 name: "layers",
                 value: layers as f64,
-                reason: "p must be at least 2 (h has scale J sqrt(p(p-2)))",
+                reason: "must be at least 2 (the field h has scale J·√(p(p−2)))",
             });
         }
         check::count("neurons", neurons)?;
@@ -80,12 +80,15 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for TrivializedGradi
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
+        check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
         let n = x.len();
         if self.neurons > n {
             return Err(Error::InvalidHyperParameter {
                 name: "neurons",
                 value: self.neurons as f64,
-                reason: "n must not exceed the number of parameters N (else 1 + 2 tau/N < 0)",
+                reason:
+                    "must be at most the number of parameters N = x.len() (else the field factor \
+                         1 + 2τ/N is negative)",
             });
         }
         if !self.initialized || self.h.len() != n {
@@ -98,7 +101,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for TrivializedGradi
         }
         loss.draw_batch(rng, &mut self.batch);
         loss.gradient(x, &self.batch, out);
-        check::finite_vec("gradient", "Trivialized-SGD", out)?;
+        check::finite_vec("gradient", site::TRIVIALIZED, out)?;
         out.axpy(self.field_factor(k, n), &self.h, T::one());
         Ok(Report::default())
     }

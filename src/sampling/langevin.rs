@@ -248,7 +248,7 @@ impl<T: Real> LangevinChain<T> {
         if !finite {
             return Err(Error::NonFinite {
                 what: "gradient",
-                during: "a Langevin step",
+                during: "the Langevin transition",
             });
         }
         self.steps += 1;

@@ -327,7 +327,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
             }
             return Err(Error::NonFinite {
                 what: "replica parameters x^a",
-                during: "Parle / Elastic-SGD update (003 eq. 5.8c-d)",
+                during: crate::error::site::PARLE,
             });
         }
         for r in &mut self.replicas {

@@ -120,7 +120,10 @@ impl InProcess {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+            .map_err(|e| Error::Io {
+                kind: std::io::ErrorKind::Other,
+                message: format!("could not start a pool of {threads} threads: {e}"),
+            })?;
         Ok(Self {
             pool: Some(Arc::new(pool)),
             handover: Arc::default(),
