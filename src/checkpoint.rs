@@ -49,7 +49,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Magic string at the start of every checkpoint header.
 pub const MAGIC: &str = "wide-valleys checkpoint";
 /// Version of the file layout ([`Header`] + state line). Bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2: the composable oracles (the local-entropy gradient holds its estimator, Parle's
+/// replicas an elastic-coupling wrapper); version-1 files are refused.
+pub const FORMAT_VERSION: u32 = 2;
 /// The crate version that writes (and alone may read) checkpoints.
 pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -137,7 +139,8 @@ pub fn from_bytes<S: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<S> {
         return Err(ckpt_err(
             path,
             format!(
-                "format version {} cannot be read by this build (format version {FORMAT_VERSION})",
+                "format version {} cannot be read by this build (format version {FORMAT_VERSION}): \
+                 resume it with the wide-valleys build that wrote it, or start the run again",
                 header.format_version
             ),
         ));

@@ -136,6 +136,12 @@ fn another_version_truncation_and_corruption_are_typed_errors() {
         "format version",
     );
     assert!(p.contains("format version"), "{p}");
+    // A checkpoint of format 1 (before the composable oracles) is refused with what to do.
+    let p = refused(with_header(&good, |h| h.format_version = 1), "format 1");
+    assert!(
+        p.contains("format version 1") && p.contains("resume it with"),
+        "{p}"
+    );
     refused(
         with_header(&good, |h| h.magic = "something".into()),
         "magic",
