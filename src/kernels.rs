@@ -4,6 +4,7 @@
 //! IEEE operations in the same order (Rust never fuses a·b + c on its own), so results do not
 //! depend on the CPU.
 
+use crate::objective::Parallelism;
 use crate::Real;
 use multiversion::multiversion;
 
@@ -121,61 +122,44 @@ pub(crate) fn fill_noise<T: Real>(key: u64, step: u64, noise: &mut [T]) {
 /// [`NOISE_BLOCK`]) to repay a fork (a few µs from outside the pool), one after the other
 /// otherwise. The callers' two halves write disjoint buffers, so the order never matters.
 ///
-/// Inside `a`, the network's matrix products may still split between threads
-/// ([`split_allowed`]): the thread running `b` steals the second half when its part is done.
-pub(crate) fn beside<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B, d: usize) {
+/// `a` is given the hint for the calls it makes ([`beside_hint`]): side by side, the thread
+/// running `b` is free for half of `a`'s large products once its own part is done
+/// ([`Parallelism::IdleThreadBeside`]), unless `outer` (what the caller was told, e.g. by
+/// [`Cost::parallelism`](crate::objective::Cost::parallelism)) says that every thread is busy.
+pub(crate) fn beside<A, B>(outer: Parallelism, a: A, b: B, d: usize)
+where
+    A: FnOnce(Parallelism) + Send,
+    B: FnOnce() + Send,
+{
+    let par = beside_hint(outer, d);
     if d > NOISE_BLOCK {
-        rayon::join(
-            || {
-                let was = SPLIT_ALLOWED.with(|s| s.replace(true));
-                a();
-                SPLIT_ALLOWED.with(|s| s.set(was));
-            },
-            b,
-        );
+        rayon::join(|| a(par), b);
     } else {
-        a();
+        a(par);
         b();
     }
 }
 
-thread_local! {
-    static SPLIT_ALLOWED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    static ALL_BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// True inside the first task of [`beside`] (see there), unless inside [`all_threads_busy`]. A
-/// split is bit-identical to the unsplit product (nn::gemm), so this changes speed only.
-pub(crate) fn split_allowed() -> bool {
-    SPLIT_ALLOWED.with(|s| s.get()) && !ALL_BUSY.with(|s| s.get())
+/// The hint [`beside`] gives its first task: [`Parallelism::IdleThreadBeside`] when the two run
+/// side by side (d > [`NOISE_BLOCK`]) and `outer` is not [`Parallelism::AllThreadsBusy`],
+/// `outer` otherwise. The hint changes speed only: a split product is bit-identical to the
+/// unsplit one (nn::linalg).
+pub(crate) fn beside_hint(outer: Parallelism, d: usize) -> Parallelism {
+    if d > NOISE_BLOCK && !outer.all_threads_busy() {
+        Parallelism::IdleThreadBeside
+    } else {
+        outer
+    }
 }
 
 /// Whether d variates drawn beside a gradient ([`beside`]) can run on another thread: false for
-/// d ≤ [`NOISE_BLOCK`] (`beside` runs them after the gradient), inside [`all_threads_busy`] and
-/// on a 1-thread pool. Then the caller had better draw them inside the pass that consumes them,
-/// chunk by chunk in L1, than write and re-read a d-long buffer.
-pub(crate) fn noise_beside_pays(d: usize) -> bool {
+/// d ≤ [`NOISE_BLOCK`] (`beside` runs them after the gradient), when `outer` says every thread is
+/// busy ([`Parallelism::AllThreadsBusy`], Parle's replica workers) and on a 1-thread pool. Then
+/// the caller had better draw them inside the pass that consumes them, chunk by chunk in L1, than
+/// write and re-read a d-long buffer.
+pub(crate) fn noise_beside_pays(d: usize, outer: Parallelism) -> bool {
     // In this order: the thread count is asked last, as it starts rayon's global pool.
-    d > NOISE_BLOCK && !ALL_BUSY.with(|s| s.get()) && rayon::current_num_threads() > 1
-}
-
-/// Runs `f`, one of several tasks that keep every thread of the pool busy (Parle's replicas on
-/// their workers), with [`split_allowed`] false on this thread if `busy`: the other threads have
-/// work of their own, so a split would only fork, run two smaller and slower products one after
-/// the other, and join (Parle at minibatch 128: the layer-0 products of every Langevin step).
-pub(crate) fn all_threads_busy<R>(busy: bool, f: impl FnOnce() -> R) -> R {
-    if !busy {
-        return f();
-    }
-    /// Restores the flag also if `f` panics (the thread goes back to rayon's pool).
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ALL_BUSY.with(|s| s.set(self.0));
-        }
-    }
-    let _restore = Restore(ALL_BUSY.with(|s| s.replace(true)));
-    f()
+    d > NOISE_BLOCK && !outer.all_threads_busy() && rayon::current_num_threads() > 1
 }
 
 /// Runs `f(offset, y_block, z_block)` over the fixed blocks of `y` and `z` (same length, or `z`
@@ -312,30 +296,36 @@ pub(crate) fn norm<T: Real>(v: &[T]) -> T {
 mod tests {
     use super::*;
 
-    /// `beside` lets the gradient's products split; inside `all_threads_busy(true, ..)` it does not
-    /// (Parle's replica workers), and the flag is restored afterwards, also after a panic.
+    /// `beside` tells its first task that a thread is idle beside it when the two run side by
+    /// side, unless the caller was told that every thread is busy; one after the other it passes
+    /// the caller's hint on. The noise goes beside the gradient only where a thread can draw it.
     #[test]
-    fn products_split_beside_the_noise_unless_all_threads_are_busy() {
+    fn beside_passes_its_hint_unless_all_threads_are_busy() {
+        use Parallelism::*;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
         pool.install(|| {
-            let d = 2 * NOISE_BLOCK;
-            let seen = |busy: bool| {
-                let mut allowed = None;
-                all_threads_busy(busy, || {
-                    beside(|| allowed = Some(split_allowed()), || {}, d)
-                });
-                allowed.unwrap()
+            let seen = |outer: Parallelism, d: usize| {
+                let mut got = None;
+                beside(outer, |par| got = Some(par), || {}, d);
+                got.unwrap()
             };
-            assert!(!split_allowed());
-            assert!(seen(false));
-            assert!(!seen(true));
-            assert!(seen(false), "the flag is restored");
-            let r = std::panic::catch_unwind(|| all_threads_busy(true, || panic!("replica")));
-            assert!(r.is_err());
-            assert!(seen(false), "the flag is restored after a panic");
+            let (long, short) = (2 * NOISE_BLOCK, NOISE_BLOCK);
+            assert_eq!(seen(Unknown, long), IdleThreadBeside);
+            assert_eq!(seen(IdleThreadBeside, long), IdleThreadBeside);
+            assert_eq!(seen(AllThreadsBusy, long), AllThreadsBusy);
+            assert_eq!(seen(Unknown, short), Unknown);
+            assert_eq!(seen(AllThreadsBusy, short), AllThreadsBusy);
+            assert!(noise_beside_pays(long, Unknown));
+            assert!(!noise_beside_pays(long, AllThreadsBusy));
+            assert!(!noise_beside_pays(short, Unknown));
         });
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        one.install(|| assert!(!noise_beside_pays(2 * NOISE_BLOCK, Unknown)));
     }
 }

@@ -195,6 +195,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
         let m_inv = T::one() / T::lit(self.samples as f64);
         // Noise from per-block streams of one key per step (same result for any thread count).
         let key = if monte_carlo { rng::fork_key(rng) } else { 0 };
+        // What the loss's view says about the threads (all busy inside Parle's replicas).
+        let outer = loss.parallelism();
         for j in 1..=self.iterations {
             let a = check::positive(
                 "step_size",
@@ -253,7 +255,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                             let (z, g, next) = (&s.z, &mut s.g, &mut s.noise_next);
                             let batch = &s.batches[m];
                             kernels::beside(
-                                || loss.gradient(z, batch, g),
+                                outer,
+                                |par| loss.gradient_with(z, batch, g, par),
                                 || {
                                     if pass + 1 < passes {
                                         kernels::fill_noise(key, pass + 1, next.as_mut_slice())

@@ -13,6 +13,7 @@
 use super::linalg::{gemm, Mat};
 use super::mlp::Mlp;
 use super::workspace::{Dropout, Workspace};
+use crate::objective::Parallelism;
 use crate::Real;
 use rand::RngCore;
 
@@ -35,7 +36,9 @@ pub(crate) enum Backward<'g, T> {
 /// the backward pass `bw`.
 ///
 /// With `first_product_done`, `acts[0]` already holds W₀·X (the caller formed it, see
-/// [`deltas_pass`](super::pass::deltas_pass)).
+/// [`deltas_pass`](super::pass::deltas_pass)). `par`, the caller's hint about the threads around
+/// this pass, decides whether its large products may split (bit-identical either way).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn chunk_pass<T: Real>(
     mlp: &Mlp,
     ws: &mut Workspace<T>,
@@ -44,6 +47,7 @@ pub(super) fn chunk_pass<T: Real>(
     mut dropout: Option<&mut Dropout<'_>>,
     bw: Backward<'_, T>,
     first_product_done: bool,
+    par: Parallelism,
 ) -> (f64, usize) {
     let s = mlp.sizes();
     let nl = mlp.layers();
@@ -63,7 +67,7 @@ pub(super) fn chunk_pass<T: Real>(
         };
         let out = &mut rest[0][..n_out * b];
         if l > 0 || !first_product_done {
-            gemm(one, w, Mat::new(a_prev, n_in, b), zero, out);
+            gemm(one, w, Mat::new(a_prev, n_in, b), zero, out, par);
         }
         let hidden = l + 1 < nl;
         for col in out.chunks_exact_mut(n_out) {
@@ -161,7 +165,7 @@ pub(super) fn chunk_pass<T: Real>(
                 let (gw, gb) = g[w_off..w_off + (n_in + 1) * n_out].split_at_mut(n_in * n_out);
                 // ∇Wℓ = δ·Aᵀ, with Aᵀ a strided view.
                 let beta = if *first { zero } else { one };
-                gemm(one, dm, Mat::new(a_prev, n_in, b).t(), beta, gw);
+                gemm(one, dm, Mat::new(a_prev, n_in, b).t(), beta, gw, par);
                 if *first {
                     gb.iter_mut().for_each(|v| *v = zero);
                 }
@@ -171,7 +175,7 @@ pub(super) fn chunk_pass<T: Real>(
                 let w = Mat::new(&x[w_off..w_off + n_out * n_in], n_out, n_in);
                 let prev = &mut dbefore[l - 1][..n_in * b];
                 // δℓ = Wᵀ·δℓ₊₁, with Wᵀ a strided view.
-                gemm(one, w.t(), dm, zero, prev);
+                gemm(one, w.t(), dm, zero, prev, par);
                 // ReLU′ and the dropout mask in one test: a stored activation is > 0 iff the unit
                 // was kept and its pre-activation was > 0; then ∂A/∂Z = 1/(1−p).
                 for (dv, &av) in prev.iter_mut().zip(a_prev) {

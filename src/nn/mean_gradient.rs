@@ -18,6 +18,7 @@ use super::linalg::{gemm, Mat};
 use super::objective::MlpObjective;
 use super::pass;
 use super::workspace::{give, take, Dropout, Workspace};
+use crate::objective::Parallelism;
 use crate::objective::{Batch, MeanGradient, POINT_BLOCK};
 use crate::Real;
 use nalgebra::DVector;
@@ -242,7 +243,7 @@ impl<T: Real> MlpObjective<T> {
             for (b, part) in st.z.as_mut_slice().chunks_mut(POINT_BLOCK).enumerate() {
                 point(m, b * POINT_BLOCK, part);
             }
-            loss += self.pass(&st.z, batch, Some(&mut st.g));
+            loss += self.pass(&st.z, batch, Some(&mut st.g), Parallelism::Unknown);
             crate::kernels::axpy(grad.as_mut_slice(), inv_m, st.g.as_slice());
         }
         Some(loss * inv_m)
@@ -348,7 +349,14 @@ pub(super) fn weight_gradients<T: Real>(
             let w_off = mlp.weight_offset(l);
             let (gw, gb) = g[w_off..w_off + (n_in + 1) * n_out].split_at_mut(n_in * n_out);
             let dm = Mat::new(delta, n_out, n);
-            gemm(one, dm, Mat::new(a_prev, n_in, n).t(), zero, gw);
+            gemm(
+                one,
+                dm,
+                Mat::new(a_prev, n_in, n).t(),
+                zero,
+                gw,
+                Parallelism::Unknown,
+            );
             gb.fill(zero);
             bias_gradient(gb, delta);
         }

@@ -6,7 +6,7 @@ use super::mlp::{Evaluation, Mlp};
 use super::pass;
 use super::workspace::{self, Dropout, Workspace, DEFAULT_CHUNK};
 use crate::data::{batches, Dataset};
-use crate::objective::{Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient};
+use crate::objective::{Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient, Parallelism};
 use crate::rng::{self, Prng};
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
@@ -291,8 +291,16 @@ impl<T: Real> MlpObjective<T> {
         Some(rng::stream(self.dropout_seed, h))
     }
 
-    /// The common path of `cost`, `gradient`, `cost_and_gradient`. NaN on bad input.
-    pub(super) fn pass(&self, x: &DVector<T>, batch: &Batch, grad: Option<&mut DVector<T>>) -> T {
+    /// The common path of `cost`, `gradient`, `gradient_with`, `cost_and_gradient`, with the
+    /// caller's hint `par` about the threads around the call (which products may split). NaN on
+    /// bad input.
+    pub(super) fn pass(
+        &self,
+        x: &DVector<T>,
+        batch: &Batch,
+        grad: Option<&mut DVector<T>>,
+        par: Parallelism,
+    ) -> T {
         let nan = T::lit(f64::NAN);
         let idx = batch.indices().unwrap_or(&self.indices);
         let bad = x.len() != self.mlp.num_params()
@@ -319,6 +327,7 @@ impl<T: Real> MlpObjective<T> {
             self.chunk,
             dropout.as_mut(),
             grad.as_deref_mut().map(|g| g.as_mut_slice()),
+            par,
         );
         self.return_workspace(ws);
         match r {
@@ -339,7 +348,7 @@ impl<T: Real> Cost<T> for MlpObjective<T> {
     }
 
     fn cost(&self, x: &DVector<T>, batch: &Batch) -> T {
-        self.pass(x, batch, None)
+        self.pass(x, batch, None, Parallelism::Unknown)
     }
 
     fn draw_batch(&self, rng: &mut Prng, batch: &mut Batch) {
@@ -356,11 +365,24 @@ impl<T: Real> Cost<T> for MlpObjective<T> {
 
 impl<T: Real> Gradient<T> for MlpObjective<T> {
     fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
-        self.pass(x, batch, Some(grad));
+        self.pass(x, batch, Some(grad), Parallelism::Unknown);
+    }
+
+    /// The gradient with its large matrix products split in two under `rayon::join` where `par`
+    /// allows it ([`Parallelism::IdleThreadBeside`], or a call from outside rayon's pool; never
+    /// under [`Parallelism::AllThreadsBusy`]): the same bits either way.
+    fn gradient_with(
+        &self,
+        x: &DVector<T>,
+        batch: &Batch,
+        grad: &mut DVector<T>,
+        par: Parallelism,
+    ) {
+        self.pass(x, batch, Some(grad), par);
     }
 
     fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
-        self.pass(x, batch, Some(grad))
+        self.pass(x, batch, Some(grad), Parallelism::Unknown)
     }
 
     /// Robbins–Monro's M gradients as stacked products (see [`MeanGradient`]).

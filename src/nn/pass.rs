@@ -12,12 +12,14 @@ use super::linalg::{gemm, Mat};
 use super::mlp::{Evaluation, Mlp};
 use super::workspace::{Dropout, Workspace};
 use crate::data::Dataset;
+use crate::objective::Parallelism;
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
 
 /// Forward (and backward if `grad`) over the examples `idx` of `data`, in chunks.
 /// Returns (loss sum, correct count), or `None` if an index is out of range.
-/// With `grad`, writes ∇(loss sum / idx.len()) = ∇(mean loss) into it.
+/// With `grad`, writes ∇(loss sum / idx.len()) = ∇(mean loss) into it. `par` is the caller's
+/// hint about the threads around this pass (see [`Parallelism`]), handed to every product.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run<T: Real>(
     mlp: &Mlp,
@@ -28,6 +30,7 @@ pub(crate) fn run<T: Real>(
     chunk: usize,
     mut dropout: Option<&mut Dropout<'_>>,
     mut grad: Option<&mut [T]>,
+    par: Parallelism,
 ) -> Option<(f64, usize)> {
     let n = idx.len();
     let scale = T::lit(1.0 / n as f64);
@@ -46,7 +49,7 @@ pub(crate) fn run<T: Real>(
             },
             None => Backward::None,
         };
-        let (ls, cr) = chunk_pass(mlp, ws, x, b, dropout.as_deref_mut(), bw, false);
+        let (ls, cr) = chunk_pass(mlp, ws, x, b, dropout.as_deref_mut(), bw, false, par);
         loss += ls;
         correct += cr;
     }
@@ -97,12 +100,13 @@ pub(super) fn deltas_pass<T: Real>(
                 rows: cols - done,
                 ..input
             };
-            gemm(one, w, rows, if done == 0 { zero } else { one }, out);
+            let beta = if done == 0 { zero } else { one };
+            gemm(one, w, rows, beta, out, Parallelism::Unknown);
             done = cols;
         }
     }
     let bw = Backward::Deltas { scale };
-    Some(chunk_pass(mlp, ws, x, b, dropout, bw, true).0)
+    Some(chunk_pass(mlp, ws, x, b, dropout, bw, true, Parallelism::Unknown).0)
 }
 
 /// A pass over the minibatch `idx` with the first layer's product supplied by the caller:
@@ -132,7 +136,7 @@ pub(super) fn pass_from_first<T: Real>(
         *l = data.label(i);
     }
     first(&mut ws.acts[0][..mlp.sizes()[1] * b]);
-    Some(chunk_pass(mlp, ws, x, b, dropout, bw, true).0)
+    Some(chunk_pass(mlp, ws, x, b, dropout, bw, true, Parallelism::Unknown).0)
 }
 
 /// Loss and accuracy without dropout (reporting), with every input checked.
@@ -164,7 +168,17 @@ pub(crate) fn evaluate<T: Real>(
     // `data` may be another dataset than the one the workspace serves (a test set): nothing
     // gathered before is valid for it, and nothing gathered from it stays.
     ws.gathered.clear();
-    let r = run(mlp, ws, x.as_slice(), data, idx, chunk, None, None);
+    let r = run(
+        mlp,
+        ws,
+        x.as_slice(),
+        data,
+        idx,
+        chunk,
+        None,
+        None,
+        Parallelism::Unknown,
+    );
     ws.gathered.clear();
     let (loss, correct) = r.ok_or_else(|| Error::Data {
         path: "(in-memory dataset)".into(),

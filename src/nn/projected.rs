@@ -27,6 +27,7 @@ use super::objective::MlpObjective;
 use super::pass;
 use super::workspace::{give, take, Dropout};
 use crate::objective::Batch;
+use crate::objective::Parallelism;
 use crate::{kernels, Real};
 use nalgebra::DVector;
 use rayon::prelude::*;
@@ -87,6 +88,7 @@ impl<T: Real> MlpObjective<T> {
                 Mat::new(input, n0, n),
                 zero,
                 &mut rest[at..at + n1 * n],
+                Parallelism::Unknown,
             );
         }
 
@@ -120,14 +122,28 @@ impl<T: Real> MlpObjective<T> {
             };
             gram.resize(b * b, T::zero());
             let xmat = Mat::new(xm, n0, b);
-            gemm(T::one(), xmat.t(), xmat, T::zero(), gram);
+            gemm(
+                T::one(),
+                xmat.t(),
+                xmat,
+                T::zero(),
+                gram,
+                Parallelism::Unknown,
+            );
             let rel = n0 as f64 * T::default_epsilon().as_f64();
             chol.resize(b * b, 0.0);
             lt.resize(b * b, T::zero());
             cholesky_upper(gram, b, rel, chol, lt);
             let first = |z0: &mut [T]| {
                 z0.copy_from_slice(p0);
-                gemm(s, Mat::new(zeta, n1, b), Mat::new(lt, b, b), T::one(), z0);
+                gemm(
+                    s,
+                    Mat::new(zeta, n1, b),
+                    Mat::new(lt, b, b),
+                    T::one(),
+                    z0,
+                    Parallelism::Unknown,
+                );
             };
             let mut drng = self.dropout_rng(idx);
             let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));

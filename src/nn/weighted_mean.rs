@@ -32,6 +32,7 @@ use super::pass;
 use super::projected::cholesky_upper;
 use super::workspace::{give, take, Dropout};
 use crate::estimators::LogSum;
+use crate::objective::Parallelism;
 use crate::objective::{Batch, GaussianWeightedMean, WeightSums};
 use crate::{kernels, rng, Error, Real, Result};
 use nalgebra::DVector;
@@ -122,11 +123,18 @@ impl<T: Real> MlpObjective<T> {
             return Some(Err(non_finite()));
         }
         let xm = Mat::new(&*xs, n0, b);
-        gemm(one, xm.t(), xm, zero, gram);
+        gemm(one, xm.t(), xm, zero, gram, Parallelism::Unknown);
         if !cholesky_upper(gram, b, MIN_PIVOT, l, lt) {
             return None;
         }
-        gemm(one, Mat::new(&x[..w0], n1, n0), xm, zero, p);
+        gemm(
+            one,
+            Mat::new(&x[..w0], n1, n0),
+            xm,
+            zero,
+            p,
+            Parallelism::Unknown,
+        );
         // K = L⁻¹Xᵀ: column k is L⁻¹ (row k of X)ᵀ.
         for k in 0..n0 {
             for (i, t) in v.iter_mut().enumerate() {
@@ -160,7 +168,14 @@ impl<T: Real> MlpObjective<T> {
                 kernels::gaussian_sample(&mut z.as_mut_slice()[w0..], &x[w0..], xi, s);
                 let first = |z0: &mut [T]| {
                     z0.copy_from_slice(p);
-                    gemm(s, Mat::new(zeta, n1, b), Mat::new(lt, b, b), one, z0);
+                    gemm(
+                        s,
+                        Mat::new(zeta, n1, b),
+                        Mat::new(lt, b, b),
+                        one,
+                        z0,
+                        Parallelism::Unknown,
+                    );
                 };
                 let mut drng = self.dropout_rng(idx);
                 let mut dropout = drng.as_mut().map(|r| Dropout::new(r, self.mlp.dropout()));
@@ -223,7 +238,14 @@ impl<T: Real> MlpObjective<T> {
         let q = sum_sq.sqrt() / sum;
         let g = &mut means[..w0];
         kernels::fill_noise(key, G_STEP, g);
-        gemm(one, Mat::new(&*g, n1, n0), xm, zero, mbuf);
+        gemm(
+            one,
+            Mat::new(&*g, n1, n0),
+            xm,
+            zero,
+            mbuf,
+            Parallelism::Unknown,
+        );
         for r in 0..n1 {
             for (i, t) in v.iter_mut().enumerate() {
                 *t = mbuf[r + n1 * i].as_f64();
@@ -234,7 +256,14 @@ impl<T: Real> MlpObjective<T> {
             }
         }
         kernels::scale(g, T::lit(q));
-        gemm(one, Mat::new(mbuf, n1, b), Mat::new(kmat, b, n0), one, g);
+        gemm(
+            one,
+            Mat::new(mbuf, n1, b),
+            Mat::new(kmat, b, n0),
+            one,
+            g,
+            Parallelism::Unknown,
+        );
         for (gi, &xi) in g.iter_mut().zip(&x[..w0]) {
             *gi = xi + s * *gi;
         }

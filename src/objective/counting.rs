@@ -2,7 +2,7 @@
 //! user's loss in [`Counted`], so the evaluation counts of a [`Report`](crate::Report) are what
 //! the algorithm did, not what a formula says it should have done.
 
-use super::{Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient, WeightSums};
+use super::{Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient, Parallelism, WeightSums};
 use crate::rng::Prng;
 use crate::Real;
 use nalgebra::DVector;
@@ -40,6 +40,13 @@ impl Counts {
 /// [`Gradient::cost_and_gradient`] and each point of a [`MeanGradient`] as one gradient.
 /// Drawing minibatches is not counted. The loss's fast paths stay available, counted the same way.
 ///
+/// A `Counted` view may also carry a [`Parallelism`] hint about the threads around every call
+/// made through it ([`Counted::with_parallelism`]; Parle's replicas get
+/// [`Parallelism::AllThreadsBusy`] this way): it is what [`Cost::parallelism`] returns (the
+/// wrapped loss's own hint if this one is [`Parallelism::Unknown`]), and it is passed to the
+/// wrapped loss's [`Gradient::gradient_with`] by [`Gradient::gradient`]. Both are forwarded, so
+/// a view of a view keeps the hint.
+///
 /// ```
 /// use wide_valleys::objective::{Batch, Cost, Counted, Counts, FnCost};
 /// let f = FnCost::new(1, |x| x[0] * x[0]);
@@ -52,6 +59,7 @@ impl Counts {
 pub struct Counted<'a, O: ?Sized> {
     loss: &'a O,
     counts: &'a Counts,
+    parallelism: Parallelism,
 }
 
 impl<O: ?Sized> Clone for Counted<'_, O> {
@@ -65,7 +73,28 @@ impl<O: ?Sized> Copy for Counted<'_, O> {}
 impl<'a, O: ?Sized> Counted<'a, O> {
     /// Counts the calls made on `loss` in `counts`.
     pub fn new(loss: &'a O, counts: &'a Counts) -> Self {
-        Self { loss, counts }
+        Self {
+            loss,
+            counts,
+            parallelism: Parallelism::Unknown,
+        }
+    }
+
+    /// The same view, with `parallelism` as the hint about the threads around every call made
+    /// through it (see [`Parallelism`] and the type's documentation).
+    ///
+    /// ```
+    /// use wide_valleys::objective::{Cost, Counted, Counts, FnCost, Parallelism};
+    /// let f = FnCost::new(1, |x: &nalgebra::DVector<f64>| x[0]);
+    /// let counts = Counts::default();
+    /// let busy = Counted::new(&f, &counts).with_parallelism(Parallelism::AllThreadsBusy);
+    /// assert_eq!(Cost::<f64>::parallelism(&busy), Parallelism::AllThreadsBusy);
+    /// ```
+    pub fn with_parallelism(self, parallelism: Parallelism) -> Self {
+        Self {
+            parallelism,
+            ..self
+        }
     }
 
     /// The loss being counted.
@@ -90,6 +119,10 @@ impl<T: Real, O: Cost<T> + ?Sized> Cost<T> for Counted<'_, O> {
 
     fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
         self.loss.as_gaussian_weighted_mean().map(|_| self as _)
+    }
+
+    fn parallelism(&self) -> Parallelism {
+        self.parallelism.or(self.loss.parallelism())
     }
 }
 
@@ -118,7 +151,19 @@ impl<T: Real, O: Cost<T> + ?Sized> GaussianWeightedMean<T> for Counted<'_, O> {
 impl<T: Real, O: Gradient<T> + ?Sized> Gradient<T> for Counted<'_, O> {
     fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
         self.counts.add_gradients(1);
-        self.loss.gradient(x, batch, grad)
+        self.loss.gradient_with(x, batch, grad, self.parallelism)
+    }
+
+    fn gradient_with(
+        &self,
+        x: &DVector<T>,
+        batch: &Batch,
+        grad: &mut DVector<T>,
+        par: Parallelism,
+    ) {
+        self.counts.add_gradients(1);
+        self.loss
+            .gradient_with(x, batch, grad, par.or(self.parallelism))
     }
 
     fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {

@@ -8,14 +8,21 @@
 //! - [`MeanGradient`] (optional, through [`Gradient::as_mean_gradient`]): the mean of many
 //!   gradients at once, for objectives that compute it faster than one gradient at a time.
 //!
+//! How the threads stand around a call (may it split its work? are all threads busy?) travels
+//! explicitly as a [`Parallelism`] hint: an argument of [`Gradient::gradient_with`], and a
+//! property of a view of the loss, [`Cost::parallelism`] (set by
+//! [`Counted::with_parallelism`]). A loss that cannot use it keeps the defaults.
+//!
 //! Stochastic (minibatch) losses take a [`Batch`]; the *algorithm* decides when a fresh minibatch is
 //! drawn by calling [`Cost::draw_batch`]: SGLD draws one per Langevin step, importance sampling
 //! evaluates all its samples on one, Entropy-SGD draws separate ones for its inner loop and its
 //! outer gradient. A deterministic loss ignores the batch and keeps the default `draw_batch`.
 
 mod counting;
+mod parallelism;
 
 pub use counting::{Counted, Counts};
+pub use parallelism::Parallelism;
 
 use crate::rng::Prng;
 use crate::Real;
@@ -84,6 +91,16 @@ pub trait Cost<T: Real>: Sync {
     fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
         None
     }
+
+    /// What this view of the loss knows about the threads around the calls made on it (see
+    /// [`Parallelism`]): [`Parallelism::AllThreadsBusy`] for the loss Parle hands each replica
+    /// while every thread runs a replica of its own. The samplers read it before a step and
+    /// pass what they conclude to [`Gradient::gradient_with`]. The default is
+    /// [`Parallelism::Unknown`]; a wrapper of another loss forwards the wrapped loss's hint (as
+    /// [`Counted`] and the `&C` impl do).
+    fn parallelism(&self) -> Parallelism {
+        Parallelism::Unknown
+    }
 }
 
 /// Self-normalised importance sampling with a Gaussian proposal, drawn with less noise: the same
@@ -132,6 +149,23 @@ pub struct WeightSums {
 pub trait Gradient<T: Real>: Cost<T> {
     /// Writes ∇f(x) on `batch` into `grad` (already of length [`Cost::dim`]).
     fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>);
+
+    /// [`Gradient::gradient`] with a hint about the threads around this call (see
+    /// [`Parallelism`]): e.g. [`Parallelism::IdleThreadBeside`] from a sampler that draws its
+    /// noise on another thread meanwhile, so that the objective may give that thread half of its
+    /// large products once the noise is drawn. The result must be the same bits whatever `par`
+    /// (the hint is about speed only). The default ignores the hint; override it when the
+    /// gradient can use a second thread (e.g. to split its large matrix products).
+    fn gradient_with(
+        &self,
+        x: &DVector<T>,
+        batch: &Batch,
+        grad: &mut DVector<T>,
+        par: Parallelism,
+    ) {
+        let _ = par;
+        self.gradient(x, batch, grad)
+    }
 
     /// f(x) and ∇f(x) together; override when sharing the forward pass is cheaper.
     fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
@@ -215,12 +249,24 @@ impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
     fn as_gaussian_weighted_mean(&self) -> Option<&dyn GaussianWeightedMean<T>> {
         (**self).as_gaussian_weighted_mean()
     }
+    fn parallelism(&self) -> Parallelism {
+        (**self).parallelism()
+    }
 }
 
 /// A borrowed differentiable loss (`&L`, `&dyn Gradient<T>`) is one: every method is forwarded.
 impl<T: Real, G: Gradient<T> + ?Sized> Gradient<T> for &G {
     fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
         (**self).gradient(x, batch, grad)
+    }
+    fn gradient_with(
+        &self,
+        x: &DVector<T>,
+        batch: &Batch,
+        grad: &mut DVector<T>,
+        par: Parallelism,
+    ) {
+        (**self).gradient_with(x, batch, grad, par)
     }
     fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
         (**self).cost_and_gradient(x, batch, grad)

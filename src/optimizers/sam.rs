@@ -5,7 +5,7 @@
 
 use super::{GradientOracle, PlainGradient, SmoothedOptimizer};
 use crate::error::{check, site};
-use crate::objective::{Batch, Cost, Gradient};
+use crate::objective::{Batch, Cost, Gradient, Parallelism};
 use crate::rng::Prng;
 use crate::update::Sgd;
 use crate::{Real, Report, Result};
@@ -116,11 +116,23 @@ impl<T: Real, O: Cost<T> + ?Sized> Cost<T> for FirstBatch<'_, O> {
     fn as_gaussian_weighted_mean(&self) -> Option<&dyn crate::GaussianWeightedMean<T>> {
         self.loss.as_gaussian_weighted_mean()
     }
+    fn parallelism(&self) -> Parallelism {
+        self.loss.parallelism()
+    }
 }
 
 impl<T: Real, O: Gradient<T> + ?Sized> Gradient<T> for FirstBatch<'_, O> {
     fn gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) {
         self.loss.gradient(x, batch, grad)
+    }
+    fn gradient_with(
+        &self,
+        x: &DVector<T>,
+        batch: &Batch,
+        grad: &mut DVector<T>,
+        par: Parallelism,
+    ) {
+        self.loss.gradient_with(x, batch, grad, par)
     }
     fn cost_and_gradient(&self, x: &DVector<T>, batch: &Batch, grad: &mut DVector<T>) -> T {
         self.loss.cost_and_gradient(x, batch, grad)

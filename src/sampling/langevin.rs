@@ -187,19 +187,19 @@ impl<T: Real> LangevinChain<T> {
         let key = self.key;
         loss.draw_batch(rng, &mut self.batch);
         let (y, batch, g, noise) = (&self.y, &self.batch, &mut self.g, &mut self.noise);
-        // Where no other thread is free to draw the noise beside the gradient (Parle's replica
-        // workers, a 1-thread pool, a short x), the pass draws it itself, in L1-sized chunks:
-        // the same variates, without writing and re-reading a d-long noise vector.
-        let in_pass = noisy && !kernels::noise_beside_pays(n);
+        // Where no other thread is free to draw the noise beside the gradient (every thread
+        // busy, as the loss Parle hands its replicas says; a 1-thread pool; a short x), the pass
+        // draws it itself, in L1-sized chunks: the same variates, without writing and re-reading
+        // a d-long noise vector.
+        let outer = loss.parallelism();
+        let in_pass = noisy && !kernels::noise_beside_pays(n, outer);
+        let gradient = |par| loss.gradient_with(y, batch, g, par);
         if noisy && !in_pass {
-            kernels::beside(
-                || loss.gradient(y, batch, g),
-                || kernels::fill_noise(key, pass, noise.as_mut_slice()),
-                n,
-            );
+            let noise = || kernels::fill_noise(key, pass, noise.as_mut_slice());
+            kernels::beside(outer, gradient, noise, n);
         } else {
             // Through `beside` all the same, so that large products may still split.
-            kernels::beside(|| loss.gradient(y, batch, g), || {}, n);
+            kernels::beside(outer, gradient, || {}, n);
         }
         let (p, q) = match self.running_mean {
             RunningMean::Weighted => (T::one(), weight),

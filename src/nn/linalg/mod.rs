@@ -38,6 +38,7 @@ mod tests;
 #[cfg(all(test, any(target_arch = "x86", target_arch = "x86_64")))]
 mod tests_packed;
 
+use crate::objective::Parallelism;
 use crate::Real;
 use fallback::{gemm_crate_runs, naive};
 use job::Job;
@@ -87,8 +88,9 @@ impl<'a, T> Mat<'a, T> {
 
 /// C = α·A·B + β·C with C contiguous column-major (`a.rows × b.cols`). If β = 0, C is not read.
 ///
-/// Large products (see [`may_split`]) are threaded over rayon's pool, only ever along the rows
-/// and columns of C: as two halves under one `rayon::join` where that is exact (see
+/// Large products (see [`may_split`], which reads the caller's hint `par`: a
+/// [`Parallelism`] passed down from the loss's caller) are threaded over rayon's pool, only ever
+/// along the rows and columns of C: as two halves under one `rayon::join` where that is exact (see
 /// `split::split_is_exact` — every MLP product qualifies), else through `gemm`'s own
 /// parallelism, whose blocking depends on the shape alone. One fork rather than `gemm`'s own
 /// threading, which forks twice (packing, then kernels): it is faster on the MLP's small-k ∇W
@@ -99,13 +101,20 @@ impl<'a, T> Mat<'a, T> {
 ///
 /// Panics if the shapes disagree or an operand does not fit its slice (internal invariant: every
 /// caller sizes its buffers from the same [`Mlp`](super::Mlp)).
-pub(crate) fn gemm<T: Real>(alpha: T, a: Mat<'_, T>, b: Mat<'_, T>, beta: T, c: &mut [T]) {
+pub(crate) fn gemm<T: Real>(
+    alpha: T,
+    a: Mat<'_, T>,
+    b: Mat<'_, T>,
+    beta: T,
+    c: &mut [T],
+    par: Parallelism,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(b.rows == k && c.len() >= m * n && a.fits() && b.fits());
     if m == 0 || n == 0 {
         return;
     }
-    let threaded = may_split().is_some_and(|min| 2 * m * k * n >= min);
+    let threaded = may_split(par).is_some_and(|min| 2 * m * k * n >= min);
     // SAFETY: the checks above keep every access inside `a`, `b` and `c` (C is m × n with
     // column stride m inside `c`); `c` is borrowed mutably for the whole call, and `split`
     // hands disjoint parts of it to the two halves.

@@ -8,27 +8,30 @@
 
 use super::isa::Isa;
 use super::job::Job;
+use crate::objective::Parallelism;
 
 /// Products of fewer FLOPs than this are never threaded (≈ 40 µs on one core: rayon's fork and
 /// wake-up cost a few µs, and each piece loses some kernel efficiency).
 pub(super) const PAR_MIN_FLOPS: usize = 3_000_000;
 
-/// Whether this call may thread its products: with at least two threads, from outside rayon's
-/// workers (a single gradient for SGD) or from a gradient that runs beside its own noise
-/// (`kernels::beside`: SGLD, Entropy-SGD's inner loop, Robbins–Monro — the other thread steals
-/// the second half once its noise is drawn). Calls already made in parallel (importance samples,
-/// Parle replicas) keep every core busy without it.
+/// Whether a call with hint `par` may thread its products: with at least two threads, unless
+/// every thread is busy ([`Parallelism::AllThreadsBusy`]: Parle's replicas), from outside rayon's
+/// workers (a single gradient for SGD) or from a gradient told that a thread is idle beside it
+/// ([`Parallelism::IdleThreadBeside`]: SGLD, Entropy-SGD's inner loop, Robbins–Monro, whose
+/// gradient runs beside its own noise — the other thread steals the second half once its noise
+/// is drawn). Calls already made in parallel (importance samples, the points of a mean gradient)
+/// keep every core busy without it.
 ///
 /// Returns the smallest product (in FLOPs) worth splitting, or `None`. Beside the noise the bar is
 /// higher: at minibatch 20 the noise alone keeps the second thread busy for as long as the
 /// gradient takes, and a split only adds its fork (SGLD ran slower split than unsplit there; see
 /// docs/performance.md).
-pub(super) fn may_split() -> Option<usize> {
-    if rayon::current_num_threads() < 2 {
+pub(super) fn may_split(par: Parallelism) -> Option<usize> {
+    if rayon::current_num_threads() < 2 || par == Parallelism::AllThreadsBusy {
         None
     } else if rayon::current_thread_index().is_none() {
         Some(PAR_MIN_FLOPS)
-    } else if crate::kernels::split_allowed() {
+    } else if par == Parallelism::IdleThreadBeside {
         Some(PAR_MIN_FLOPS_BESIDE_NOISE)
     } else {
         None

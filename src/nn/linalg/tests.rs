@@ -195,3 +195,23 @@ fn every_mlp_product_splits_exactly() {
     // Halves of ≤ 256 elements take the horizontal kernels: never split.
     assert!(!gemm_split_is_exact(10, 5000, 20));
 }
+
+/// The caller's hint decides the threading: inside the pool only a gradient told that a thread
+/// is idle beside it splits (at the higher bar), never one told that every thread is busy.
+#[test]
+fn products_split_only_where_the_hint_allows() {
+    use super::split::may_split;
+    use crate::objective::Parallelism::*;
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    pool(2).install(|| {
+        assert!(may_split(IdleThreadBeside).is_some_and(|min| min > PAR_MIN_FLOPS));
+        assert_eq!(may_split(Unknown), None);
+        assert_eq!(may_split(AllThreadsBusy), None);
+    });
+    pool(1).install(|| assert_eq!(may_split(IdleThreadBeside), None));
+}

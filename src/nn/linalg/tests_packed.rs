@@ -161,7 +161,14 @@ fn kernels_run_by_mlp_products() -> [usize; 2] {
                 Mat::new(&x, k, n)
             };
             let mut c = vec![U::zero(); m * n];
-            gemm(U::one(), am, bm, U::zero(), &mut c);
+            gemm(
+                U::one(),
+                am,
+                bm,
+                U::zero(),
+                &mut c,
+                crate::objective::Parallelism::Unknown,
+            );
             let want = U::lit(0.125 * k as f64);
             assert!(c.iter().all(|&v| v == want), "({m}, {k}, {n})");
         }

@@ -275,13 +275,15 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
         let round = self.transport.round(
             &mut self.replicas,
             slices,
-            |a, r| {
+            |a, r, par| {
                 let loss = if objectives.len() == 1 {
                     &objectives[0]
                 } else {
                     &objectives[a]
                 };
-                let done = r.prepare_slice(master, &Counted::new(loss, &counts), k, rho)?;
+                // The transport's word on its threads travels with the replica's loss.
+                let loss = Counted::new(loss, &counts).with_parallelism(par);
+                let done = r.prepare_slice(master, &loss, k, rho)?;
                 if done {
                     r.commit(lr);
                 }

@@ -20,6 +20,7 @@
 //! (prepare(master, k, 1/ρ_k) → ok/error, commit(η_k) or rollback, params → x^a).
 
 use super::schedule::{wrap_around, Last, Replicas};
+use crate::objective::Parallelism;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::fmt;
@@ -43,12 +44,15 @@ pub trait Transport: Send + Sync {
     }
 
     /// Like [`Transport::for_each_replica`] for work that comes in slices: calls
-    /// `slice(a, &mut replicas[a])` until it returns `Ok(true)` (replica a's work is done), for
-    /// every replica; `slices` is how many calls that takes (a hint for scheduling: the
-    /// `Ok(true)` decides). Slices of one replica run one after the other; a transport may move a
+    /// `slice(a, &mut replicas[a], par)` until it returns `Ok(true)` (replica a's work is done),
+    /// for every replica; `slices` is how many calls that takes (a hint for scheduling: the
+    /// `Ok(true)` decides). `par` tells the slice how the transport's threads stand while it runs
+    /// ([`Parallelism`]): [`Parallelism::AllThreadsBusy`] when every thread has replicas of its
+    /// own (then a slice's work should not fork), else [`Parallelism::Unknown`]; Parle hands it
+    /// to the replica's loss ([`Counted::with_parallelism`](crate::objective::Counted::with_parallelism)). Slices of one replica run one after the other; a transport may move a
     /// replica between workers between two slices (each replica's result depends only on its own
     /// slices). The default runs each replica's slices back to back in one
-    /// [`Transport::for_each_replica`].
+    /// [`Transport::for_each_replica`], with [`Parallelism::Unknown`].
     fn for_each_replica_sliced<R, F>(
         &self,
         replicas: &mut [R],
@@ -57,11 +61,11 @@ pub trait Transport: Send + Sync {
     ) -> Result<()>
     where
         R: Send,
-        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        F: Fn(usize, &mut R, Parallelism) -> Result<bool> + Sync + Send,
     {
         let _ = slices;
         self.for_each_replica(replicas, |a, r| {
-            while !slice(a, r)? {}
+            while !slice(a, r, Parallelism::Unknown)? {}
             Ok(())
         })
     }
@@ -74,7 +78,7 @@ pub trait Transport: Send + Sync {
     fn round<R, F, G>(&self, replicas: &mut [R], slices: usize, slice: F, gather: G) -> Result<()>
     where
         R: Send + Sync,
-        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        F: Fn(usize, &mut R, Parallelism) -> Result<bool> + Sync + Send,
         G: FnOnce(&[R]) + Send,
     {
         self.for_each_replica_sliced(replicas, slices, slice)?;
@@ -167,7 +171,7 @@ impl Transport for InProcess {
     ) -> Result<()>
     where
         R: Send,
-        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        F: Fn(usize, &mut R, Parallelism) -> Result<bool> + Sync + Send,
     {
         self.sliced(replicas, slices, &slice, None::<&Last<fn(&[R])>>)
     }
@@ -175,7 +179,7 @@ impl Transport for InProcess {
     fn round<R, F, G>(&self, replicas: &mut [R], slices: usize, slice: F, gather: G) -> Result<()>
     where
         R: Send + Sync,
-        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        F: Fn(usize, &mut R, Parallelism) -> Result<bool> + Sync + Send,
         G: FnOnce(&[R]) + Send,
     {
         let last = Last {
@@ -198,17 +202,21 @@ impl InProcess {
     ) -> Result<()>
     where
         R: Send,
-        F: Fn(usize, &mut R) -> Result<bool> + Sync + Send,
+        F: Fn(usize, &mut R, Parallelism) -> Result<bool> + Sync + Send,
         G: FnOnce(&[R]) + Send,
     {
         let mut run = move || {
             let n = replicas.len();
             let workers = rayon::current_num_threads().min(n);
-            // Every thread has replicas of its own: products inside a replica's slices must not
-            // split (`kernels::all_threads_busy`).
+            // Every thread has replicas of its own: the work inside a replica's slices must not
+            // fork (products not split, noise not drawn beside the gradient).
             let busy = n >= rayon::current_num_threads() && workers > 1;
-            let slice =
-                &|a: usize, r: &mut R| crate::kernels::all_threads_busy(busy, || slice(a, r));
+            let par = if busy {
+                Parallelism::AllThreadsBusy
+            } else {
+                Parallelism::Unknown
+            };
+            let slice = &|a: usize, r: &mut R| slice(a, r, par);
             let shared = Replicas(replicas.as_mut_ptr());
             if workers <= 1 || slices <= 1 {
                 // Nothing to interleave: every replica's slices back to back, in parallel.
