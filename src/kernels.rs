@@ -10,7 +10,7 @@ use multiversion::multiversion;
 
 /// Elements per block of parameters when noise is drawn in parallel: each block has its own
 /// random stream, so the result does not depend on how many threads share the blocks.
-pub(crate) const NOISE_BLOCK: usize = crate::objective::POINT_BLOCK;
+pub(crate) const NOISE_BLOCK: usize = crate::objective::NoiseStream::BLOCK;
 
 /// Scratch noise drawn per pass inside a block (stack buffer, no allocation).
 pub(crate) const NOISE_CHUNK: usize = 2048;

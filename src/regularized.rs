@@ -93,10 +93,10 @@ impl<T: Real> MonteCarlo<T> {
             ls.add(-f);
         })?;
         let j = self.samples as f64;
-        let mean_w = ls.s / j; // in units of e^{m}
-        let var_w = (ls.s2 / j - mean_w * mean_w).max(0.0);
+        let mean_w = ls.sum / j; // in units of e^{m}
+        let var_w = (ls.sum_sq / j - mean_w * mean_w).max(0.0);
         Ok(Estimate {
-            value: -(ls.m + mean_w.ln()),
+            value: -(ls.max_log_weight + mean_w.ln()),
             standard_error: (var_w / j).sqrt() / mean_w,
         })
     }

@@ -11,6 +11,7 @@ use wide_valleys::data::Dataset;
 use wide_valleys::estimators::{ImportanceSampling, MeanEstimator};
 use wide_valleys::kl::{GaussianExpectation, ModeSeekingSolver, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
+use wide_valleys::objective::NoiseStream;
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::{rng, Batch, Cost, Error, Gradient, LocalEntropy, Real};
 
@@ -104,7 +105,8 @@ fn law_agrees(dropout: f64) {
         f.gradient(&z, &batch, &mut g);
         whole.push(g.clone());
         let b = std::slice::from_ref(&batch);
-        let loss = mg.gaussian_mean_gradient(&x, s, b, 1000 + k as u64, 3, &mut g);
+        let loss =
+            mg.gaussian_mean_gradient(&x, s, b, NoiseStream::new(1000 + k as u64, 3), &mut g);
         assert!(loss.is_some_and(f64::is_finite));
         projected.push(g.clone());
     }
@@ -134,7 +136,7 @@ fn tends_to_the_mean_gradient<T: Real>(tol: f64) {
     let mut g = DVector::zeros(x.len());
     let mg = f.as_mean_gradient().unwrap();
     let loss = mg
-        .gaussian_mean_gradient(&x, T::lit(1e-30), &batches, 4, 0, &mut g)
+        .gaussian_mean_gradient(&x, T::lit(1e-30), &batches, NoiseStream::new(4, 0), &mut g)
         .unwrap();
     let (mut want, mut gi, mut want_loss) = (DVector::zeros(x.len()), DVector::zeros(x.len()), 0.0);
     for b in &batches {
@@ -172,7 +174,7 @@ fn without_a_hidden_layer_it_is_still_the_mean_gradient_in_the_limit() {
         .collect();
     let mut g = DVector::zeros(x.len());
     let mg = f.as_mean_gradient().unwrap();
-    mg.gaussian_mean_gradient(&x, 1e-30, &batches, 4, 0, &mut g)
+    mg.gaussian_mean_gradient(&x, 1e-30, &batches, NoiseStream::new(4, 0), &mut g)
         .unwrap();
     let (mut want, mut gi) = (DVector::zeros(x.len()), DVector::zeros(x.len()));
     for b in &batches {
@@ -199,7 +201,7 @@ fn projected_gradients_are_bit_identical_on_one_and_two_threads() {
             let loss = f
                 .as_mean_gradient()
                 .unwrap()
-                .gaussian_mean_gradient(&x, 0.1, &batches, 7, 30, &mut g)
+                .gaussian_mean_gradient(&x, 0.1, &batches, NoiseStream::new(7, 30), &mut g)
                 .unwrap();
             (
                 loss.to_bits(),
@@ -218,10 +220,10 @@ fn minibatches_as_large_as_the_input_are_not_projected() {
     let mg = f.as_mean_gradient().unwrap();
     let six = [Batch::Indices((0..6).collect())];
     assert!(mg
-        .gaussian_mean_gradient(&x, 0.1, &six, 1, 0, &mut g)
+        .gaussian_mean_gradient(&x, 0.1, &six, NoiseStream::new(1, 0), &mut g)
         .is_none());
     assert!(mg
-        .gaussian_mean_gradient(&x, 0.1, &[Batch::Full], 1, 0, &mut g)
+        .gaussian_mean_gradient(&x, 0.1, &[Batch::Full], NoiseStream::new(1, 0), &mut g)
         .is_none());
     // ... and Robbins–Monro then draws whole points: the same bits as MonteCarlo.
     let step = |e: GaussianExpectation| {
@@ -327,7 +329,7 @@ fn is_law_agrees(dropout: f64) {
     let path = f.as_gaussian_weighted_mean().unwrap();
     let batch = Batch::Indices(vec![0, 4, 7, 9]);
     assert!(path
-        .gaussian_weighted_mean(&x, 0.6, &batch, 3, 2, 1, &mut mu)
+        .gaussian_weighted_mean(&x, 0.6, &batch, 3, 2, NoiseStream::new(1, 0), &mut mu)
         .is_some_and(|r| r.is_ok()));
     let run = |projected: bool, seed: u64| {
         let mut is = ImportanceSampling::new(3).chunks(2).projected(projected);

@@ -4,7 +4,7 @@
 use super::{LogSum, MeanEstimator};
 use crate::error::{check, site};
 use crate::kernels;
-use crate::objective::{Batch, Cost};
+use crate::objective::{Batch, Cost, NoiseStream};
 use crate::rng::{self, Prng};
 use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
@@ -30,7 +30,8 @@ fn chunk_start(c: usize, j_total: usize, n: usize) -> usize {
 ///   (at most ⌈J/chunks⌉ terms, weights ≤ 1 relative to the chunk's running maximum); the chunks
 ///   are merged in `f64`.
 /// - Parallel (rayon) over a fixed number of chunks; sample j's noise comes from
-///   `rng::stream(key, j)` with a fresh key per estimate, and chunks are merged in order, so the
+///   [`NoiseStream::sample`]`(j)` of a fresh [`NoiseStream`] per estimate, and chunks are merged
+///   in order, so the
 ///   result is bit-identical for any thread count (it does depend on the chunk count).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound = "T: Real")]
@@ -122,7 +123,8 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
         let j_total = self.samples;
         let n = self.chunks.min(j_total);
         loss.draw_batch(rng, &mut self.batch);
-        let key = rng::fork_key(rng);
+        // One fresh family of streams per estimate: sample j draws from `noise.sample(j)`.
+        let noise = NoiseStream::new(rng::fork_key(rng), 0);
         let sqrt_tau = tau.sqrt();
         // The ESS and F̂_τ(x) = −log((1/J) Σ_j e^{−f(y_j)}) (000 eq. 2) from the weights' sums.
         let diagnostics = |m: f64, s: f64, s2: f64| Report {
@@ -132,7 +134,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
         };
         if let Some(p) = loss.as_gaussian_weighted_mean().filter(|_| self.projected) {
             if let Some(r) =
-                p.gaussian_weighted_mean(x, sqrt_tau, &self.batch, j_total, n, key, mean)
+                p.gaussian_weighted_mean(x, sqrt_tau, &self.batch, j_total, n, noise, mean)
             {
                 let w = r?;
                 check::finite_vec("estimate of E_q[Y]", site::IMPORTANCE_SAMPLING, mean)?;
@@ -170,7 +172,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
                 let mut pending: Option<(f64, f64)> = None;
                 let xs = x.as_slice();
                 for j in lo..hi {
-                    let mut r = rng::stream(key, j as u64);
+                    let mut r = noise.sample(j);
                     let y = ch.y.as_mut_slice();
                     match pending {
                         None => kernels::sample_around(&mut r, y, xs, sqrt_tau),
@@ -197,12 +199,14 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
             })?;
         // Merge chunks in chunk order (fixed summation order => thread-count independent).
         let chunks = &mut self.scratch[..n];
-        let m = chunks.iter().fold(f64::NEG_INFINITY, |a, c| a.max(c.ls.m));
+        let m = chunks
+            .iter()
+            .fold(f64::NEG_INFINITY, |a, c| a.max(c.ls.max_log_weight));
         let (mut s, mut s2) = (0.0, 0.0);
         for ch in chunks.iter_mut() {
-            ch.scale = (ch.ls.m - m).exp();
-            s += ch.ls.s * ch.scale;
-            s2 += ch.ls.s2 * ch.scale * ch.scale;
+            ch.scale = (ch.ls.max_log_weight - m).exp();
+            s += ch.ls.sum * ch.scale;
+            s2 += ch.ls.sum_sq * ch.scale * ch.scale;
         }
         for (i, mi) in mean.iter_mut().enumerate() {
             let mut acc = 0.0;

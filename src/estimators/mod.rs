@@ -170,49 +170,6 @@ impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> fo
     }
 }
 
-/// Running log-sum-exp in f64: keeps m = max lᵢ, s = Σ e^{lᵢ − m}, s₂ = Σ e^{2(lᵢ − m)}, so that
-/// weights e^{−f} stay exact when f is of order 10⁴ (000 Alg. 4 in log space).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LogSum {
-    pub m: f64,
-    pub s: f64,
-    pub s2: f64,
-}
-
-impl Default for LogSum {
-    fn default() -> Self {
-        Self {
-            m: f64::NEG_INFINITY,
-            s: 0.0,
-            s2: 0.0,
-        }
-    }
-}
-
-impl LogSum {
-    /// Adds log-weight `l`; returns (factor by which earlier scaled sums must be multiplied,
-    /// this term's scaled weight e^{l − m}).
-    #[inline]
-    pub fn add(&mut self, l: f64) -> (f64, f64) {
-        let mut rescale = 1.0;
-        if l > self.m {
-            rescale = if self.m == f64::NEG_INFINITY {
-                0.0
-            } else {
-                (self.m - l).exp()
-            };
-            self.s *= rescale;
-            self.s2 *= rescale * rescale;
-            self.m = l;
-        }
-        let w = (l - self.m).exp();
-        self.s += w;
-        self.s2 += w * w;
-        (rescale, w)
-    }
-
-    /// log Σ e^{lᵢ}.
-    pub fn log_sum(&self) -> f64 {
-        self.m + self.s.ln()
-    }
-}
+/// The running log-sum-exp of the estimators (000 Alg. 4 in log space): the objective's own
+/// [`WeightSums`](crate::objective::WeightSums).
+pub(crate) use crate::objective::WeightSums as LogSum;

@@ -222,7 +222,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
             Ok(())
         })?;
         for (m, s) in mean.iter_mut().zip(sy.iter()) {
-            *m = T::lit(s / ls.s);
+            *m = T::lit(s / ls.sum);
         }
         check::finite_vec("estimate of E_q[Y]", site::QUADRATURE, mean)?;
         Ok(Report::default())

@@ -4,7 +4,7 @@ use super::ModeSeekingSolver;
 use crate::error::{check, site};
 use crate::estimators::Quadrature;
 use crate::kernels;
-use crate::objective::{Batch, Gradient, MeanGradient};
+use crate::objective::{Batch, Gradient, MeanGradient, NoiseStream};
 use crate::rng::{self, Prng};
 use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
@@ -226,7 +226,8 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
                         && batched.is_some_and(|b: &dyn MeanGradient<T>| {
                             let (x, b2) = (&s.xj, &s.batches);
                             // Checked for NaN/∞ in the update pass below.
-                            b.gaussian_mean_gradient(x, sqrt_tau, b2, key, pass0, &mut s.gsum)
+                            let noise = NoiseStream::new(key, pass0);
+                            b.gaussian_mean_gradient(x, sqrt_tau, b2, noise, &mut s.gsum)
                                 .is_some()
                         });
                     if drawn_in_law {

@@ -19,7 +19,7 @@ use super::objective::MlpObjective;
 use super::pass;
 use super::workspace::{give, take, Dropout, Workspace};
 use crate::objective::Parallelism;
-use crate::objective::{Batch, MeanGradient, POINT_BLOCK};
+use crate::objective::{Batch, MeanGradient, NoiseStream, POINT_BLOCK};
 use crate::Real;
 use nalgebra::DVector;
 use rayon::prelude::*;
@@ -192,8 +192,7 @@ impl<T: Real> MeanGradient<T> for MlpObjective<T> {
         x: &DVector<T>,
         s: T,
         batches: &[Batch],
-        key: u64,
-        pass0: u64,
+        noise: NoiseStream,
         grad: &mut DVector<T>,
     ) -> Option<T> {
         let nan = T::lit(f64::NAN);
@@ -213,7 +212,7 @@ impl<T: Real> MeanGradient<T> for MlpObjective<T> {
             return Some(nan);
         }
         let mut st = take(&self.stacks, Stacks::default);
-        let r = self.projected(&mut st, x.as_slice(), s, batches, key, pass0, grad);
+        let r = self.projected(&mut st, x.as_slice(), s, batches, noise, grad);
         give(&self.stacks, st);
         Some(r.unwrap_or_else(|| {
             grad.fill(nan);

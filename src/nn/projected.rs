@@ -26,8 +26,8 @@ use super::mean_gradient::{store_point, PointScratch, Shared, Stacks};
 use super::objective::MlpObjective;
 use super::pass;
 use super::workspace::{give, take, Dropout};
-use crate::objective::Batch;
 use crate::objective::Parallelism;
+use crate::objective::{Batch, NoiseStream};
 use crate::{kernels, Real};
 use nalgebra::DVector;
 use rayon::prelude::*;
@@ -43,8 +43,7 @@ impl<T: Real> MlpObjective<T> {
         x: &[T],
         s: T,
         batches: &[Batch],
-        key: u64,
-        pass0: u64,
+        streams: NoiseStream,
         grad: &mut DVector<T>,
     ) -> Option<T> {
         let sizes = self.mlp.sizes();
@@ -108,7 +107,7 @@ impl<T: Real> MlpObjective<T> {
                 lt,
             } = &mut p;
             noise.resize(n1 * b + d - n0 * n1, T::zero());
-            let mut rng = kernels::block_stream(key, pass0 + m as u64, 0);
+            let mut rng = streams.after(m as u64).block(0);
             T::fill_standard_normal(&mut rng, noise);
             let (zeta, xi) = noise.split_at(n1 * b);
             kernels::gaussian_sample(&mut z.as_mut_slice()[n0 * n1..], &x[n0 * n1..], xi, s);

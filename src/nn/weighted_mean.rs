@@ -31,20 +31,15 @@ use super::objective::MlpObjective;
 use super::pass;
 use super::projected::cholesky_upper;
 use super::workspace::{give, take, Dropout};
-use crate::estimators::LogSum;
 use crate::objective::Parallelism;
-use crate::objective::{Batch, GaussianWeightedMean, WeightSums};
-use crate::{kernels, rng, Error, Real, Result};
+use crate::objective::{Batch, GaussianWeightedMean, NoiseStream, WeightSums};
+use crate::{kernels, Error, Real, Result};
 use nalgebra::DVector;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Smallest Cholesky pivot of XᵀX, relative to its diagonal entry, for which L⁻¹ is used.
 const MIN_PIVOT: f64 = 1e-4;
-
-/// Noise pass (under the estimate's key) of the one n₁ × n₀ draw G: its block streams
-/// (`kernels::fill_noise`) have ids ≥ 2⁶³, which the samples' streams 0..J never reach.
-const G_STEP: u64 = 1 << 39;
 
 fn non_finite() -> Error {
     Error::NonFinite {
@@ -73,7 +68,7 @@ impl<T: Real> GaussianWeightedMean<T> for MlpObjective<T> {
         batch: &Batch,
         samples: usize,
         chunks: usize,
-        key: u64,
+        noise: NoiseStream,
         mean: &mut DVector<T>,
     ) -> Option<Result<WeightSums>> {
         let idx = batch.indices()?;
@@ -84,7 +79,7 @@ impl<T: Real> GaussianWeightedMean<T> for MlpObjective<T> {
             return None;
         }
         let mut st = take(&self.stacks, Stacks::default);
-        let r = self.weighted_mean(&mut st, x.as_slice(), s, idx, samples, chunks, key, mean);
+        let r = self.weighted_mean(&mut st, x.as_slice(), s, idx, samples, chunks, noise, mean);
         give(&self.stacks, st);
         r
     }
@@ -101,7 +96,7 @@ impl<T: Real> MlpObjective<T> {
         idx: &[usize],
         samples: usize,
         chunks: usize,
-        key: u64,
+        streams: NoiseStream,
         mean: &mut DVector<T>,
     ) -> Option<Result<WeightSums>> {
         let sizes = self.mlp.sizes();
@@ -161,9 +156,9 @@ impl<T: Real> MlpObjective<T> {
             // SAFETY: chunk c writes only its own accumulator and sums; `st` outlives the loop.
             let (acc, sums) = unsafe { (acc_all.range(c * unit, unit), sums.range(3 * c, 3)) };
             acc.fill(zero);
-            let mut ls = LogSum::default();
+            let mut ls = WeightSums::default();
             for j in c * samples / chunks..(c + 1) * samples / chunks {
-                T::fill_standard_normal(&mut rng::stream(key, j as u64), noise);
+                T::fill_standard_normal(&mut streams.sample(j), noise);
                 let (zeta, xi) = noise.split_at(n1 * b);
                 kernels::gaussian_sample(&mut z.as_mut_slice()[w0..], &x[w0..], xi, s);
                 let first = |z0: &mut [T]| {
@@ -193,7 +188,7 @@ impl<T: Real> MlpObjective<T> {
                 }
                 kernels::axpy(acc, T::lit(w), noise);
             }
-            sums.copy_from_slice(&[ls.m, ls.s, ls.s2]);
+            sums.copy_from_slice(&[ls.max_log_weight, ls.sum, ls.sum_sq]);
             give(&self.points, ps);
         });
         if failed.into_inner() {
@@ -237,7 +232,7 @@ impl<T: Real> MlpObjective<T> {
         // W₀'s part: x₀ + s·((Z̄ − q·G·X·L⁻ᵀ)·K + q·G).
         let q = sum_sq.sqrt() / sum;
         let g = &mut means[..w0];
-        kernels::fill_noise(key, G_STEP, g);
+        streams.auxiliary().fill(g);
         gemm(
             one,
             Mat::new(&*g, n1, n0),

@@ -2,7 +2,9 @@
 //! user's loss in [`Counted`], so the evaluation counts of a [`Report`](crate::Report) are what
 //! the algorithm did, not what a formula says it should have done.
 
-use super::{Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient, Parallelism, WeightSums};
+use super::{
+    Batch, Cost, GaussianWeightedMean, Gradient, MeanGradient, NoiseStream, Parallelism, WeightSums,
+};
 use crate::rng::Prng;
 use crate::Real;
 use nalgebra::DVector;
@@ -134,13 +136,13 @@ impl<T: Real, O: Cost<T> + ?Sized> GaussianWeightedMean<T> for Counted<'_, O> {
         batch: &Batch,
         samples: usize,
         chunks: usize,
-        key: u64,
+        noise: NoiseStream,
         mean: &mut DVector<T>,
     ) -> Option<crate::Result<WeightSums>> {
         let r = self
             .loss
             .as_gaussian_weighted_mean()?
-            .gaussian_weighted_mean(x, s, batch, samples, chunks, key, mean);
+            .gaussian_weighted_mean(x, s, batch, samples, chunks, noise, mean);
         if r.is_some() {
             self.counts.add_costs(samples);
         }
@@ -200,14 +202,13 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanGradient<T> for Counted<'_, O> {
         x: &DVector<T>,
         s: T,
         batches: &[Batch],
-        key: u64,
-        pass0: u64,
+        noise: NoiseStream,
         grad: &mut DVector<T>,
     ) -> Option<T> {
         let r = self
             .loss
             .as_mean_gradient()?
-            .gaussian_mean_gradient(x, s, batches, key, pass0, grad);
+            .gaussian_mean_gradient(x, s, batches, noise, grad);
         if r.is_some() {
             self.counts.add_gradients(batches.len());
         }

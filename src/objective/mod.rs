@@ -19,9 +19,11 @@
 //! outer gradient. A deterministic loss ignores the batch and keeps the default `draw_batch`.
 
 mod counting;
+mod noise;
 mod parallelism;
 
 pub use counting::{Counted, Counts};
+pub use noise::NoiseStream;
 pub use parallelism::Parallelism;
 
 use crate::rng::Prng;
@@ -103,23 +105,23 @@ pub trait Cost<T: Real>: Sync {
     }
 }
 
-/// Self-normalised importance sampling with a Gaussian proposal, drawn with less noise: the same
-/// estimator *in law* as 000 Alg. 4 (eq. 16) with whole samples y_j = x + s·ξ_j, ξ_j ~ N(0, I),
-/// w_j = e^{−f(y_j)} on one minibatch, for objectives that need only part of each ξ_j to
-/// evaluate f. Offered through [`Cost::as_gaussian_weighted_mean`]; used by
-/// [`ImportanceSampling::projected`](crate::estimators::ImportanceSampling::projected).
-///
-/// [`MlpObjective`](crate::nn::MlpObjective) sees W₀'s noise Ξ₀ only through Ξ₀·X (X the
-/// minibatch): per sample it draws that product in law (n₁·B variates), and the part of Σ_j w_j
-/// Ξ₀,j that f never sees — independent of the weights — as one Gaussian draw with covariance
-/// Σ_j w_j² times the projection off X's columns.
+/// Self-normalised importance sampling under the law of x + s·ξ, ξ ~ N(0, I), with less noise
+/// drawn: the estimate Σ_j w_j y_j / Σ_j w_j over J samples y_j = x + s·ξ_j with weights w_j =
+/// e^{−f(y_j)} on one minibatch (000 Alg. 4, eq. 16), computed so that the result has the same
+/// law as with J whole samples, for objectives whose f(x + s·ξ) depends on only part of ξ (or
+/// on a function of ξ of lower dimension). Offered through [`Cost::as_gaussian_weighted_mean`];
+/// used by [`ImportanceSampling::projected`](crate::estimators::ImportanceSampling::projected).
 pub trait GaussianWeightedMean<T: Real>: Sync {
-    /// Writes Σ_j w_j y_j / Σ_j w_j over `samples` samples into `mean` and returns the weights'
-    /// sums, or `None` if the objective has no such path for `batch` (the caller then draws whole
-    /// samples). The samples are evaluated in `chunks` fixed groups; the randomness of sample j
-    /// comes from `rng::stream(key, j)` and the rest from streams of `key` alone, so the result
-    /// depends on `chunks` but not on the thread count. A non-finite loss value is an
+    /// Writes Σ_j w_j y_j / Σ_j w_j over `samples` samples y_j ~ x + s·ξ_j into `mean` and
+    /// returns the weights' sums, or `None` if the objective has no such path for `batch` (the
+    /// caller then draws whole samples). A non-finite loss value is an
     /// [`Error::NonFinite`](crate::Error::NonFinite) error.
+    ///
+    /// Randomness: what the estimate draws for sample j comes from
+    /// [`NoiseStream::sample`]`(j)` of `noise`, and anything drawn for the estimate as a whole
+    /// from [`NoiseStream::auxiliary`]. The samples may be summed in `chunks` fixed groups
+    /// (1 ≤ `chunks` ≤ `samples`, merged in order, as the caller's own whole-sample path does),
+    /// so the result may depend on `chunks` but never on the thread count.
     #[allow(clippy::too_many_arguments)]
     fn gaussian_weighted_mean(
         &self,
@@ -128,21 +130,72 @@ pub trait GaussianWeightedMean<T: Real>: Sync {
         batch: &Batch,
         samples: usize,
         chunks: usize,
-        key: u64,
+        noise: NoiseStream,
         mean: &mut DVector<T>,
     ) -> Option<crate::Result<WeightSums>>;
 }
 
-/// The weights of a [`GaussianWeightedMean`]: with l_j = −f(y_j) and m = max_j l_j,
-/// `sum` = Σ_j e^{l_j − m} and `sum_sq` = Σ_j e^{2(l_j − m)}.
+/// Weights w_j = e^{l_j} summed in log space (in f64, so that weights e^{−f} stay exact when f
+/// is of order 10⁴): with m = max_j l_j, `sum` = Σ_j e^{l_j − m} and `sum_sq` = Σ_j e^{2(l_j −
+/// m)}. What a [`GaussianWeightedMean`] returns (there l_j = −f(y_j)), and the running sum that
+/// both sides of it keep ([`WeightSums::add`]).
+///
+/// ```
+/// use wide_valleys::objective::WeightSums;
+/// let mut w = WeightSums::default();
+/// for l in [-1000.0, -1001.0] {
+///     w.add(l);
+/// }
+/// assert_eq!(w.max_log_weight, -1000.0);
+/// assert!((w.log_sum() - (-1000.0 + (1.0 + (-1.0f64).exp()).ln())).abs() < 1e-9);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WeightSums {
-    /// m = max_j l_j.
+    /// m = max_j l_j (−∞ while empty).
     pub max_log_weight: f64,
     /// Σ_j e^{l_j − m}.
     pub sum: f64,
     /// Σ_j e^{2(l_j − m)}.
     pub sum_sq: f64,
+}
+
+impl Default for WeightSums {
+    /// No weights yet: m = −∞, both sums 0.
+    fn default() -> Self {
+        Self {
+            max_log_weight: f64::NEG_INFINITY,
+            sum: 0.0,
+            sum_sq: 0.0,
+        }
+    }
+}
+
+impl WeightSums {
+    /// Adds the log-weight `l`; returns (the factor by which sums scaled by e^{−m} so far must
+    /// be multiplied, as m may have grown; this term's scaled weight e^{l − m}).
+    #[inline]
+    pub fn add(&mut self, l: f64) -> (f64, f64) {
+        let mut rescale = 1.0;
+        if l > self.max_log_weight {
+            rescale = if self.max_log_weight == f64::NEG_INFINITY {
+                0.0
+            } else {
+                (self.max_log_weight - l).exp()
+            };
+            self.sum *= rescale;
+            self.sum_sq *= rescale * rescale;
+            self.max_log_weight = l;
+        }
+        let w = (l - self.max_log_weight).exp();
+        self.sum += w;
+        self.sum_sq += w * w;
+        (rescale, w)
+    }
+
+    /// log Σ_j e^{l_j}.
+    pub fn log_sum(&self) -> f64 {
+        self.max_log_weight + self.sum.ln()
+    }
 }
 
 /// A differentiable loss: adds ∇f(x) to [`Cost`].
@@ -184,18 +237,17 @@ pub trait Gradient<T: Real>: Cost<T> {
 /// Monte Carlo estimate of E_{φ_{x,τ}}\[∇f\] in Robbins–Monro's h(x) (000 Alg. 5, eq. 17).
 ///
 /// An objective whose gradients share structure computes this faster than M calls to
-/// [`Gradient::gradient`]: for the MLP ([`MlpObjective`](crate::nn::MlpObjective)) the M weight
-/// gradients of a layer, Σ_m δ_m·A_mᵀ, are one matrix product over the M minibatches side by side,
-/// and the M points are evaluated in parallel. Offered through [`Gradient::as_mean_gradient`].
+/// [`Gradient::gradient`] (e.g. the M gradients of a linear layer as one matrix product over
+/// the M minibatches side by side, the points evaluated in parallel). Offered through [`Gradient::as_mean_gradient`].
 pub trait MeanGradient<T: Real>: Sync {
     /// Writes (1/M) Σ_m ∇f(z_m) on `batches[m]` into `grad` (length [`Cost::dim`]) and returns the
     /// mean loss (1/M) Σ_m f(z_m), with M = `batches.len()`.
     ///
     /// The points come from `point(m, offset, part)`, which writes entries `offset..offset +
     /// part.len()` of z_m into `part`. Each point is asked for consecutive parts from offset 0 to
-    /// d, each starting at a multiple of [`POINT_BLOCK`] (so a noise stream per block can serve
-    /// them), and the objective may use a part before asking for the next — the MLP multiplies
-    /// the columns of its first layer as they arrive, while they are in cache. Points may be
+    /// d, each starting at a multiple of [`POINT_BLOCK`] (a block of a [`NoiseStream`], so that
+    /// the caller can draw each part from its own stream), and the objective may use a part
+    /// before asking for the next (e.g. while it is in cache). Points may be
     /// asked for from several threads at once and in any order, so `point` must depend on its
     /// arguments alone (e.g. a per-sample, per-block random stream). The result must not depend
     /// on the thread count. NaN (grad filled with NaN) on bad input, as [`Gradient::gradient`].
@@ -206,34 +258,30 @@ pub trait MeanGradient<T: Real>: Sync {
         grad: &mut DVector<T>,
     ) -> T;
 
-    /// The same estimator *in law* as [`mean_gradient`](Self::mean_gradient) at Gaussian points
-    /// z_m = x + s·ξ_m, ξ_m ~ N(0, I) independent (000 eq. 17's Monte Carlo mean of ∇f over
-    /// φ_{x,s²}), for objectives that can draw less than a whole ξ_m: writes (1/M) Σ_m ∇f(z_m)
-    /// on `batches[m]` into `grad` and returns the mean loss. The randomness of point m comes
-    /// only from streams of `(key, pass0 + m)`, so the result does not depend on the thread
+    /// The same estimator *in law* as [`mean_gradient`](Self::mean_gradient) at M independent
+    /// points z_m under the law of x + s·ξ, ξ ~ N(0, I) (000 eq. 17's Monte Carlo mean of ∇f
+    /// over φ_{x,s²}), for objectives that can draw less than a whole ξ_m (e.g. only a function
+    /// of it of lower dimension, in law): writes (1/M) Σ_m ∇f(z_m) on `batches[m]` into `grad`
+    /// and returns the mean loss. The randomness of point m comes only from the streams of
+    /// `noise.after(m)` ([`NoiseStream::after`]), so the result does not depend on the thread
     /// count. `None` if the objective has no such path for these batches (the caller then draws
     /// whole points); NaN as in [`mean_gradient`](Self::mean_gradient) on bad input.
-    ///
-    /// [`MlpObjective`](crate::nn::MlpObjective) draws its first layer's perturbation only
-    /// through its product with the minibatch (Ξ₀·X, in law Ζ·Lᵀ with XᵀX = L·Lᵀ): on
-    /// 784 → 200 → 10 at minibatch 20, 6 010 variates per point instead of 159 010.
     fn gaussian_mean_gradient(
         &self,
         x: &DVector<T>,
         s: T,
         batches: &[Batch],
-        key: u64,
-        pass0: u64,
+        noise: NoiseStream,
         grad: &mut DVector<T>,
     ) -> Option<T> {
-        let _ = (x, s, batches, key, pass0, grad);
+        let _ = (x, s, batches, noise, grad);
         None
     }
 }
 
 /// Granularity of the parts in which [`MeanGradient::mean_gradient`] asks for its points: every
-/// part starts at a multiple of this many entries.
-pub const POINT_BLOCK: usize = 16_384;
+/// part starts at a multiple of this many entries, a block of a [`NoiseStream`].
+pub const POINT_BLOCK: usize = NoiseStream::BLOCK;
 
 /// A borrowed loss (`&L`, `&dyn Cost<T>`) is a loss: every method is forwarded.
 impl<T: Real, C: Cost<T> + ?Sized> Cost<T> for &C {
