@@ -340,6 +340,10 @@ impl<T: Real, O: Cost<T> + ?Sized, S: Optimizer<T, O>, Obs: Observer> Optimizer<
     fn steps_taken(&self) -> usize {
         self.inner.steps_taken()
     }
+
+    fn validate(&self) -> Result<()> {
+        self.inner.validate()
+    }
 }
 
 impl<T, U, Tr, Obs> Observed<Parle<T, U, Tr>, Obs>

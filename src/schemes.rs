@@ -219,4 +219,9 @@ where
     fn steps_taken(&self) -> usize {
         self.k
     }
+
+    fn validate(&self) -> Result<()> {
+        self.tau()?;
+        KlStep::<T, Counted<'_, O>>::validate(&self.kl)
+    }
 }

@@ -183,6 +183,13 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for ExponentialSgld<T
         self.langevin_steps
     }
 
+    fn validate(&self) -> Result<()> {
+        check::count("langevin_steps", self.langevin_steps)?;
+        check::positive("langevin_step", self.langevin_step)?;
+        check::non_negative("thermal_noise", self.thermal_noise)?;
+        Ok(())
+    }
+
     fn displacement_slice(
         &mut self,
         x: &DVector<T>,

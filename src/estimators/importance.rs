@@ -108,6 +108,10 @@ impl<T: Real> ImportanceSampling<T> {
 }
 
 impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T> {
+    fn validate(&self) -> Result<()> {
+        ImportanceSampling::validate(self)
+    }
+
     fn estimate(
         &mut self,
         x: &DVector<T>,
@@ -118,7 +122,7 @@ impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for ImportanceSampling<T>
     ) -> Result<Report> {
         // Lengths first: the loss never sees a wrong-length x, and `mean` is never overrun.
         check::dim_and_output(loss.dim(), x.len(), "mean", mean.len())?;
-        self.validate()?;
+        Self::validate(self)?;
         let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let j_total = self.samples;
         let n = self.chunks.min(j_total);

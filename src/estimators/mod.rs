@@ -92,6 +92,12 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
         let _ = first;
         self.estimate_displacement(x, tau, loss, rng, out).map(Some)
     }
+
+    /// Checks the estimator's own hyper-parameters (sample counts, step sizes), as
+    /// [`Optimizer::validate`](crate::Optimizer::validate). The default has none to check.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A boxed estimator (chosen at run time) is an estimator.
@@ -130,6 +136,9 @@ impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> fo
     ) -> Result<Option<Report>> {
         (**self).displacement_slice(x, tau, loss, rng, out, first)
     }
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
 }
 
 /// A borrowed estimator is an estimator (e.g. to keep its warm-start chain after the oracle).
@@ -167,6 +176,9 @@ impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> fo
         first: bool,
     ) -> Result<Option<Report>> {
         (**self).displacement_slice(x, tau, loss, rng, out, first)
+    }
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
     }
 }
 

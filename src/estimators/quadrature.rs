@@ -71,7 +71,7 @@ impl Quadrature {
         y: &mut DVector<T>,
         mut visit: impl FnMut(&DVector<T>, f64) -> Result<()>,
     ) -> Result<()> {
-        self.validate()?;
+        Self::validate(self)?;
         check::positive("tau", tau)?;
         let d = x.len();
         if d == 0 || d > 2 {
@@ -199,6 +199,10 @@ impl Quadrature {
 }
 
 impl<T: Real, O: Cost<T> + ?Sized> MeanEstimator<T, O> for Quadrature {
+    fn validate(&self) -> Result<()> {
+        Quadrature::validate(self)
+    }
+
     /// E_{q_{x,τ}}\[Y\] = ∫ y e^{−f} φ_{x,τ} / ∫ e^{−f} φ_{x,τ} on the grid, self-normalised in log
     /// space (000 eq. 15). Consumes no randomness.
     fn estimate(

@@ -161,6 +161,10 @@ impl<T: Real> Sgld<T> {
 }
 
 impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
+    fn validate(&self) -> Result<()> {
+        Sgld::validate(self)
+    }
+
     fn estimate(
         &mut self,
         x: &DVector<T>,
@@ -171,7 +175,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for Sgld<T> {
     ) -> Result<Report> {
         // Lengths first: the loss never sees a wrong-length x, and `mean` is never overrun.
         check::dim_and_output(loss.dim(), x.len(), "mean", mean.len())?;
-        self.validate()?;
+        Self::validate(self)?;
         let d = check::tau_and_dim(tau, loss.dim(), x.len())?;
         let warm = self
             .chain

@@ -33,6 +33,11 @@ pub trait KlStep<T: Real, O: ?Sized> {
         rng: &mut Prng,
         x_next: &mut DVector<T>,
     ) -> Result<Report>;
+
+    /// Checks the step's own hyper-parameters (see [`MeanEstimator::validate`]).
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A solver for the mode-seeking problem min_x KL(φ_{x,τ} ‖ q_{x_k,τ}) (000 §5.2).
@@ -46,6 +51,11 @@ pub trait ModeSeekingSolver<T: Real, O: ?Sized> {
         rng: &mut Prng,
         x_next: &mut DVector<T>,
     ) -> Result<Report>;
+
+    /// Checks the solver's own hyper-parameters (see [`MeanEstimator::validate`]).
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Mean-seeking step x_{k+1} = E_{q_{x_k,τ}}\[Y\] = argmin_x KL(q_{x_k,τ} ‖ φ_{x,τ})
@@ -81,6 +91,10 @@ impl<T: Real, O: ?Sized, E: MeanEstimator<T, O>> KlStep<T, O> for MeanSeeking<E>
     ) -> Result<Report> {
         self.estimator.estimate(x_k, tau, loss, rng, x_next)
     }
+
+    fn validate(&self) -> Result<()> {
+        self.estimator.validate()
+    }
 }
 
 /// Mode-seeking step: x_{k+1} ∈ argmin_x KL(φ_{x,τ} ‖ q_{x_k,τ}) (000 Alg. 2, §5.2), solved by
@@ -115,5 +129,9 @@ impl<T: Real, O: ?Sized, S: ModeSeekingSolver<T, O>> KlStep<T, O> for ModeSeekin
         x_next: &mut DVector<T>,
     ) -> Result<Report> {
         self.solver.minimize(x_k, tau, loss, rng, x_next)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.solver.validate()
     }
 }

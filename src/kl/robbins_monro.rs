@@ -160,6 +160,10 @@ impl<T: Real> RobbinsMonro<T> {
 }
 
 impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<T> {
+    fn validate(&self) -> Result<()> {
+        RobbinsMonro::validate(self)
+    }
+
     fn minimize(
         &mut self,
         x_k: &DVector<T>,
@@ -170,7 +174,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> ModeSeekingSolver<T, O> for RobbinsMonro<
     ) -> Result<Report> {
         // Lengths first: the loss never sees a wrong-length x, and `x_next` is never overrun.
         check::dim_and_output(loss.dim(), x_k.len(), "x_next", x_next.len())?;
-        self.validate()?;
+        Self::validate(self)?;
         let d = check::tau_and_dim(tau, loss.dim(), x_k.len())?;
         let s = &mut self.scratch;
         // The objective's batched mean of gradients, if it has one (Monte Carlo only); the

@@ -31,6 +31,14 @@ pub trait Optimizer<T: Real, O: ?Sized> {
 
     /// The counter k: number of successful outer steps so far.
     fn steps_taken(&self) -> usize;
+
+    /// Checks every hyper-parameter the next step will use (schedules at the current k, sample
+    /// counts, step sizes, ranges), with the typed error that step would return, without
+    /// touching the loss or the state: constructors and setters take values as given, and this
+    /// (or the step itself) says which one is wrong and what is allowed.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A boxed optimizer (`Box<dyn Optimizer<T, O>>`, chosen at run time) is an optimizer.
@@ -42,6 +50,10 @@ impl<T: Real, O: ?Sized, S: Optimizer<T, O> + ?Sized> Optimizer<T, O> for Box<S>
     fn steps_taken(&self) -> usize {
         (**self).steps_taken()
     }
+
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
 }
 
 /// A borrowed optimizer is an optimizer (e.g. to observe one without giving it away).
@@ -52,6 +64,10 @@ impl<T: Real, O: ?Sized, S: Optimizer<T, O> + ?Sized> Optimizer<T, O> for &mut S
 
     fn steps_taken(&self) -> usize {
         (**self).steps_taken()
+    }
+
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
     }
 }
 

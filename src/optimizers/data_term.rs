@@ -110,4 +110,9 @@ impl<T: Real, O: Gradient<T> + ?Sized, G: GradientOracle<T, O>> GradientOracle<T
     fn commit(&mut self) {
         self.inner.commit();
     }
+
+    fn validate(&self, k: usize) -> Result<()> {
+        check::non_negative("data_weight", self.rho)?;
+        self.inner.validate(k)
+    }
 }

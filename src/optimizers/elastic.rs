@@ -108,4 +108,8 @@ impl<T: Real, O: ?Sized, G: GradientOracle<T, O>> GradientOracle<T, O> for Elast
     fn commit(&mut self) {
         self.inner.commit();
     }
+
+    fn validate(&self, k: usize) -> Result<()> {
+        self.inner.validate(k)
+    }
 }

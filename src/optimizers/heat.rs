@@ -48,6 +48,12 @@ impl<T: Real> HeatGradient<T> {
 }
 
 impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for HeatGradient<T> {
+    fn validate(&self, k: usize) -> Result<()> {
+        self.scope.positive_at("scope", k)?;
+        check::count("samples", self.samples)?;
+        Ok(())
+    }
+
     fn estimate(
         &mut self,
         x: &DVector<T>,

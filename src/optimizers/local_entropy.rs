@@ -152,6 +152,11 @@ impl<T: Real, O: Cost<T> + ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
         self.estimator.slices()
     }
 
+    fn validate(&self, k: usize) -> Result<()> {
+        check_scope("scope", &self.scope, k)?;
+        self.estimator.validate()
+    }
+
     fn estimate_slice(
         &mut self,
         x: &DVector<T>,
@@ -229,6 +234,10 @@ impl<T: Real, O: crate::Gradient<T> + ?Sized> GradientOracle<T, O> for HopfLaxGr
         out: &mut DVector<T>,
     ) -> Result<Report> {
         self.0.estimate(x, loss, k, rng, out)
+    }
+
+    fn validate(&self, k: usize) -> Result<()> {
+        GradientOracle::<T, O>::validate(&self.0, k)
     }
 }
 

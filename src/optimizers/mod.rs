@@ -134,4 +134,11 @@ pub trait GradientOracle<T: Real, O: ?Sized> {
 
     /// Called after a successful step (the default does nothing).
     fn commit(&mut self) {}
+
+    /// Checks the oracle's hyper-parameters at outer step k (its scope γ_k, sample counts, step
+    /// sizes), as [`Optimizer::validate`](crate::Optimizer::validate). The default has none.
+    fn validate(&self, k: usize) -> Result<()> {
+        let _ = k;
+        Ok(())
+    }
 }

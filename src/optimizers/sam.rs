@@ -88,6 +88,11 @@ where
     fn commit(&mut self) {
         self.inner.commit();
     }
+
+    fn validate(&self, k: usize) -> Result<()> {
+        check::positive("radius", self.radius)?;
+        GradientOracle::<T, FirstBatch<'_, O>>::validate(&self.inner, k)
+    }
 }
 
 /// `loss` whose first minibatch draw returns a given batch (consuming no randomness); later draws

@@ -175,6 +175,11 @@ where
     fn steps_taken(&self) -> usize {
         self.k
     }
+
+    fn validate(&self) -> Result<()> {
+        self.learning_rate.positive_at("learning_rate", self.k)?;
+        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)
+    }
 }
 
 impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {

@@ -369,6 +369,12 @@ where
     fn steps_taken(&self) -> usize {
         self.k
     }
+
+    fn validate(&self) -> Result<()> {
+        check_scope("coupling", &self.coupling, self.k)?;
+        self.learning_rate.positive_at("learning_rate", self.k)?;
+        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)
+    }
 }
 
 impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
