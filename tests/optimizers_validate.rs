@@ -85,3 +85,37 @@ fn validate_accepts_the_defaults_of_every_front_door() {
     let mut x = dvector![0.5, 0.5];
     LocalEntropy::new(0.1).step(&mut x, &q).unwrap();
 }
+
+#[test]
+fn a_loaded_state_with_no_langevin_steps_is_refused_not_run_forever() {
+    // A checkpoint need not come through the constructors: L = 0 must be an error (it once
+    // made the sliced inner loop wait for a last step that never comes).
+    let opt = wide_valleys::EntropySgd::new(0.5, 5, 0.1).unwrap().seed(1);
+    let json = serde_json::to_string(&opt).unwrap();
+    assert!(json.contains("\"langevin_steps\":5"), "{json}");
+    let hostile = json.replace("\"langevin_steps\":5", "\"langevin_steps\":0");
+    let mut opt: wide_valleys::SmoothedOptimizer<f64, wide_valleys::LocalEntropyGradient<f64>> =
+        serde_json::from_str(&hostile).unwrap();
+    let v = Optimizer::<f64, Quadratic<f64>>::validate(&opt).expect_err("validate");
+    assert!(
+        matches!(
+            v,
+            Error::InvalidHyperParameter {
+                name: "langevin_steps",
+                ..
+            }
+        ),
+        "{v}"
+    );
+    let mut x = dvector![0.5, 0.5];
+    let e = opt.step(&mut x, &quadratic()).expect_err("step");
+    assert_eq!(e, v);
+    assert_eq!(x, dvector![0.5, 0.5]);
+    // The same inside Parle's replicas.
+    let p = Parle::new(2, 0.5, 1.0, 3, 0.1).unwrap();
+    let json = serde_json::to_string(&p)
+        .unwrap()
+        .replace("\"langevin_steps\":3", "\"langevin_steps\":0");
+    let mut p: Parle<f64> = serde_json::from_str(&json).unwrap();
+    assert!(p.step(&mut x, &quadratic()).is_err());
+}

@@ -102,6 +102,9 @@ impl<T: Real> ExponentialSgld<T> {
                 })
             }
             (true, _) => {
+                // The constructors check these, but a loaded checkpoint may not have come
+                // through them: L = 0 would never reach its last step.
+                MeanEstimator::<T, O>::validate(self)?;
                 check::positive_or_inf("scope", gamma)?;
                 let sigma = self
                     .noise_scale
