@@ -91,7 +91,6 @@ impl<T: Real> ExponentialSgld<T> {
         rng: &mut Prng,
         first: bool,
     ) -> Result<bool> {
-        check::dim(loss.dim(), x.len())?;
         let sigma = match (first, self.run) {
             (false, Some(sigma)) => sigma,
             (false, None) => {

@@ -100,87 +100,58 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
     }
 }
 
-/// A boxed estimator (chosen at run time) is an estimator.
-impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> for Box<E> {
-    fn estimate(
-        &mut self,
-        x: &DVector<T>,
-        tau: T,
-        loss: &O,
-        rng: &mut Prng,
-        mean: &mut DVector<T>,
-    ) -> Result<Report> {
-        (**self).estimate(x, tau, loss, rng, mean)
-    }
-    fn estimate_displacement(
-        &mut self,
-        x: &DVector<T>,
-        tau: T,
-        loss: &O,
-        rng: &mut Prng,
-        out: &mut DVector<T>,
-    ) -> Result<Report> {
-        (**self).estimate_displacement(x, tau, loss, rng, out)
-    }
-    fn slices(&self) -> usize {
-        (**self).slices()
-    }
-    fn displacement_slice(
-        &mut self,
-        x: &DVector<T>,
-        tau: T,
-        loss: &O,
-        rng: &mut Prng,
-        out: &mut DVector<T>,
-        first: bool,
-    ) -> Result<Option<Report>> {
-        (**self).displacement_slice(x, tau, loss, rng, out, first)
-    }
-    fn validate(&self) -> Result<()> {
-        (**self).validate()
-    }
+/// Forwards every method of [`MeanEstimator`] through a pointer type.
+macro_rules! forward_estimator {
+    ($(#[$doc:meta] $ptr:ty),*) => {$(
+        #[$doc]
+        impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> for $ptr {
+            fn estimate(
+                &mut self,
+                x: &DVector<T>,
+                tau: T,
+                loss: &O,
+                rng: &mut Prng,
+                mean: &mut DVector<T>,
+            ) -> Result<Report> {
+                (**self).estimate(x, tau, loss, rng, mean)
+            }
+            fn estimate_displacement(
+                &mut self,
+                x: &DVector<T>,
+                tau: T,
+                loss: &O,
+                rng: &mut Prng,
+                out: &mut DVector<T>,
+            ) -> Result<Report> {
+                (**self).estimate_displacement(x, tau, loss, rng, out)
+            }
+            fn slices(&self) -> usize {
+                (**self).slices()
+            }
+            fn displacement_slice(
+                &mut self,
+                x: &DVector<T>,
+                tau: T,
+                loss: &O,
+                rng: &mut Prng,
+                out: &mut DVector<T>,
+                first: bool,
+            ) -> Result<Option<Report>> {
+                (**self).displacement_slice(x, tau, loss, rng, out, first)
+            }
+            fn validate(&self) -> Result<()> {
+                (**self).validate()
+            }
+        }
+    )*};
 }
 
-/// A borrowed estimator is an estimator (e.g. to keep its warm-start chain after the oracle).
-impl<T: Real, O: ?Sized, E: MeanEstimator<T, O> + ?Sized> MeanEstimator<T, O> for &mut E {
-    fn estimate(
-        &mut self,
-        x: &DVector<T>,
-        tau: T,
-        loss: &O,
-        rng: &mut Prng,
-        mean: &mut DVector<T>,
-    ) -> Result<Report> {
-        (**self).estimate(x, tau, loss, rng, mean)
-    }
-    fn estimate_displacement(
-        &mut self,
-        x: &DVector<T>,
-        tau: T,
-        loss: &O,
-        rng: &mut Prng,
-        out: &mut DVector<T>,
-    ) -> Result<Report> {
-        (**self).estimate_displacement(x, tau, loss, rng, out)
-    }
-    fn slices(&self) -> usize {
-        (**self).slices()
-    }
-    fn displacement_slice(
-        &mut self,
-        x: &DVector<T>,
-        tau: T,
-        loss: &O,
-        rng: &mut Prng,
-        out: &mut DVector<T>,
-        first: bool,
-    ) -> Result<Option<Report>> {
-        (**self).displacement_slice(x, tau, loss, rng, out, first)
-    }
-    fn validate(&self) -> Result<()> {
-        (**self).validate()
-    }
-}
+forward_estimator!(
+    /// A boxed estimator (chosen at run time) is an estimator.
+    Box<E>,
+    /// A borrowed estimator is an estimator (e.g. to keep its warm-start chain after the oracle).
+    &mut E
+);
 
 /// The running log-sum-exp of the estimators (000 Alg. 4 in log space): the objective's own
 /// [`WeightSums`](crate::objective::WeightSums).
