@@ -1,7 +1,7 @@
 //! Checkpoint and resume of every scheme and optimizer (issue 5: "long runs that can be trusted").
 //!
 //! The full state of a [`TwoStep`](crate::schemes::TwoStep) scheme, a
-//! [`SmoothedOptimizer`](crate::optimizers::SmoothedOptimizer) or a [`Parle`](crate::optimizers::Parle)
+//! [`SmoothedOptimizer`](crate::optim::SmoothedOptimizer) or a [`Parle`](crate::optim::Parle)
 //! — iterates, momenta, Langevin chains, schedule counters, random-generator state — is
 //! `serde`-serializable; [`save`] writes it (usually as a tuple `(x, optimizer)`) and [`load`]
 //! reads it back. Resuming gives bit-identical iterates to the run that was never stopped

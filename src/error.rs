@@ -304,25 +304,6 @@ pub(crate) mod check {
         }
     }
 
-    /// `v` must lie in the closed interval [lo, hi].
-    pub fn in_closed<T: Real>(name: &'static str, v: T, lo: f64, hi: f64) -> Result<T> {
-        let f = v.as_f64();
-        if f.is_finite() && f >= lo && f <= hi {
-            Ok(v)
-        } else {
-            Err(Error::InvalidHyperParameter {
-                name,
-                value: f,
-                // The reason is a `&'static str`: the intervals in use are spelled out.
-                reason: if (lo, hi) == (0.0, 1.0) {
-                    "must be in [0, 1]"
-                } else {
-                    "must lie in the closed interval given in the documentation of its setter"
-                },
-            })
-        }
-    }
-
     /// A count (samples, iterations, replicas) must be ≥ 1.
     pub fn count(name: &'static str, n: usize) -> Result<usize> {
         if n >= 1 {

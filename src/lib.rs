@@ -83,7 +83,6 @@
 pub mod checkpoint;
 pub mod data;
 pub mod error;
-pub mod estimators;
 mod kernels;
 pub mod kl;
 pub mod nn;
@@ -91,13 +90,13 @@ pub mod objective;
 pub mod objectives;
 pub mod observe;
 pub mod optim;
-pub mod optimizers;
 pub mod real;
 pub mod regularized;
 pub mod rng;
 pub mod sampling;
 pub mod schedules;
 pub mod schemes;
+pub mod smoothing;
 pub mod update;
 
 pub use error::{Error, Result};
@@ -106,13 +105,15 @@ pub use objective::{
 };
 pub use optim::{Optimizer, Report};
 // The names a user reaches for first, at the root.
-pub use estimators::{ExponentialSgld, ImportanceSampling, MeanEstimator, Quadrature, Sgld};
+pub use sampling::{ExponentialSgld, ImportanceSampling, MeanEstimator, Quadrature, Sgld};
 pub use kl::RobbinsMonro;
 pub use observe::{Observed, Observer};
-pub use optimizers::{
-    ElasticSgd, EntropySgd, GradientDescent, GradientOracle, HamiltonJacobi, Heat,
-    LocalEntropyGradient, Parle, Sam, SmoothedOptimizer, TrivializedSgd,
+pub use optim::{
+    ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Parle, Sam, SmoothedOptimizer,
+    TrivializedSgd,
 };
+pub use smoothing::{GradientOracle, LocalEntropyGradient};
+
 pub use real::Real;
 pub use rng::Prng;
 pub use schedules::Schedule;

@@ -36,7 +36,7 @@
 
 use crate::objective::{Batch, Cost, Gradient};
 use crate::optim::{Optimizer, Report};
-use crate::optimizers::Parle;
+use crate::optim::Parle;
 use crate::update::UpdateRule;
 use crate::{Error, Real, Result};
 use nalgebra::DVector;
@@ -350,7 +350,7 @@ impl<T, U, Tr, Obs> Observed<Parle<T, U, Tr>, Obs>
 where
     T: Real,
     U: UpdateRule<T>,
-    Tr: crate::optimizers::Transport,
+    Tr: crate::optim::Transport,
     Obs: Observer,
 {
     /// One observed Parle step with one objective per replica (003 §5.5); see

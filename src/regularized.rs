@@ -8,7 +8,7 @@
 //! [`heat_quadrature`] are exact in d = 1, 2 (via [`Quadrature`]).
 
 use crate::error::{check, site};
-use crate::estimators::{LogSum, Quadrature};
+use crate::sampling::{LogSum, Quadrature};
 use crate::kernels;
 use crate::objective::{Batch, Cost};
 use crate::rng::{self, Prng};

@@ -59,70 +59,54 @@ impl<T: Real> fmt::Debug for Schedule<T> {
 }
 
 impl<T: Real> Schedule<T> {
-    /// A constant value (must be finite and > 0).
-    pub fn constant(v: T) -> Result<Self> {
-        Ok(Schedule::Constant(check::positive("value", v)?))
+    /// A constant value (checked to be finite and > 0 when used).
+    pub fn constant(v: T) -> Self {
+        Schedule::Constant(v)
     }
 
     /// 000 eq. 18: τ(k) = τ₀ / (1 + τ₁)^k, with τ₀ > 0 and τ₁ > −1 (τ₁ < 0 makes τ grow, the
-    /// "reverse" schedule of 000 Figure 8).
-    pub fn eq18(tau0: T, tau1: T) -> Result<Self> {
-        check::positive("tau0", tau0)?;
+    /// "reverse" schedule of 000 Figure 8). τ₁ ≤ −1 gives a factor that is not finite and > 0,
+    /// which [`Schedule::validate`] reports.
+    pub fn eq18(tau0: T, tau1: T) -> Self {
         let one = T::one();
-        if !(tau1.is_finite() && tau1 > -one) {
-            return Err(crate::Error::InvalidHyperParameter {
-                name: "tau1",
-                value: tau1.as_f64(),
-                reason: "must be finite and > -1",
-            });
-        }
         Self::geometric(tau0, one / (one + tau1))
     }
 
     /// v_k = initial · factor^k (unclipped; add [`Schedule::clipped`] and [`Schedule::every`]).
-    pub fn geometric(initial: T, factor: T) -> Result<Self> {
-        check::positive("initial", initial)?;
-        check::positive("factor", factor)?;
-        Ok(Schedule::Geometric {
+    pub fn geometric(initial: T, factor: T) -> Self {
+        Schedule::Geometric {
             initial,
             factor,
             every: 1,
             min: T::zero(),
             max: T::lit(f64::INFINITY),
-        })
-    }
-
-    /// Clips a geometric schedule to [min, max] (003 eq. 5.10 clips γ and ρ). No effect on others.
-    pub fn clipped(self, min: T, max: T) -> Result<Self> {
-        check::non_negative("min", min)?;
-        if max.as_f64().is_nan() || max < min {
-            return Err(crate::Error::InvalidHyperParameter {
-                name: "max",
-                value: max.as_f64(),
-                reason: "must be ≥ min (and not NaN)",
-            });
         }
-        Ok(match self {
-            Schedule::Geometric {
-                initial,
-                factor,
-                every,
-                ..
-            } => Schedule::Geometric {
-                initial,
-                factor,
-                every,
-                min,
-                max,
-            },
-            other => other,
-        })
     }
 
-    /// Applies a geometric schedule's factor once every `every` steps (⌊k/L⌋ in 003 eq. 5.10).
-    pub fn every(self, every: usize) -> Result<Self> {
-        check::count("every", every)?;
-        Ok(match self {
+    /// Clips a geometric schedule to [min, max] (003 eq. 5.10 clips γ and ρ; 0 ≤ min ≤ max). No
+    /// effect on others.
+    pub fn clipped(self, min: T, max: T) -> Self {
+        match self {
+            Schedule::Geometric {
+                initial,
+                factor,
+                every,
+                ..
+            } => Schedule::Geometric {
+                initial,
+                factor,
+                every,
+                min,
+                max,
+            },
+            other => other,
+        }
+    }
+
+    /// Applies a geometric schedule's factor once every `every` ≥ 1 steps (⌊k/L⌋ in 003 eq.
+    /// 5.10).
+    pub fn every(self, every: usize) -> Self {
+        match self {
             Schedule::Geometric {
                 initial,
                 factor,
@@ -137,7 +121,35 @@ impl<T: Real> Schedule<T> {
                 max,
             },
             other => other,
-        })
+        }
+    }
+
+    /// Checks the schedule's own parameters (the crate's policy: values are taken as given and
+    /// checked before use): a geometric schedule needs initial and factor finite and > 0,
+    /// every ≥ 1 and 0 ≤ min ≤ max (max may be +∞). Constant and custom schedules are checked
+    /// value by value ([`Schedule::positive_at`]).
+    pub fn validate(&self) -> Result<()> {
+        if let Schedule::Geometric {
+            initial,
+            factor,
+            every,
+            min,
+            max,
+        } = self
+        {
+            check::positive("initial", *initial)?;
+            check::positive("factor", *factor)?;
+            check::count("every", *every)?;
+            check::non_negative("min", *min)?;
+            if max.as_f64().is_nan() || *max < *min {
+                return Err(crate::Error::InvalidHyperParameter {
+                    name: "max",
+                    value: max.as_f64(),
+                    reason: "must be ≥ min (and not NaN)",
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Any closure k ↦ v_k. Its values are checked when used.
@@ -172,9 +184,18 @@ impl<T: Real> Schedule<T> {
         }
     }
 
-    /// The value at step `k`, checked to be finite and > 0 (custom closures can return anything).
+    /// The value at step `k`, checked to be finite and > 0 after [`Schedule::validate`] (custom
+    /// closures can return anything).
     pub fn positive_at(&self, name: &'static str, k: usize) -> Result<T> {
+        self.validate()?;
         check::positive(name, self.at(k))
+    }
+
+    /// As [`Schedule::positive_at`] but +∞ is allowed: a scope or coupling (003 §5.3.1 needs
+    /// γ = ρ = ∞, where the proximal or elastic term vanishes).
+    pub fn positive_or_inf_at(&self, name: &'static str, k: usize) -> Result<T> {
+        self.validate()?;
+        check::positive_or_inf(name, self.at(k))
     }
 }
 
@@ -206,7 +227,7 @@ mod tests {
 
     #[test]
     fn geometric_schedule_round_trips_through_json_with_infinite_max() {
-        let s = Schedule::<f64>::eq18(1.5, 0.01).unwrap();
+        let s = Schedule::<f64>::eq18(1.5, 0.01);
         let j = serde_json::to_string(&s).unwrap();
         let back: Schedule<f64> = serde_json::from_str(&j).unwrap();
         for k in [0, 1, 7, 500] {
@@ -223,19 +244,21 @@ mod tests {
 
     #[test]
     fn eq18_and_clipping_and_every() {
-        let s = Schedule::<f64>::geometric(1.0, 0.5)
-            .unwrap()
-            .every(3)
-            .unwrap()
-            .clipped(0.2, 0.9)
-            .unwrap();
+        let s = Schedule::<f64>::geometric(1.0, 0.5).every(3).clipped(0.2, 0.9);
         assert_eq!(s.at(0), 0.9);
         assert_eq!(s.at(3), 0.5);
         assert_eq!(s.at(6), 0.25);
         assert_eq!(s.at(9), 0.2);
-        assert!(Schedule::<f64>::eq18(0.0, 0.1).is_err());
-        assert!(Schedule::<f64>::eq18(1.0, -1.0).is_err());
-        assert!(Schedule::<f64>::constant(f64::NAN).is_err());
+        assert!(s.validate().is_ok());
+        let named = |s: Schedule<f64>| match s.positive_at("tau", 0) {
+            Err(crate::Error::InvalidHyperParameter { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(named(Schedule::eq18(0.0, 0.1)), "initial");
+        assert_eq!(named(Schedule::eq18(1.0, -1.0)), "factor");
+        assert_eq!(named(Schedule::geometric(1.0, 0.5).every(0)), "every");
+        assert_eq!(named(Schedule::geometric(1.0, 0.5).clipped(0.5, 0.2)), "max");
+        assert_eq!(named(Schedule::constant(f64::NAN)), "tau");
         assert!(Schedule::from_fn(|_| -1.0f64)
             .positive_at("tau", 0)
             .is_err());

@@ -19,7 +19,7 @@
 //! ```
 
 use crate::error::{check, site};
-use crate::estimators::Sgld;
+use crate::sampling::Sgld;
 use crate::kl::{KlStep, MeanSeeking, ModeSeeking, RobbinsMonro};
 use crate::objective::{Cost, Counted};
 use crate::optim::{counted_step, Optimizer};
@@ -66,30 +66,18 @@ fn empty<T: Real>() -> DVector<T> {
 
 impl<T: Real> TwoStep<T, MeanSeeking<Sgld<T>>> {
     /// Local entropy (000 Alg. 1) with variance τ and SGLD at the paper's setting (000 Fig. 4),
-    /// seed 0. τ is validated at [`TwoStep::step`] (finite, > 0); see [`Self::try_new`].
+    /// seed 0. τ is checked (finite, > 0) by [`Optimizer::validate`](crate::Optimizer::validate) and
+    /// before every step.
     pub fn new(tau: T) -> Self {
         Self::with_kl_step(tau, MeanSeeking::new(Sgld::paper()))
-    }
-
-    /// As [`Self::new`], but rejects an invalid τ immediately.
-    pub fn try_new(tau: T) -> Result<Self> {
-        check::positive("tau", tau)?;
-        Ok(Self::new(tau))
     }
 }
 
 impl<T: Real> TwoStep<T, ModeSeeking<RobbinsMonro<T>>> {
     /// Heat regularization (000 Alg. 2) with variance τ and Robbins–Monro at the paper's
-    /// setting (c = 0.1, α = 0.7, M = J = 30; 000 Fig. 4), seed 0. τ is validated at
-    /// [`TwoStep::step`]; see [`Self::try_new`].
+    /// setting (c = 0.1, α = 0.7, M = J = 30; 000 Fig. 4), seed 0. τ is checked before every step.
     pub fn new(tau: T) -> Self {
         Self::with_kl_step(tau, ModeSeeking::new(RobbinsMonro::paper()))
-    }
-
-    /// As [`Self::new`], but rejects an invalid τ immediately.
-    pub fn try_new(tau: T) -> Result<Self> {
-        check::positive("tau", tau)?;
-        Ok(Self::new(tau))
     }
 }
 
@@ -176,6 +164,7 @@ impl<T: Real, K> TwoStep<T, K> {
         K: for<'c> KlStep<T, Counted<'c, O>>,
     {
         let tau = self.tau()?;
+        KlStep::<T, Counted<'_, O>>::validate(&self.kl)?;
         check::dim(loss.dim(), x.len())?;
         check::finite_vec("parameters x_k", site::TWO_STEP, x)?;
         if self.next.len() != x.len() {

@@ -36,10 +36,18 @@ pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync {
     /// not finite; x and the state are then unchanged. An update that overflows x is not undone
     /// (use [`apply_keeping`](Self::apply_keeping) for that).
     fn try_apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) -> Result<()> {
+        self.validate()?;
         check::output("grad", x.len(), grad.len())?;
         check::positive("lr", lr)?;
         check::finite_vec("gradient", crate::error::site::UPDATE_RULE, grad)?;
         self.apply(x, grad, lr);
+        Ok(())
+    }
+
+    /// Checks the rule's hyper-parameters (momentum μ, Adam's β₁, β₂, ε, the weight decay λ):
+    /// constructors take values as given, and every optimizer calls this before each step. The
+    /// default has none to check.
+    fn validate(&self) -> Result<()> {
         Ok(())
     }
 
@@ -132,29 +140,23 @@ pub struct Momentum<T: Real> {
 
 impl<T: Real> Momentum<T> {
     /// Classical (heavy-ball) momentum with coefficient μ ∈ [0, 1).
-    pub fn classical(mu: T) -> Result<Self> {
+    pub fn classical(mu: T) -> Self {
         Self::new(mu, false)
     }
 
     /// Nesterov's momentum with coefficient μ ∈ [0, 1) (003 Remark 5.3 uses μ = 0.9).
-    pub fn nesterov(mu: T) -> Result<Self> {
+    pub fn nesterov(mu: T) -> Self {
         Self::new(mu, true)
     }
 
-    /// Momentum μ ∈ [0, 1), Nesterov's form if `nesterov`.
-    pub fn new(mu: T, nesterov: bool) -> Result<Self> {
-        if !(mu.is_finite() && mu >= T::zero() && mu < T::one()) {
-            return Err(crate::Error::InvalidHyperParameter {
-                name: "mu",
-                value: mu.as_f64(),
-                reason: "must be in [0, 1)",
-            });
-        }
-        Ok(Self {
+    /// Momentum μ ∈ [0, 1), Nesterov's form if `nesterov` (μ is checked by
+    /// [`UpdateRule::validate`], before every step).
+    pub fn new(mu: T, nesterov: bool) -> Self {
+        Self {
             mu,
             nesterov,
             velocity: DVector::zeros(0),
-        })
+        }
     }
 
     /// The momentum coefficient μ.
@@ -173,7 +175,22 @@ impl<T: Real> Momentum<T> {
     }
 }
 
+/// A coefficient in [0, 1) (momentum μ, Adam's β₁ and β₂).
+fn check_unit(name: &'static str, b: f64) -> Result<()> {
+    if !(b.is_finite() && (0.0..1.0).contains(&b)) {
+        return Err(crate::Error::InvalidHyperParameter {
+            name,
+            value: b,
+            reason: "must be in [0, 1)",
+        });
+    }
+    Ok(())
+}
+
 impl<T: Real> UpdateRule<T> for Momentum<T> {
+    fn validate(&self) -> Result<()> {
+        check_unit("mu", self.mu.as_f64())
+    }
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
         if grad.len() != x.len() {
             return; // the documented no-op (see `UpdateRule::apply`)
@@ -213,31 +230,22 @@ pub struct Adam<T: Real> {
 }
 
 impl<T: Real> Adam<T> {
-    /// Adam with β₁, β₂ ∈ [0, 1) and ε > 0.
-    pub fn new(beta1: T, beta2: T, eps: T) -> Result<Self> {
-        for (name, b) in [("beta1", beta1), ("beta2", beta2)] {
-            if !(b.is_finite() && b >= T::zero() && b < T::one()) {
-                return Err(crate::Error::InvalidHyperParameter {
-                    name,
-                    value: b.as_f64(),
-                    reason: "must be in [0, 1)",
-                });
-            }
-        }
-        check::positive("eps", eps)?;
-        Ok(Self {
+    /// Adam with β₁, β₂ ∈ [0, 1) and ε > 0 (checked by [`UpdateRule::validate`], before every
+    /// step).
+    pub fn new(beta1: T, beta2: T, eps: T) -> Self {
+        Self {
             beta1,
             beta2,
             eps,
             m: DVector::zeros(0),
             v: DVector::zeros(0),
             t: 0,
-        })
+        }
     }
 
     /// Kingma & Ba's defaults β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸.
     pub fn standard() -> Self {
-        Self::new(T::lit(0.9), T::lit(0.999), T::lit(1e-8)).expect("valid defaults")
+        Self::new(T::lit(0.9), T::lit(0.999), T::lit(1e-8))
     }
 
     /// Number of updates applied so far (the t of the bias correction).
@@ -247,6 +255,11 @@ impl<T: Real> Adam<T> {
 }
 
 impl<T: Real> UpdateRule<T> for Adam<T> {
+    fn validate(&self) -> Result<()> {
+        check_unit("beta1", self.beta1.as_f64())?;
+        check_unit("beta2", self.beta2.as_f64())?;
+        check::positive("eps", self.eps).map(|_| ())
+    }
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
         if grad.len() != x.len() {
             return; // the documented no-op (see `UpdateRule::apply`)
@@ -294,14 +307,13 @@ pub struct WeightDecay<T: Real, U> {
 }
 
 impl<T: Real, U: UpdateRule<T>> WeightDecay<T, U> {
-    /// Wraps `inner` with weight decay λ ≥ 0.
-    pub fn new(inner: U, decay: T) -> Result<Self> {
-        check::non_negative("weight_decay", decay)?;
-        Ok(Self {
+    /// Wraps `inner` with weight decay λ ≥ 0 (checked by [`UpdateRule::validate`]).
+    pub fn new(inner: U, decay: T) -> Self {
+        Self {
             inner,
             decay,
             scratch: DVector::zeros(0),
-        })
+        }
     }
 
     /// The wrapped rule.
@@ -311,6 +323,10 @@ impl<T: Real, U: UpdateRule<T>> WeightDecay<T, U> {
 }
 
 impl<T: Real, U: UpdateRule<T>> UpdateRule<T> for WeightDecay<T, U> {
+    fn validate(&self) -> Result<()> {
+        check::non_negative("weight_decay", self.decay)?;
+        self.inner.validate()
+    }
     fn apply(&mut self, x: &mut DVector<T>, grad: &DVector<T>, lr: T) {
         if grad.len() != x.len() {
             return; // the documented no-op (see `UpdateRule::apply`)

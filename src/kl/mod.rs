@@ -13,7 +13,7 @@ mod robbins_monro;
 
 pub use robbins_monro::{GaussianExpectation, RobbinsMonro};
 
-use crate::estimators::MeanEstimator;
+use crate::sampling::MeanEstimator;
 use crate::rng::Prng;
 use crate::{Real, Report, Result};
 use nalgebra::DVector;

@@ -2,7 +2,7 @@
 
 use super::ModeSeekingSolver;
 use crate::error::{check, site};
-use crate::estimators::Quadrature;
+use crate::sampling::Quadrature;
 use crate::kernels;
 use crate::objective::{Batch, Gradient, MeanGradient, NoiseStream};
 use crate::rng::{self, Prng};

@@ -1,6 +1,6 @@
 //! Importance sampling's weighted mean on the MLP with the first layer's noise drawn through its
 //! product with the minibatch ([`GaussianWeightedMean`]; 000 Alg. 4, eq. 16, under
-//! [`ImportanceSampling::projected`](crate::estimators::ImportanceSampling::projected)).
+//! [`ImportanceSampling::projected`](crate::sampling::ImportanceSampling::projected)).
 //!
 //! Why the law is the same. Sample j is y_j = x + s·ξ_j, and its weight w_j = e^{−f(y_j)} on the
 //! one minibatch X (n₀ × B) depends on W₀'s noise Ξ₀,j only through S_j = Ξ₀,j·X (see

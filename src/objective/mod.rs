@@ -112,7 +112,7 @@ pub trait Cost<T: Real>: Sync {
 /// e^{−f(y_j)} on one minibatch (000 Alg. 4, eq. 16), computed so that the result has the same
 /// law as with J whole samples, for objectives whose f(x + s·ξ) depends on only part of ξ (or
 /// on a function of ξ of lower dimension). Offered through [`Cost::as_gaussian_weighted_mean`];
-/// used by [`ImportanceSampling::projected`](crate::estimators::ImportanceSampling::projected).
+/// used by [`ImportanceSampling::projected`](crate::sampling::ImportanceSampling::projected).
 pub trait GaussianWeightedMean<T: Real>: Sync {
     /// Writes Σ_j w_j y_j / Σ_j w_j over `samples` samples y_j ~ x + s·ξ_j into `mean` and
     /// returns the weights' sums, or `None` if the objective has no such path for `batch` (the

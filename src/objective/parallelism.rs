@@ -14,7 +14,7 @@
 ///   passes [`Parallelism::IdleThreadBeside`] to
 ///   [`Gradient::gradient_with`](super::Gradient::gradient_with);
 /// - a transport that keeps every thread busy with work of its own (Parle's replicas on
-///   [`InProcess`](crate::optimizers::InProcess)) tells each slice of a replica's work
+///   [`InProcess`](crate::optim::InProcess)) tells each slice of a replica's work
 ///   [`Parallelism::AllThreadsBusy`], and Parle hands the replica its loss through a view that
 ///   carries that hint ([`Counted::with_parallelism`](super::Counted::with_parallelism)); the
 ///   samplers read it with [`Cost::parallelism`](super::Cost::parallelism), and then neither

@@ -7,9 +7,15 @@
 //! optimizers, observe them ([`Observed`](crate::observe::Observed)) or box them
 //! (`Box<dyn Optimizer<T, O>>`) without caring which family they come from.
 
+mod parle;
+mod presets;
 mod report;
+mod smoothed;
 
+pub use parle::{ElasticSgd, InProcess, Parle, ParleReplica, Transport};
+pub use presets::{EntropySgd, GradientDescent, HamiltonJacobi, Heat, Sam, TrivializedSgd};
 pub use report::{Extras, Report, EXTRAS_CAPACITY};
+pub use smoothed::SmoothedOptimizer;
 
 use crate::objective::{Counted, Counts};
 use crate::{Real, Result};

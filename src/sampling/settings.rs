@@ -3,7 +3,6 @@
 //! √(2ηβ⁻¹)), and which weight of the exponential average is meant (004's α is the new sample's,
 //! 003's the old average's).
 
-use crate::error::check;
 use crate::{Error, Real, Result};
 use serde::{Deserialize, Serialize};
 
@@ -46,25 +45,30 @@ pub struct Averaging<T: Real> {
 }
 
 impl<T: Real> Averaging<T> {
-    /// From 004's α (weight of the new sample), α ∈ (0, 1].
-    pub fn new_sample_weight(alpha_004: T) -> Result<Self> {
-        let a = check::in_closed("alpha", alpha_004, 0.0, 1.0)?;
-        if a <= T::zero() {
+    /// From 004's α (weight of the new sample), α ∈ (0, 1] (checked by [`Averaging::validate`]).
+    pub fn new_sample_weight(alpha_004: T) -> Self {
+        Self {
+            new_sample_weight: alpha_004,
+        }
+    }
+
+    /// From 003's α (weight of the old average, Alg. 2 line 5, eq. 5.5b), α ∈ [0, 1): the new
+    /// sample's weight is 1 − α.
+    pub fn old_average_weight(alpha_003: T) -> Self {
+        Self::new_sample_weight(T::one() - alpha_003)
+    }
+
+    /// Checks that the new sample's weight a is in (0, 1] (003's α in [0, 1)).
+    pub fn validate(&self) -> Result<()> {
+        let a = self.new_sample_weight;
+        if !(a.is_finite() && a > T::zero() && a <= T::one()) {
             return Err(Error::InvalidHyperParameter {
                 name: "alpha",
                 value: a.as_f64(),
-                reason: "the new sample's weight must be in (0, 1]",
+                reason: "the new sample's weight (004's α, or 1 − 003's α) must be in (0, 1]",
             });
         }
-        Ok(Self {
-            new_sample_weight: a,
-        })
-    }
-
-    /// From 003's α (weight of the old average, Alg. 2 line 5, eq. 5.5b), α ∈ [0, 1).
-    pub fn old_average_weight(alpha_003: T) -> Result<Self> {
-        let a = check::in_closed("alpha", alpha_003, 0.0, 1.0)?;
-        Self::new_sample_weight(T::one() - a)
+        Ok(())
     }
 
     /// Keep only the last iterate (a = 1; HJ, 003 §4.6.1.2).

@@ -40,29 +40,30 @@ fn chain<T: Real>() -> LangevinChain<T> {
 }
 
 impl<T: Real> ExponentialSgld<T> {
-    /// L ≥ 1 Langevin steps with the defaults above.
-    pub fn new(langevin_steps: usize) -> Result<Self> {
-        Ok(Self {
-            langevin_steps: check::count("langevin_steps", langevin_steps)?,
+    /// L ≥ 1 Langevin steps with the defaults above. As everywhere in the crate, values are
+    /// taken as given and checked before use ([`MeanEstimator::validate`], every estimate).
+    pub fn new(langevin_steps: usize) -> Self {
+        Self {
+            langevin_steps,
             langevin_step: T::lit(0.1),
             thermal_noise: T::lit(1e-8),
             noise_scale: NoiseScale::TwoStepTemperature,
-            averaging: Averaging::old_average_weight(T::lit(0.25))?,
+            averaging: Averaging::old_average_weight(T::lit(0.25)),
             chain: chain(),
             run: None,
-        })
+        }
     }
 
     /// The Langevin step η′ > 0 (004's η′, 003 Alg. 2's η, eq. 4.40's η_y, 5.8a's η⁽⁰⁾).
-    pub fn langevin_step(mut self, step: T) -> Result<Self> {
-        self.langevin_step = check::positive("langevin_step", step)?;
-        Ok(self)
+    pub fn langevin_step(mut self, step: T) -> Self {
+        self.langevin_step = step;
+        self
     }
 
     /// The thermal noise β⁻¹ ≥ 0 (0: no injected noise, only minibatch noise, 003 §5.2.2).
-    pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
-        self.thermal_noise = check::non_negative("thermal_noise", thermal_noise)?;
-        Ok(self)
+    pub fn thermal_noise(mut self, thermal_noise: T) -> Self {
+        self.thermal_noise = thermal_noise;
+        self
     }
 
     /// How the noise scales with η′ and β⁻¹ (see [`NoiseScale`]).
@@ -101,8 +102,8 @@ impl<T: Real> ExponentialSgld<T> {
                 })
             }
             (true, _) => {
-                // The constructors check these, but a loaded checkpoint may not have come
-                // through them: L = 0 would never reach its last step.
+                // Checked at every estimate (values are taken as given; a loaded checkpoint
+                // did not come through a constructor): L = 0 would never reach its last step.
                 MeanEstimator::<T, O>::validate(self)?;
                 check::positive_or_inf("scope", gamma)?;
                 let sigma = self
@@ -189,7 +190,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for ExponentialSgld<T
         check::count("langevin_steps", self.langevin_steps)?;
         check::positive("langevin_step", self.langevin_step)?;
         check::non_negative("thermal_noise", self.thermal_noise)?;
-        Ok(())
+        self.averaging.validate()
     }
 
     fn displacement_slice(

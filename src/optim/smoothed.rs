@@ -2,7 +2,7 @@
 //! learning-rate schedule (`shared/DESIGN.md`: "a gradient of a smoothed loss followed by an
 //! update rule"; 004 §4.3 and 003 §3.2.2 change only "lines 5 and 9" to get momentum or Adam).
 
-use super::GradientOracle;
+use crate::smoothing::GradientOracle;
 use crate::error::{check, site};
 use crate::objective::{Cost, Counted};
 use crate::optim::{counted_step, Optimizer};
@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 
 /// x_{k+1} = rule(x_k, g_k, η_k) with g_k from a [`GradientOracle`] and η_k from a [`Schedule`].
 ///
-/// Built by the front doors ([`EntropySgd::new`](super::EntropySgd::new),
-/// [`Heat::new`](super::Heat::new), …). The counter k advances once per successful [`step`](Optimizer::step).
+/// Built around any oracle with [`SmoothedOptimizer::with_oracle`], or by the presets named after
+/// the papers' algorithms ([`EntropySgd::new`](super::EntropySgd::new),
+/// [`Heat::new`](super::Heat::new), …). The counter k advances once per successful
+/// [`step`](Optimizer::step).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(
     bound = "T: Real, G: Serialize + serde::de::DeserializeOwned, U: Serialize + serde::de::DeserializeOwned"
@@ -39,10 +41,11 @@ pub struct SmoothedOptimizer<T: Real, G, U = Sgd> {
 
 impl<T: Real, G> SmoothedOptimizer<T, G, Sgd> {
     /// `oracle` followed by plain SGD with learning rate η (constant; see
-    /// [`SmoothedOptimizer::learning_rate_schedule`]). Seeded with 0 until [`SmoothedOptimizer::seed`].
-    pub fn new(oracle: G, learning_rate: T) -> Result<Self> {
-        check::positive("learning_rate", learning_rate)?;
-        Ok(Self {
+    /// [`SmoothedOptimizer::learning_rate_schedule`]). Seeded with 0 until
+    /// [`SmoothedOptimizer::seed`]. Values are checked before every step
+    /// ([`Optimizer::validate`]).
+    pub fn with_oracle(oracle: G, learning_rate: T) -> Self {
+        Self {
             oracle,
             rule: Sgd,
             learning_rate: Schedule::Constant(learning_rate),
@@ -51,7 +54,7 @@ impl<T: Real, G> SmoothedOptimizer<T, G, Sgd> {
             grad: DVector::zeros(0),
             x_backup: DVector::zeros(0),
             rule_backup: None,
-        })
+        }
     }
 }
 
@@ -86,45 +89,6 @@ impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
     /// The oracle (its hyper-parameters).
     pub fn oracle(&self) -> &G {
         &self.oracle
-    }
-
-    /// The same optimizer with its oracle passed through `f` (the front doors' builders; a
-    /// wrapper such as [`DataTerm`](super::DataTerm) changes the oracle's type).
-    pub(crate) fn map_oracle<H>(self, f: impl FnOnce(G) -> H) -> SmoothedOptimizer<T, H, U> {
-        SmoothedOptimizer {
-            oracle: f(self.oracle),
-            rule: self.rule,
-            learning_rate: self.learning_rate,
-            k: self.k,
-            rng: self.rng,
-            grad: self.grad,
-            x_backup: self.x_backup,
-            rule_backup: self.rule_backup,
-        }
-    }
-
-    /// [`Self::map_oracle`] for a builder that validates.
-    pub(crate) fn try_map_oracle(self, f: impl FnOnce(G) -> Result<G>) -> Result<Self> {
-        let SmoothedOptimizer {
-            oracle,
-            rule,
-            learning_rate,
-            k,
-            rng,
-            grad,
-            x_backup,
-            rule_backup,
-        } = self;
-        Ok(SmoothedOptimizer {
-            oracle: f(oracle)?,
-            rule,
-            learning_rate,
-            k,
-            rng,
-            grad,
-            x_backup,
-            rule_backup,
-        })
     }
 
     /// The update rule and its state.
@@ -169,6 +133,7 @@ where
 {
     fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         check::dim(loss.dim(), x.len())?;
+        Optimizer::<T, O>::validate(self)?;
         counted_step(self.k, loss, |loss| self.counted(x, loss))
     }
 
@@ -178,6 +143,7 @@ where
 
     fn validate(&self) -> Result<()> {
         self.learning_rate.positive_at("learning_rate", self.k)?;
+        self.rule.validate()?;
         GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)
     }
 }

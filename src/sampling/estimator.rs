@@ -1,27 +1,5 @@
-//! Estimators of the mean of q_{x,τ} (000 eq. 15), the one expectation a mean-seeking Gaussian–KL
-//! step needs: x_{k+1} = E_{q_{x_k,τ}}\[Y\] (000 Alg. 1, step 2).
-//!
-//! q_{x,τ}(y) ∝ exp(−f(y) − |y − x|²/(2τ)) (000 eq. 6), τ a variance.
-//!
-//! | estimator | paper | needs |
-//! |---|---|---|
-//! | [`Sgld`] | 000 Alg. 3 (SGLD, Welling–Teh): ε-weighted mean, warm-started chain | [`Gradient`](crate::Gradient) |
-//! | [`ExponentialSgld`] | 004 Alg. 1 lines 1–6, 003 Alg. 2: L steps from y = x, exponential average | [`Gradient`](crate::Gradient) |
-//! | [`ImportanceSampling`] | 000 Alg. 4, eq. 16 (gradient-free) | [`Cost`](crate::Cost) only |
-//! | [`Quadrature`] | exact expectations in d = 1, 2 (tests, theorem checks) | [`Cost`](crate::Cost) only |
-//!
-//! Each estimator states the bound it needs on the objective through the `O` parameter of
-//! [`MeanEstimator`], so importance sampling works with a loss that has no gradient.
-
-mod exponential_sgld;
-mod importance;
-mod quadrature;
-mod sgld;
-
-pub use exponential_sgld::ExponentialSgld;
-pub use importance::ImportanceSampling;
-pub use quadrature::Quadrature;
-pub use sgld::{Sgld, StepSizes};
+//! The estimator interface: E_{q_{x,τ}}\[Y\] (000 eq. 15), the one expectation a mean-seeking
+//! Gaussian–KL step and the local-entropy gradient need.
 
 use crate::rng::Prng;
 use crate::{Real, Report, Result};

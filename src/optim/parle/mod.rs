@@ -24,11 +24,11 @@ mod transport;
 pub use replica::ParleReplica;
 pub use transport::{InProcess, Transport};
 
-use super::local_entropy::check_scope;
-use super::{Averaging, ElasticCoupling, GradientOracle, LocalEntropyGradient, NoiseScale};
 use crate::error::check;
 use crate::objective::{Cost, Counted, Counts};
 use crate::optim::Optimizer;
+use crate::sampling::ExponentialSgld;
+use crate::smoothing::{ElasticCoupling, GradientOracle, LocalEntropyGradient, PlainGradient};
 use crate::rng;
 use crate::update::{Sgd, UpdateRule};
 use crate::{Error, Real, Report, Result, Schedule};
@@ -70,18 +70,34 @@ impl<T: Real> Parle<T, Sgd, InProcess> {
     ///
     /// Defaults (003 §5.3.2, §5.2.2): α₀₀₃ = 0.25 (new-sample weight 0.75), inner step η⁽⁰⁾ = η,
     /// no injected noise (β⁻¹ = 0), SGD (Remark 5.3 uses Nesterov 0.9: [`Parle::with_rule`]).
+    /// Another chain (step, noise, averaging) is an oracle of its own: [`Parle::with_oracle`]
+    /// with `LocalEntropyGradient::with_estimator(γ, chain).scaled(true)`.
     pub fn new(
         replicas: usize,
         scope: impl Into<Schedule<T>>,
         coupling: impl Into<Schedule<T>>,
         langevin_steps: usize,
         learning_rate: T,
-    ) -> Result<Self> {
-        let oracle = LocalEntropyGradient::new(scope, langevin_steps)?
-            .langevin_step(learning_rate)?
-            .thermal_noise(T::zero())?
-            .scaled(true);
+    ) -> Self {
+        let chain = ExponentialSgld::new(langevin_steps)
+            .langevin_step(learning_rate)
+            .thermal_noise(T::zero());
+        let oracle = LocalEntropyGradient::with_estimator(scope, chain).scaled(true);
         Parle::with_oracle(replicas, oracle, coupling, learning_rate)
+    }
+}
+
+/// **Elastic-SGD** (003 eq. 5.4): Parle over the plain gradient, x^a ← x^a − η(∇f_a(x^a) +
+/// (x^a − x)/ρ_k) (5.4a), x ← mean_a x^a (5.4b with η′ = ρ/n). It is also Parle with L = 1,
+/// γ = ∞, inner step 1, last iterate and no noise (003 §5.3.1 (ii); `tests/optimizers_parle.rs`
+/// checks the two bit for bit).
+pub type ElasticSgd<T = f64, U = Sgd, Tr = InProcess> = Parle<T, U, Tr, PlainGradient>;
+
+impl<T: Real> ElasticSgd<T> {
+    /// Elastic-SGD with n replicas, coupling ρ (variance; +∞ allowed) and learning rate η
+    /// (`ElasticSgd::elastic(..)`; not `new`, which is Parle's own).
+    pub fn elastic(replicas: usize, coupling: impl Into<Schedule<T>>, learning_rate: T) -> Self {
+        Parle::with_oracle(replicas, PlainGradient::new(), coupling, learning_rate)
     }
 }
 
@@ -96,15 +112,11 @@ impl<T: Real, G> Parle<T, Sgd, InProcess, G> {
         oracle: G,
         coupling: impl Into<Schedule<T>>,
         learning_rate: T,
-    ) -> Result<Self> {
-        check::count("replicas", replicas)?;
-        check::positive("learning_rate", learning_rate)?;
-        let coupling = coupling.into();
-        check_scope("coupling", &coupling, 0)?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             n: replicas,
             oracle,
-            coupling,
+            coupling: coupling.into(),
             learning_rate: Schedule::Constant(learning_rate),
             rule: Sgd,
             seed: 0,
@@ -112,7 +124,7 @@ impl<T: Real, G> Parle<T, Sgd, InProcess, G> {
             replicas: Vec::new(),
             transport: InProcess::new(),
             mean: DVector::zeros(0),
-        })
+        }
     }
 }
 
@@ -217,7 +229,11 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
         for o in objectives {
             check::dim(o.dim(), x.len())?;
         }
-        let rho = check_scope("coupling", &self.coupling, self.k)?;
+        // The driver's validation (values are taken as given): everything this step reads.
+        check::count("replicas", self.n)?;
+        self.rule.validate()?;
+        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)?;
+        let rho = self.coupling.positive_or_inf_at("coupling", self.k)?;
         let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
         let fresh = self.replicas.is_empty();
         if fresh {
@@ -371,76 +387,17 @@ where
     }
 
     fn validate(&self) -> Result<()> {
-        check_scope("coupling", &self.coupling, self.k)?;
+        check::count("replicas", self.n)?;
+        self.rule.validate()?;
+        self.coupling.positive_or_inf_at("coupling", self.k)?;
         self.learning_rate.positive_at("learning_rate", self.k)?;
         GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)
     }
 }
 
 impl<T: Real, U: UpdateRule<T>, Tr: Transport> Parle<T, U, Tr> {
-    /// The inner step η⁽⁰⁾ (default: the initial learning rate, 003 §5.3.2).
-    pub fn langevin_step(mut self, step: T) -> Result<Self> {
-        let o = self.oracle.clone().langevin_step(step)?;
-        self.set_oracle(o);
-        Ok(self)
-    }
-
-    /// Thermal noise β⁻¹ of the inner loop (default 0, 003 §5.2.2).
-    pub fn thermal_noise(mut self, thermal_noise: T) -> Result<Self> {
-        let o = self.oracle.clone().thermal_noise(thermal_noise)?;
-        self.set_oracle(o);
-        Ok(self)
-    }
-
-    /// Noise convention of the inner loop (see [`NoiseScale`]).
-    pub fn noise_scale(mut self, scale: NoiseScale) -> Self {
-        let o = self.oracle.clone().noise_scale(scale);
-        self.set_oracle(o);
-        self
-    }
-
-    /// Exponential averaging of the inner loop (default α₀₀₃ = 0.25, see [`Averaging`]).
-    pub fn averaging(mut self, averaging: Averaging<T>) -> Self {
-        let o = self.oracle.clone().averaging(averaging);
-        self.set_oracle(o);
-        self
-    }
-
-    /// Sets the inner-loop oracle of the master template and of existing replicas (builders may
-    /// be called between steps).
-    fn set_oracle(&mut self, oracle: LocalEntropyGradient<T>) {
-        for r in &mut self.replicas {
-            *r.oracle.inner_mut() = oracle.clone();
-        }
-        self.oracle = oracle;
-    }
-
     /// The scope γ_k at outer step k.
     pub fn scope_at(&self, k: usize) -> T {
         self.oracle.scope_at(k)
-    }
-}
-
-/// Front door for **Elastic-SGD** (003 eq. 5.4): Parle with L = 1, γ = ∞ (003 §5.3.1 (ii)).
-#[derive(Clone, Copy, Debug)]
-pub struct ElasticSgd;
-
-// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
-#[allow(clippy::new_ret_no_self)]
-impl ElasticSgd {
-    /// Elastic-SGD with n replicas, coupling ρ (variance; +∞ allowed) and learning rate η:
-    /// x^a ← x^a − η(∇f_a(x^a) + (x^a − x)/ρ_k) (5.4a), x ← mean_a x^a (5.4b with η′ = ρ/n).
-    pub fn new<T: Real>(
-        replicas: usize,
-        coupling: impl Into<Schedule<T>>,
-        learning_rate: T,
-    ) -> Result<Parle<T, Sgd, InProcess>> {
-        // One inner step of size 1 from y = x^a with γ = ∞, keeping the last iterate, gives
-        // x^a − z^a = ∇f_a(x^a) exactly.
-        Ok(
-            Parle::new(replicas, T::lit(f64::INFINITY), coupling, 1, learning_rate)?
-                .langevin_step(T::one())?
-                .averaging(Averaging::last_iterate()),
-        )
     }
 }

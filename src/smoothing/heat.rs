@@ -1,12 +1,11 @@
 //! HEAT: the gradient of the heat-regularized loss F^H_γ = f ∗ φ_{0,γ} as the average of L
 //! gradients at Gaussian perturbations of x (003 eq. 4.43, §4.6.1.3; 000 §2.2).
 
-use super::{GradientOracle, SmoothedOptimizer};
+use super::GradientOracle;
 use crate::error::{check, site};
 use crate::kernels;
 use crate::objective::{Batch, Gradient};
 use crate::rng::{self, Prng};
-use crate::update::Sgd;
 use crate::{Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -28,17 +27,16 @@ pub struct HeatGradient<T: Real> {
 }
 
 impl<T: Real> HeatGradient<T> {
-    /// Perturbation variance γ (finite, > 0; constant or schedule) and L ≥ 1 samples (003: L = 20).
-    pub fn new(scope: impl Into<Schedule<T>>, samples: usize) -> Result<Self> {
-        let scope = scope.into();
-        scope.positive_at("scope", 0)?;
-        Ok(Self {
-            scope,
-            samples: check::count("samples", samples)?,
+    /// Perturbation variance γ (finite, > 0; constant or schedule) and L ≥ 1 samples (003: L = 20),
+    /// checked before use ([`GradientOracle::validate`]).
+    pub fn new(scope: impl Into<Schedule<T>>, samples: usize) -> Self {
+        Self {
+            scope: scope.into(),
+            samples,
             y: DVector::zeros(0),
             g: DVector::zeros(0),
             batch: Batch::Full,
-        })
+        }
     }
 
     /// γ_k at outer step k.
@@ -63,6 +61,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for HeatGradient<T> 
         out: &mut DVector<T>,
     ) -> Result<Report> {
         check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
+        GradientOracle::<T, O>::validate(self, k)?;
         let gamma = self.scope.positive_at("scope", k)?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
@@ -81,23 +80,5 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for HeatGradient<T> 
         }
         *out /= T::lit(self.samples as f64);
         Ok(Report::with_scope(gamma.as_f64()))
-    }
-}
-
-/// Front door for **HEAT** (003 eq. 4.43): [`HeatGradient`] followed by SGD.
-#[derive(Clone, Copy, Debug)]
-pub struct Heat;
-
-// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
-#[allow(clippy::new_ret_no_self)]
-impl Heat {
-    /// HEAT with perturbation variance γ, L samples and learning rate η:
-    /// x ← x − (η/L) Σᵢ ∇f(x + εᵢ).
-    pub fn new<T: Real>(
-        scope: impl Into<Schedule<T>>,
-        samples: usize,
-        learning_rate: T,
-    ) -> Result<SmoothedOptimizer<T, HeatGradient<T>, Sgd>> {
-        SmoothedOptimizer::new(HeatGradient::new(scope, samples)?, learning_rate)
     }
 }

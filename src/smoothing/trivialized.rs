@@ -6,11 +6,10 @@
 //! so the update is x ← x − η(∇f(x) + h_i) (line 10, whose "w ← x" is a typo for x ← x).
 //! N is the number of parameters (spins); with n = N the field vanishes as i → ∞.
 
-use super::{GradientOracle, SmoothedOptimizer};
+use super::GradientOracle;
 use crate::error::{check, site};
 use crate::objective::{Batch, Gradient};
 use crate::rng::Prng;
-use crate::update::Sgd;
 use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -32,18 +31,9 @@ pub struct TrivializedGradient<T: Real> {
 impl<T: Real> TrivializedGradient<T> {
     /// Coupling J ≥ 0, p ≥ 2 layers, n ≥ 1 neurons (n ≤ N, the number of parameters, checked at
     /// the first step) and annealing constant τ₀ > 0 (003 Alg. 1 lines 2–3).
-    pub fn new(coupling: T, layers: usize, neurons: usize, tau0: T) -> Result<Self> {
-        check::non_negative("coupling", coupling)?;
-        if layers < 2 {
-            return Err(Error::InvalidHyperParameter {
-                name: "layers",
-                value: layers as f64,
-                reason: "must be at least 2 (the field h has scale J·√(p(p−2)))",
-            });
-        }
-        check::count("neurons", neurons)?;
-        check::positive("tau0", tau0)?;
-        Ok(Self {
+    /// Checked before use ([`GradientOracle::validate`]).
+    pub fn new(coupling: T, layers: usize, neurons: usize, tau0: T) -> Self {
+        Self {
             coupling,
             layers,
             neurons,
@@ -51,7 +41,22 @@ impl<T: Real> TrivializedGradient<T> {
             h: DVector::zeros(0),
             initialized: false,
             batch: Batch::Full,
-        })
+        }
+    }
+
+    /// J ≥ 0, p ≥ 2, n ≥ 1, τ₀ > 0.
+    fn check(&self) -> Result<()> {
+        check::non_negative("coupling", self.coupling)?;
+        if self.layers < 2 {
+            return Err(Error::InvalidHyperParameter {
+                name: "layers",
+                value: self.layers as f64,
+                reason: "must be at least 2 (the field h has scale J·√(p(p−2)))",
+            });
+        }
+        check::count("neurons", self.neurons)?;
+        check::positive("tau0", self.tau0)?;
+        Ok(())
     }
 
     /// τ_i = n(e^{−i/τ₀} − ½) (003 eq. 2.20).
@@ -81,6 +86,7 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for TrivializedGradi
         out: &mut DVector<T>,
     ) -> Result<Report> {
         check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
+        self.check()?;
         let n = x.len();
         if self.neurons > n {
             return Err(Error::InvalidHyperParameter {
@@ -109,27 +115,9 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for TrivializedGradi
     fn commit(&mut self) {
         self.initialized = true;
     }
-}
 
-/// Front door for **Trivialized-SGD** (003 §2.3.3, Algorithm 1).
-#[derive(Clone, Copy, Debug)]
-pub struct TrivializedSgd;
-
-// Front doors return the composed optimizer type, by design (DESIGN.md: thin front doors).
-#[allow(clippy::new_ret_no_self)]
-impl TrivializedSgd {
-    /// Trivialized-SGD with coupling J, p layers, n neurons, annealing constant τ₀ and learning
-    /// rate η (003 Alg. 1; use `.with_rule(..)` for Nesterov or Adam as in §2.3.3).
-    pub fn new<T: Real>(
-        coupling: T,
-        layers: usize,
-        neurons: usize,
-        tau0: T,
-        learning_rate: T,
-    ) -> Result<SmoothedOptimizer<T, TrivializedGradient<T>, Sgd>> {
-        SmoothedOptimizer::new(
-            TrivializedGradient::new(coupling, layers, neurons, tau0)?,
-            learning_rate,
-        )
+    fn validate(&self, k: usize) -> Result<()> {
+        let _ = k;
+        self.check()
     }
 }

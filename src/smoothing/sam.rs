@@ -3,11 +3,10 @@
 //! first-order worst point of a ball of radius r, x + r·g/‖g‖ with g = ∇f(x), g taken on the
 //! minibatch the oracle then starts on.
 
-use super::{GradientOracle, PlainGradient, SmoothedOptimizer};
+use super::{GradientOracle, PlainGradient};
 use crate::error::{check, site};
 use crate::objective::{Batch, Cost, Gradient, Parallelism};
 use crate::rng::Prng;
-use crate::update::Sgd;
 use crate::{Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -29,20 +28,21 @@ pub struct SamGradient<T: Real, G = PlainGradient> {
 
 impl<T: Real> SamGradient<T> {
     /// Ascent radius r > 0 (Foret et al. use r = 0.05) around the plain gradient.
-    pub fn new(radius: T) -> Result<Self> {
+    pub fn new(radius: T) -> Self {
         Self::around(PlainGradient::new(), radius)
     }
 }
 
 impl<T: Real, G> SamGradient<T, G> {
-    /// Ascent radius r > 0 around any oracle (e.g. HEAT's or the local-entropy gradient).
-    pub fn around(inner: G, radius: T) -> Result<Self> {
-        Ok(Self {
-            radius: check::positive("radius", radius)?,
+    /// Ascent radius r > 0 around any oracle (e.g. HEAT's or the local-entropy gradient),
+    /// checked before use ([`GradientOracle::validate`]).
+    pub fn around(inner: G, radius: T) -> Self {
+        Self {
+            radius,
             inner,
             y: DVector::zeros(0),
             batch: Batch::Full,
-        })
+        }
     }
 
     /// The wrapped oracle.
@@ -66,6 +66,7 @@ where
         out: &mut DVector<T>,
     ) -> Result<Report> {
         check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
+        check::positive("radius", self.radius)?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
         }
@@ -144,21 +145,5 @@ impl<T: Real, O: Gradient<T> + ?Sized> Gradient<T> for FirstBatch<'_, O> {
     }
     fn as_mean_gradient(&self) -> Option<&dyn crate::MeanGradient<T>> {
         self.loss.as_mean_gradient()
-    }
-}
-
-/// Front door for **SAM**: [`SamGradient`] followed by SGD.
-#[derive(Clone, Copy, Debug)]
-pub struct Sam;
-
-// Front doors return the composed optimizer type, by design (thin front doors).
-#[allow(clippy::new_ret_no_self)]
-impl Sam {
-    /// SAM with radius r and learning rate η.
-    pub fn new<T: Real>(
-        radius: T,
-        learning_rate: T,
-    ) -> Result<SmoothedOptimizer<T, SamGradient<T>, Sgd>> {
-        SmoothedOptimizer::new(SamGradient::new(radius)?, learning_rate)
     }
 }

@@ -1,7 +1,7 @@
 //! One replica of Parle / Elastic-SGD and its two-phase round (prepare, then commit or roll back),
 //! what a [`Transport`](super::Transport) carries between the master and the replicas.
 
-use crate::optimizers::{ElasticCoupling, GradientOracle, LocalEntropyGradient};
+use crate::smoothing::{ElasticCoupling, GradientOracle, LocalEntropyGradient};
 use crate::rng::Prng;
 use crate::update::UpdateRule;
 use crate::{Real, Result};
