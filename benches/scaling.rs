@@ -26,9 +26,9 @@ use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 use std::time::Duration;
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::Parle;
+use wide_valleys::optim::Parle;
+use wide_valleys::sampling::ImportanceSampling;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, LocalEntropy, Real};
 
@@ -87,9 +87,7 @@ fn bench_scaling(c: &mut Criterion) {
         for (n, batch, f) in [(3, 20, &f), (4, 20, &f), (3, 128, &f128), (4, 128, &f128)] {
             let mut x = x0.clone();
             // Default transport: the replicas run on the pool the step is called from.
-            let mut parle = Parle::new(n, SCOPE, 1.0f32, 25, 0.1f32)
-                .expect("valid")
-                .seed(1);
+            let mut parle = Parle::new(n, SCOPE, 1.0f32, 25, 0.1f32).seed(1);
             let name = if batch == 20 {
                 format!("parle_n{n}_l25")
             } else {

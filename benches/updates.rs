@@ -25,12 +25,12 @@ use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 use std::time::Duration;
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::{
-    EntropySgd, GradientDescent, Heat, HopfLaxGradient, Parle, SmoothedOptimizer,
-};
+use wide_valleys::optim::{EntropySgd, GradientDescent, Heat, Parle, SmoothedOptimizer};
+use wide_valleys::sampling::ImportanceSampling;
+use wide_valleys::smoothing::HopfLaxGradient;
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, HeatRegularization, LocalEntropy, Real};
 
@@ -65,7 +65,7 @@ fn bench_updates(c: &mut Criterion) {
 
     // Each closure steps x in place: the state evolves as in training, which is what is timed.
     let mut x = x0.clone();
-    let mut sgd = GradientDescent::new(0.01f32).expect("valid").seed(1);
+    let mut sgd = GradientDescent::new(0.01f32).seed(1);
     g.bench_function("sgd", |b| {
         b.iter(|| black_box(sgd.step(&mut x, &f20).expect("sgd step")))
     });
@@ -107,36 +107,28 @@ fn bench_updates(c: &mut Criterion) {
 
     let mut x = x0.clone();
     // Scaled form (003 §3.2.3) with η = 1, i.e. x ← μ (no dependence of the step on γ).
-    let mut esgd = EntropySgd::new(SCOPE, 20, 1.0f32)
-        .expect("valid")
-        .scaled(true)
-        .seed(1);
+    let mut esgd =
+        EntropySgd::with_oracle(LocalEntropyGradient::new(SCOPE, 20).scaled(true), 1.0f32).seed(1);
     g.bench_function("entropy_sgd_l20_b128", |b| {
         b.iter(|| black_box(esgd.step(&mut x, &f128).expect("entropy-sgd step")))
     });
 
     let mut x = x0.clone();
-    let mut heat = Heat::new(TAU, 20, 0.1f32).expect("valid").seed(1);
+    let mut heat = Heat::new(TAU, 20, 0.1f32).seed(1);
     g.bench_function("heat_l20", |b| {
         b.iter(|| black_box(heat.step(&mut x, &f20).expect("heat step")))
     });
 
     let mut x = x0.clone();
     // Scaled as Entropy-SGD above: x ← y_L.
-    let mut hj = SmoothedOptimizer::new(
-        HopfLaxGradient::new(SCOPE, 5).expect("valid").scaled(true),
-        1.0f32,
-    )
-    .expect("valid")
-    .seed(1);
+    let mut hj =
+        SmoothedOptimizer::with_oracle(HopfLaxGradient::new(SCOPE, 5).scaled(true), 1.0f32).seed(1);
     g.bench_function("hj_l5", |b| {
         b.iter(|| black_box(hj.step(&mut x, &f20).expect("hj step")))
     });
 
     let mut x = x0.clone();
-    let mut parle = Parle::new(3, SCOPE, 1.0f32, 25, 0.1f32)
-        .expect("valid")
-        .seed(1);
+    let mut parle = Parle::new(3, SCOPE, 1.0f32, 25, 0.1f32).seed(1);
     g.bench_function("parle_n3_l25", |b| {
         b.iter(|| black_box(parle.step(&mut x, &f20).expect("parle step")))
     });

@@ -39,9 +39,11 @@ use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::observe::Observed;
-use wide_valleys::optimizers::{
-    Averaging, EntropySgd, GradientDescent, Heat, HopfLaxGradient, SmoothedOptimizer,
-};
+use wide_valleys::optim::{EntropySgd, GradientDescent, Heat, SmoothedOptimizer};
+use wide_valleys::sampling::Averaging;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::smoothing::HopfLaxGradient;
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::update::Momentum;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, Schedule};
@@ -121,37 +123,43 @@ fn drop_by_5_every_3_epochs(eta0: f32, per_epoch: usize) -> Schedule<f32> {
 fn build(name: &str, per_epoch: usize, args: &Args, seed: u64) -> wide_valleys::Result<Boxed> {
     let nesterov = || Momentum::nesterov(0.9f32);
     // 003 §3.3.2: γ₀ = 10⁴ shrinking by 1 + 10⁻³ per parameter update (variance convention).
-    let scope = || Schedule::geometric(1e4f32, 1.0 / 1.001)?.clipped(1.0, 1e4);
+    let scope = || Schedule::geometric(1e4f32, 1.0 / 1.001).clipped(1.0, 1e4);
     Ok(match name {
         "sgd" => Box::new(
-            GradientDescent::new(0.1f32)?
+            GradientDescent::new(0.1f32)
                 .with_rule(nesterov()?)
                 .learning_rate_schedule(drop_by_5_every_3_epochs(0.1, per_epoch))
                 .seed(seed),
         ),
         "entropy-sgd" => Box::new(
-            EntropySgd::new(scope()?, 20, 1.0f32)?
-                .scaled(true)
-                .langevin_step(0.1)?
-                .thermal_noise(1e-8)?
-                .averaging(Averaging::old_average_weight(0.25)?)
-                .with_rule(nesterov()?)
-                .learning_rate_schedule(drop_by_5_every_3_epochs(1.0, per_epoch))
-                .seed(seed),
+            EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    scope()?,
+                    ExponentialSgld::new(20)
+                        .langevin_step(0.1)
+                        .thermal_noise(1e-8)
+                        .averaging(Averaging::old_average_weight(0.25)),
+                )
+                .scaled(true),
+                1.0f32,
+            )
+            .with_rule(nesterov()?)
+            .learning_rate_schedule(drop_by_5_every_3_epochs(1.0, per_epoch))
+            .seed(seed),
         ),
         "hj" => Box::new(
-            SmoothedOptimizer::new(
-                HopfLaxGradient::new(scope()?, 5)?
-                    .inner_step(0.1)?
+            SmoothedOptimizer::with_oracle(
+                HopfLaxGradient::new(scope()?, 5)
+                    .inner_step(0.1)
                     .scaled(true),
                 1.0f32,
-            )?
+            )
             .with_rule(nesterov()?)
             .learning_rate_schedule(drop_by_5_every_3_epochs(1.0, per_epoch))
             .seed(seed),
         ),
         "heat" => Box::new(
-            Heat::new(args.heat_gamma, 20, 0.1f32)?
+            Heat::new(args.heat_gamma, 20, 0.1f32)
                 .with_rule(nesterov()?)
                 .learning_rate_schedule(drop_by_5_every_3_epochs(0.1, per_epoch))
                 .seed(seed),

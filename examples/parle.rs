@@ -38,7 +38,10 @@ use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::observe::Observed;
-use wide_valleys::optimizers::{Averaging, ElasticSgd, EntropySgd, GradientDescent, Parle};
+use wide_valleys::optim::{ElasticSgd, EntropySgd, GradientDescent, Parle};
+use wide_valleys::sampling::Averaging;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::update::Momentum;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, Schedule};
@@ -177,8 +180,8 @@ fn build(
     let n_data = base.indices().len();
     let b = (n_data / args.batch).max(1); // B: minibatches in the global dataset (eq. 5.10)
     let factor = 1.0 - 1.0 / (2.0 * b as f32);
-    let gamma = || Schedule::geometric(100f32, factor)?.clipped(1.0, 100.0);
-    let rho = || Schedule::geometric(1f32, factor)?.clipped(0.1, 1.0);
+    let gamma = || Schedule::geometric(100f32, factor).clipped(1.0, 100.0);
+    let rho = || Schedule::geometric(1f32, factor).clipped(0.1, 1.0);
     let nesterov = || Momentum::nesterov(0.9f32);
     let l = args.langevin_steps;
     // "After the second epoch" counts epochs of the outer loop (one outer step per minibatch of
@@ -202,13 +205,24 @@ fn build(
             };
             let per_replica = objs[0].indices().len() / args.batch;
             let p: ParleN = if let Algo::Parle(_) = algo {
-                Parle::new(n, gamma()?, rho()?, l, args.lr)?
-                    .averaging(Averaging::old_average_weight(0.25)?)
-                    .with_rule(nesterov()?)
-                    .learning_rate_schedule(drop_once(args.lr, 2 * per_replica))
-                    .seed(seed)
+                Parle::with_oracle(
+                    n,
+                    LocalEntropyGradient::with_estimator(
+                        gamma()?,
+                        ExponentialSgld::new(l)
+                            .langevin_step(args.lr)
+                            .thermal_noise(0.0)
+                            .averaging(Averaging::old_average_weight(0.25)),
+                    )
+                    .scaled(true),
+                    rho()?,
+                    args.lr,
+                )
+                .with_rule(nesterov()?)
+                .learning_rate_schedule(drop_once(args.lr, 2 * per_replica))
+                .seed(seed)
             } else {
-                ElasticSgd::new(n, rho()?, args.lr)?
+                ElasticSgd::elastic(n, rho()?, args.lr)
                     .with_rule(nesterov()?)
                     .seed(seed)
             };
@@ -216,14 +230,20 @@ fn build(
         }
         Algo::EntropySgd => single(
             Box::new(
-                EntropySgd::new(gamma()?, l, args.lr)?
-                    .scaled(true)
-                    .langevin_step(args.lr)?
-                    .thermal_noise(0.0)?
-                    .averaging(Averaging::old_average_weight(0.25)?)
-                    .with_rule(nesterov()?)
-                    .learning_rate_schedule(drop_once(args.lr, 2 * b))
-                    .seed(seed),
+                EntropySgd::with_oracle(
+                    LocalEntropyGradient::with_estimator(
+                        gamma()?,
+                        ExponentialSgld::new(l)
+                            .langevin_step(args.lr)
+                            .thermal_noise(0.0)
+                            .averaging(Averaging::old_average_weight(0.25)),
+                    )
+                    .scaled(true),
+                    args.lr,
+                )
+                .with_rule(nesterov()?)
+                .learning_rate_schedule(drop_once(args.lr, 2 * b))
+                .seed(seed),
             ),
             base.clone(),
             watch,
@@ -237,7 +257,7 @@ fn build(
             };
             single(
                 Box::new(
-                    GradientDescent::new(args.lr)?
+                    GradientDescent::new(args.lr)
                         .with_rule(nesterov()?)
                         .seed(seed),
                 ),

@@ -46,9 +46,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::Parle;
+use wide_valleys::optim::Parle;
+use wide_valleys::sampling::ImportanceSampling;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, LocalEntropy, Real};
 
@@ -199,9 +199,7 @@ fn parle_step(s: &Setup, replicas: usize, batch: usize) -> Step {
     let f = s.objective_with_batch(batch);
     let mut x = s.x0.clone();
     // Default transport: the replicas run on the pool the step is called from.
-    let mut parle = Parle::new(replicas, SCOPE, 1.0f32, 25, 0.1f32)
-        .expect("valid")
-        .seed(1);
+    let mut parle = Parle::new(replicas, SCOPE, 1.0f32, 25, 0.1f32).seed(1);
     Box::new(move || {
         parle.step(&mut x, &f).expect("parle step");
     })

@@ -16,7 +16,7 @@ mod mnist000;
 use clap::Parser;
 use mnist000::*;
 use wide_valleys::data::synthetic::Blobs;
-use wide_valleys::optimizers::{EntropySgd, Parle};
+use wide_valleys::optim::{EntropySgd, Parle};
 use wide_valleys::Schedule;
 
 /// Flags.
@@ -102,12 +102,7 @@ fn main() -> wide_valleys::Result<()> {
                     .seed(seed),
                 obs,
             ),
-            5 => observed(
-                Parle::new(3, 1.0f32, 1.0, 5, 0.1)
-                    .expect("valid")
-                    .seed(seed),
-                obs,
-            ),
+            5 => observed(Parle::new(3, 1.0f32, 1.0, 5, 0.1).seed(seed), obs),
             _ => methods[i].1.stepper(seed, obs).expect("valid"),
         }
     };

@@ -44,22 +44,18 @@ fn main() -> wide_valleys::Result<()> {
         (
             "SGLD tau=0.01".to_string(),
             0,
-            sgld(Schedule::constant(0.01)?),
+            sgld(Schedule::constant(0.01)),
         ),
-        (
-            "SGLD tau=1.5".to_string(),
-            0,
-            sgld(Schedule::constant(1.5)?),
-        ),
+        ("SGLD tau=1.5".to_string(), 0, sgld(Schedule::constant(1.5))),
         (
             "SGLD tau:1.5->0.01".to_string(),
             0,
-            sgld(Schedule::eq18(1.5, 0.01)?),
+            sgld(Schedule::eq18(1.5, 0.01)),
         ),
         (
             "SGLD tau:0.01->1.5".to_string(),
             0,
-            sgld(Schedule::geometric(0.01, 1.01)?.clipped(0.0, 1.5)?),
+            sgld(Schedule::geometric(0.01, 1.01).clipped(0.0, 1.5)),
         ),
     ];
     let runs = run_all(

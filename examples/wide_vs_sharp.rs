@@ -26,11 +26,14 @@ use plotters::prelude::*;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use wide_valleys::estimators::{Quadrature, Sgld};
 use wide_valleys::objective::{Batch, Cost};
 use wide_valleys::objectives::GaussianMixture;
 use wide_valleys::observe::Observed;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::sampling::{Quadrature, Sgld};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum};
 use wide_valleys::Optimizer;
 use wide_valleys::{HeatRegularization, LocalEntropy, Schedule};
@@ -70,73 +73,91 @@ const TAU: f64 = 1.0;
 /// - "HeatReg (RM)": 000 Alg. 2, mode-seeking x_{k+1} = argmin KL(φ_{x,τ} ‖ q_{x_k,τ}) by
 ///   Robbins–Monro (000 Alg. 5, c = 0.1, α = 0.7, M = J = 30, seed 1).
 fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usize)>> {
-    let scope = || Schedule::geometric(2.0, 0.98)?.clipped(0.1, 10.0);
+    let scope = || Schedule::geometric(2.0, 0.98).clipped(0.1, 10.0);
     let v: Vec<(&'static str, Boxed, usize)> = vec![
-        ("GD", Box::new(GradientDescent::new(0.01)?.seed(1)), 2000),
+        ("GD", Box::new(GradientDescent::new(0.01).seed(1)), 2000),
         (
             "GD+Nesterov",
             Box::new(
-                GradientDescent::new(0.002)?
-                    .with_rule(Momentum::nesterov(0.9)?)
+                GradientDescent::new(0.002)
+                    .with_rule(Momentum::nesterov(0.9))
                     .seed(1),
             ),
             2000,
         ),
-        ("SAM", Box::new(Sam::new(0.05, 0.01)?.seed(1)), 2000),
+        ("SAM", Box::new(Sam::new(0.05, 0.01).seed(1)), 2000),
         (
             "Trivialized-SGD",
-            Box::new(TrivializedSgd::new(0.5, 3, dim, 200.0, 0.01)?.seed(1)),
+            Box::new(TrivializedSgd::new(0.5, 3, dim, 200.0, 0.01).seed(1)),
             2000,
         ),
-        ("HEAT", Box::new(Heat::new(1.0, 20, 0.05)?.seed(1)), 1000),
+        ("HEAT", Box::new(Heat::new(1.0, 20, 0.05).seed(1)), 1000),
         (
             "HJ",
-            Box::new(HamiltonJacobi::new(0.5, 5, 0.1)?.inner_step(0.2)?.seed(1)),
+            Box::new(
+                HamiltonJacobi::with_oracle(HopfLaxGradient::new(0.5, 5).inner_step(0.2), 0.1)
+                    .seed(1),
+            ),
             500,
         ),
         (
             "Entropy-SGD",
             Box::new(
-                EntropySgd::new(scope()?, 50, 0.5)?
-                    .scaled(true)
-                    .averaging(Averaging::new_sample_weight(0.1)?)
-                    .langevin_step(0.12)?
-                    .thermal_noise(1.0)?
-                    .seed(1),
+                EntropySgd::with_oracle(
+                    LocalEntropyGradient::with_estimator(
+                        scope()?,
+                        ExponentialSgld::new(50)
+                            .averaging(Averaging::new_sample_weight(0.1))
+                            .langevin_step(0.12)
+                            .thermal_noise(1.0),
+                    )
+                    .scaled(true),
+                    0.5,
+                )
+                .seed(1),
             ),
             400,
         ),
         (
             "Entropy-Adam",
             Box::new(
-                EntropySgd::new(scope()?, 50, 0.05)?
-                    .scaled(true)
-                    .averaging(Averaging::new_sample_weight(0.1)?)
-                    .langevin_step(0.12)?
-                    .thermal_noise(1.0)?
-                    .with_rule(Adam::standard())
-                    .seed(1),
+                EntropySgd::with_oracle(
+                    LocalEntropyGradient::with_estimator(
+                        scope()?,
+                        ExponentialSgld::new(50)
+                            .averaging(Averaging::new_sample_weight(0.1))
+                            .langevin_step(0.12)
+                            .thermal_noise(1.0),
+                    )
+                    .scaled(true),
+                    0.05,
+                )
+                .with_rule(Adam::standard())
+                .seed(1),
             ),
             400,
         ),
         (
             "Elastic-SGD",
-            Box::new(ElasticSgd::new(4, 1.0, 0.01)?.seed(1)),
+            Box::new(ElasticSgd::elastic(4, 1.0, 0.01).seed(1)),
             2000,
         ),
         (
             "Parle",
             Box::new(
-                Parle::new(
+                Parle::with_oracle(
                     4,
-                    scope()?,
-                    Schedule::geometric(1.0, 0.98)?.clipped(0.5, 10.0)?,
-                    50,
+                    LocalEntropyGradient::with_estimator(
+                        scope()?,
+                        ExponentialSgld::new(50)
+                            .langevin_step(0.12)
+                            .thermal_noise(1.0)
+                            .averaging(Averaging::new_sample_weight(0.1)),
+                    )
+                    .scaled(true),
+                    Schedule::geometric(1.0, 0.98).clipped(0.5, 10.0),
                     0.5,
-                )?
-                .averaging(Averaging::new_sample_weight(0.1)?)
-                .langevin_step(0.12)?
-                .thermal_noise(1.0)?
+                )
                 .seed(1),
             ),
             400,

@@ -56,17 +56,18 @@
 //!
 //! ```
 //! use nalgebra::{dmatrix, dvector, DVector};
-//! use wide_valleys::estimators::ImportanceSampling;
+//! use wide_valleys::sampling::ImportanceSampling;
 //! use wide_valleys::objectives::Quadratic;
-//! use wide_valleys::optimizers::{HeatGradient, LocalEntropyGradient, Parle, SmoothedOptimizer};
+//! use wide_valleys::optim::{Parle, SmoothedOptimizer};
+//! use wide_valleys::smoothing::{HeatGradient, LocalEntropyGradient};
 //! use wide_valleys::{FnCost, Optimizer};
 //!
 //! let values = FnCost::new(2, |x: &DVector<f64>| (x[0] - 1.0).powi(2) + (x[1] + 0.5).powi(2));
-//! let oracle = LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(500))?;
-//! let mut entropy_sgd = SmoothedOptimizer::new(oracle.scaled(true), 0.5)?.seed(7);
+//! let oracle = LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(500));
+//! let mut entropy_sgd = SmoothedOptimizer::with_oracle(oracle.scaled(true), 0.5).seed(7);
 //!
 //! let f = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
-//! let mut parle = Parle::with_oracle(3, HeatGradient::new(0.01, 10)?, 1.0, 0.1)?.seed(1);
+//! let mut parle = Parle::with_oracle(3, HeatGradient::new(0.01, 10), 1.0, 0.1).seed(1);
 //!
 //! let (mut x, mut y) = (dvector![3.0, 2.0], dvector![2.0, 2.0]);
 //! for _ in 0..300 {
@@ -105,13 +106,13 @@ pub use objective::{
 };
 pub use optim::{Optimizer, Report};
 // The names a user reaches for first, at the root.
-pub use sampling::{ExponentialSgld, ImportanceSampling, MeanEstimator, Quadrature, Sgld};
 pub use kl::RobbinsMonro;
 pub use observe::{Observed, Observer};
 pub use optim::{
     ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Parle, Sam, SmoothedOptimizer,
     TrivializedSgd,
 };
+pub use sampling::{ExponentialSgld, ImportanceSampling, MeanEstimator, Quadrature, Sgld};
 pub use smoothing::{GradientOracle, LocalEntropyGradient};
 
 pub use real::Real;

@@ -14,14 +14,14 @@
 //!
 //! ```
 //! use wide_valleys::observe::{FnObserver, Observed};
-//! use wide_valleys::optimizers::GradientDescent;
+//! use wide_valleys::optim::GradientDescent;
 //! use wide_valleys::{Optimizer, Report};
 //! use wide_valleys::objectives::Quadratic;
 //! use nalgebra::{dmatrix, dvector};
 //! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
 //! let mut norms = Vec::new();
 //! let mut opt = Observed::new(
-//!     GradientDescent::new(0.1)?,
+//!     GradientDescent::new(0.1),
 //!     FnObserver::new(|r: &Report| norms.push(r.step_norm.unwrap())),
 //! );
 //! let mut x = dvector![1.0, 1.0];
@@ -35,8 +35,8 @@
 //! ```
 
 use crate::objective::{Batch, Cost, Gradient};
-use crate::optim::{Optimizer, Report};
 use crate::optim::Parle;
+use crate::optim::{Optimizer, Report};
 use crate::update::UpdateRule;
 use crate::{Error, Real, Result};
 use nalgebra::DVector;

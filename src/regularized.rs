@@ -8,10 +8,10 @@
 //! [`heat_quadrature`] are exact in d = 1, 2 (via [`Quadrature`]).
 
 use crate::error::{check, site};
-use crate::sampling::{LogSum, Quadrature};
 use crate::kernels;
 use crate::objective::{Batch, Cost};
 use crate::rng::{self, Prng};
+use crate::sampling::{LogSum, Quadrature};
 use crate::{Real, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};

@@ -244,7 +244,9 @@ mod tests {
 
     #[test]
     fn eq18_and_clipping_and_every() {
-        let s = Schedule::<f64>::geometric(1.0, 0.5).every(3).clipped(0.2, 0.9);
+        let s = Schedule::<f64>::geometric(1.0, 0.5)
+            .every(3)
+            .clipped(0.2, 0.9);
         assert_eq!(s.at(0), 0.9);
         assert_eq!(s.at(3), 0.5);
         assert_eq!(s.at(6), 0.25);
@@ -257,7 +259,10 @@ mod tests {
         assert_eq!(named(Schedule::eq18(0.0, 0.1)), "initial");
         assert_eq!(named(Schedule::eq18(1.0, -1.0)), "factor");
         assert_eq!(named(Schedule::geometric(1.0, 0.5).every(0)), "every");
-        assert_eq!(named(Schedule::geometric(1.0, 0.5).clipped(0.5, 0.2)), "max");
+        assert_eq!(
+            named(Schedule::geometric(1.0, 0.5).clipped(0.5, 0.2)),
+            "max"
+        );
         assert_eq!(named(Schedule::constant(f64::NAN)), "tau");
         assert!(Schedule::from_fn(|_| -1.0f64)
             .positive_at("tau", 0)

@@ -19,11 +19,11 @@
 //! ```
 
 use crate::error::{check, site};
-use crate::sampling::Sgld;
 use crate::kl::{KlStep, MeanSeeking, ModeSeeking, RobbinsMonro};
 use crate::objective::{Cost, Counted};
 use crate::optim::{counted_step, Optimizer};
 use crate::rng::{self, Prng};
+use crate::sampling::Sgld;
 use crate::{Real, Report, Result, Schedule};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};

@@ -9,9 +9,12 @@
 
 use nalgebra::DVector;
 use rand::Rng;
-use wide_valleys::estimators::{ImportanceSampling, Sgld};
 use wide_valleys::kl::RobbinsMonro;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::sampling::{ImportanceSampling, Sgld};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum};
 use wide_valleys::{
     Batch, Cost, Gradient, HeatRegularization, LocalEntropy, Optimizer, Prng, Real,
@@ -137,44 +140,44 @@ fn cases<T: Real>() -> Vec<(&'static str, u64)> {
         (
             "Entropy-SGD (scaled, Nesterov)",
             run::<T, _>("esgd", || {
-                EntropySgd::new(t(0.5), 5, t(0.5))
-                    .unwrap()
-                    .scaled(true)
-                    .thermal_noise(t(1e-4))
-                    .unwrap()
-                    .with_rule(Momentum::nesterov(t(0.9)).unwrap())
-                    .seed(4)
+                EntropySgd::with_oracle(
+                    LocalEntropyGradient::with_estimator(
+                        t(0.5),
+                        ExponentialSgld::new(5).thermal_noise(t(1e-4)),
+                    )
+                    .scaled(true),
+                    t(0.5),
+                )
+                .with_rule(Momentum::nesterov(t(0.9)))
+                .seed(4)
             }),
         ),
         (
             "Entropy-SGD (data term)",
             run::<T, _>("esgd-rho", || {
-                EntropySgd::new(t(0.5), 4, t(0.1))
-                    .unwrap()
-                    .data_weight(t(0.1))
-                    .unwrap()
-                    .seed(5)
+                EntropySgd::with_oracle(
+                    DataTerm::new(LocalEntropyGradient::new(t(0.5), 4), t(0.1)),
+                    t(0.1),
+                )
+                .seed(5)
             }),
         ),
         (
             "HJ",
-            run::<T, _>("hj", || {
-                HamiltonJacobi::new(t(0.5), 5, t(0.1)).unwrap().seed(6)
-            }),
+            run::<T, _>("hj", || HamiltonJacobi::new(t(0.5), 5, t(0.1)).seed(6)),
         ),
         (
             "HEAT",
-            run::<T, _>("heat", || Heat::new(t(0.1), 3, t(0.1)).unwrap().seed(7)),
+            run::<T, _>("heat", || Heat::new(t(0.1), 3, t(0.1)).seed(7)),
         ),
         (
             "SAM",
-            run::<T, _>("sam", || Sam::new(t(0.05), t(0.1)).unwrap().seed(8)),
+            run::<T, _>("sam", || Sam::new(t(0.05), t(0.1)).seed(8)),
         ),
         (
             "GD + Adam",
             run::<T, _>("adam", || {
                 GradientDescent::new(t(0.01))
-                    .unwrap()
                     .with_rule(Adam::standard())
                     .seed(9)
             }),
@@ -182,25 +185,31 @@ fn cases<T: Real>() -> Vec<(&'static str, u64)> {
         (
             "Trivialized-SGD",
             run::<T, _>("triv", || {
-                TrivializedSgd::new(t(0.5), 3, 100, t(20.0), t(0.05))
-                    .unwrap()
-                    .seed(10)
+                TrivializedSgd::new(t(0.5), 3, 100, t(20.0), t(0.05)).seed(10)
             }),
         ),
         (
             "Elastic-SGD",
             run::<T, _>("elastic", || {
-                ElasticSgd::new(3, t(1.0), t(0.1)).unwrap().seed(11)
+                ElasticSgd::elastic(3, t(1.0), t(0.1)).seed(11)
             }),
         ),
         (
             "Parle",
             run::<T, _>("parle", || {
-                Parle::new(3, t(0.5), t(1.0), 4, t(0.1))
-                    .unwrap()
-                    .thermal_noise(t(1e-4))
-                    .unwrap()
-                    .seed(12)
+                Parle::with_oracle(
+                    3,
+                    LocalEntropyGradient::with_estimator(
+                        t(0.5),
+                        ExponentialSgld::new(4)
+                            .langevin_step(t(0.1))
+                            .thermal_noise(t(1e-4)),
+                    )
+                    .scaled(true),
+                    t(1.0),
+                    t(0.1),
+                )
+                .seed(12)
             }),
         ),
     ]

@@ -2,12 +2,12 @@
 //! derived from its sample count (exact asymptotic variances, not hand-tuned slack).
 
 use nalgebra::{DMatrix, DVector};
-use wide_valleys::estimators::{ImportanceSampling, MeanEstimator, Quadrature, Sgld};
 use wide_valleys::kl::{GaussianExpectation, ModeSeekingSolver, RobbinsMonro};
 use wide_valleys::objective::Counts;
 use wide_valleys::objectives::{GaussianMixture, Quadratic};
 use wide_valleys::regularized::{heat_quadrature, local_entropy_quadrature, MonteCarlo};
 use wide_valleys::rng::seeded;
+use wide_valleys::sampling::{ImportanceSampling, MeanEstimator, Quadrature, Sgld};
 use wide_valleys::{Batch, Cost, Counted, FnCost, Gradient};
 
 /// ∫ g(y) N(y; x, τ) dy in 1-D by a fine grid (test-side reference, independent of the crate).

@@ -2,10 +2,10 @@
 //! rayon threads; serde round trips of scheme state; f32 works; the user-facing front doors.
 
 use nalgebra::{dmatrix, dvector, DVector};
-use wide_valleys::estimators::{ImportanceSampling, MeanEstimator, Quadrature};
 use wide_valleys::objectives::{GaussianMixture, Quadratic};
 use wide_valleys::regularized::MonteCarlo;
 use wide_valleys::rng::seeded;
+use wide_valleys::sampling::{ImportanceSampling, MeanEstimator, Quadrature};
 use wide_valleys::{FnCost, HeatRegularization, LocalEntropy, Schedule};
 
 fn bits(x: &DVector<f64>) -> Vec<u64> {
@@ -105,10 +105,7 @@ fn serde_round_trip_resumes_exactly() {
     // eq. 18 with τ₁ = 1 (dyadic values survive serde_json's float parsing exactly; enable
     // serde_json's `float_roundtrip` for arbitrary values), clipped to a finite max (JSON cannot
     // store the default max = +inf).
-    let tau = Schedule::eq18(0.5, 1.0)
-        .unwrap()
-        .clipped(0.0, 10.0)
-        .unwrap();
+    let tau = Schedule::eq18(0.5, 1.0).clipped(0.0, 10.0);
     let mut s = LocalEntropy::new(0.5).seed(7).tau_schedule(tau);
     let mut x = dvector![0.5];
     for _ in 0..3 {

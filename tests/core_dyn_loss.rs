@@ -8,10 +8,12 @@ use rand::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
-use wide_valleys::optimizers::{EntropySgd, Parle};
+use wide_valleys::optim::{EntropySgd, Parle};
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::ImportanceSampling;
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::{
     rng, Batch, Cost, Gradient, HeatRegularization, LocalEntropy, Optimizer, Prng, Real,
 };
@@ -132,11 +134,14 @@ fn entropy_sgd_and_local_entropy_give_the_same_bits_through_box_and_ref_dyn() {
     same_bits_every_way(
         "Entropy-SGD",
         || {
-            EntropySgd::new(0.5, 5, 0.1)
-                .unwrap()
-                .thermal_noise(0.01)
-                .unwrap()
-                .seed(3)
+            EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    0.5,
+                    ExponentialSgld::new(5).thermal_noise(0.01),
+                ),
+                0.1,
+            )
+            .seed(3)
         },
         4,
     );
@@ -151,7 +156,7 @@ fn entropy_sgd_and_local_entropy_give_the_same_bits_through_box_and_ref_dyn() {
 #[test]
 fn parle_takes_a_boxed_loss() {
     let x0 = DVector::from_vec(vec![0.5, -1.0, 2.0]);
-    let make = || Parle::new(2, 0.5, 1.0, 3, 0.1).unwrap().seed(2);
+    let make = || Parle::new(2, 0.5, 1.0, 3, 0.1).seed(2);
     let want = run(make, &x0, &Noisy::new(), 3);
     let boxed: Box<dyn Gradient<f64>> = Box::new(Noisy::new());
     assert_eq!(run(make, &x0, &boxed, 3), want);
@@ -254,7 +259,7 @@ fn the_faster_paths_of_an_objective_survive_boxing() {
     let want = run(rm, &x0, &f, 2);
     assert_eq!(run(rm, &x0, &boxed, 2), want);
     assert_eq!(run(rm, &x0, &borrowed, 2), want);
-    let entropy = || EntropySgd::new(0.5, 3, 0.1).unwrap().seed(5);
+    let entropy = || EntropySgd::new(0.5, 3, 0.1).seed(5);
     let want = run(entropy, &x0, &f, 2);
     assert_eq!(run(entropy, &x0, &boxed, 2), want);
     assert_eq!(run(entropy, &x0, &borrowed, 2), want);

@@ -3,11 +3,11 @@
 
 use nalgebra::{dmatrix, dvector, DVector};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wide_valleys::estimators::{ImportanceSampling, MeanEstimator, Quadrature, Sgld, StepSizes};
 use wide_valleys::kl::{GaussianExpectation, ModeSeekingSolver, RobbinsMonro};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::regularized::MonteCarlo;
 use wide_valleys::rng::seeded;
+use wide_valleys::sampling::{ImportanceSampling, MeanEstimator, Quadrature, Sgld, StepSizes};
 use wide_valleys::{
     Batch, Cost, Error, Gradient, HeatRegularization, LocalEntropy, Result, Schedule,
 };

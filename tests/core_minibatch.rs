@@ -6,8 +6,8 @@ use nalgebra::{dvector, DVector};
 use rand::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use wide_valleys::estimators::{ImportanceSampling, Quadrature, Sgld};
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
+use wide_valleys::sampling::{ImportanceSampling, Quadrature, Sgld};
 use wide_valleys::{Batch, Cost, Gradient, HeatRegularization, LocalEntropy, Prng};
 
 /// f(y) = (1/n) Σ_{i ∈ batch} ½(y − aᵢ)², with aᵢ = i/(N−1) − 1/2 on N = 10 "examples".

@@ -11,16 +11,18 @@
 use nalgebra::DVector;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wide_valleys::estimators::{ImportanceSampling, MeanEstimator, Quadrature, Sgld};
 use wide_valleys::kl::{
     GaussianExpectation, KlStep, MeanSeeking, ModeSeeking, ModeSeekingSolver, RobbinsMonro,
 };
-use wide_valleys::optimizers::{
-    DataTerm, ElasticSgd, EntropySgd, GradientDescent, GradientOracle, HamiltonJacobi, Heat,
-    HeatGradient, HopfLaxGradient, LocalEntropyGradient, Parle, PlainGradient, Sam, SamGradient,
-    TrivializedGradient, TrivializedSgd,
+use wide_valleys::optim::{
+    ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Parle, Sam, TrivializedSgd,
 };
 use wide_valleys::regularized::{heat_quadrature, local_entropy_quadrature, MonteCarlo};
+use wide_valleys::sampling::{ImportanceSampling, MeanEstimator, Quadrature, Sgld};
+use wide_valleys::smoothing::{
+    DataTerm, GradientOracle, HeatGradient, HopfLaxGradient, LocalEntropyGradient, PlainGradient,
+    SamGradient, TrivializedGradient,
+};
 use wide_valleys::update::{Adam, Momentum, Sgd, UpdateRule, WeightDecay};
 use wide_valleys::{
     rng, Batch, Cost, Error, Gradient, HeatRegularization, LocalEntropy, Optimizer, Prng, Result,
@@ -241,7 +243,7 @@ fn local_entropy_gradient_checks_its_lengths_for_every_estimator() {
     let mut s = sgld();
     rejects_every_wrong_length("local_entropy_gradient(Sgld)", &mut |x, l, r, o| {
         GradientOracle::estimate(
-            &mut LocalEntropyGradient::with_estimator(0.5, &mut s).unwrap(),
+            &mut LocalEntropyGradient::with_estimator(0.5, &mut s),
             x,
             l,
             0,
@@ -253,7 +255,7 @@ fn local_entropy_gradient_checks_its_lengths_for_every_estimator() {
     let mut is = ImportanceSampling::new(30);
     rejects_every_wrong_length("local_entropy_gradient(IS)", &mut |x, l, r, o| {
         GradientOracle::estimate(
-            &mut LocalEntropyGradient::with_estimator(0.5, &mut is).unwrap(),
+            &mut LocalEntropyGradient::with_estimator(0.5, &mut is),
             x,
             l,
             0,
@@ -265,7 +267,7 @@ fn local_entropy_gradient_checks_its_lengths_for_every_estimator() {
     let mut q = Quadrature::new(21, 6.0);
     rejects_every_wrong_length("local_entropy_gradient(Quadrature)", &mut |x, l, r, o| {
         GradientOracle::estimate(
-            &mut LocalEntropyGradient::with_estimator(0.5, &mut q).unwrap(),
+            &mut LocalEntropyGradient::with_estimator(0.5, &mut q),
             x,
             l,
             0,
@@ -301,7 +303,7 @@ fn local_entropy_gradient_checks_before_a_trusting_estimator() {
         "local_entropy_gradient(user estimator)",
         &mut |x, l, r, o| {
             GradientOracle::estimate(
-                &mut LocalEntropyGradient::with_estimator(0.5, &mut Trusting).unwrap(),
+                &mut LocalEntropyGradient::with_estimator(0.5, &mut Trusting),
                 x,
                 l,
                 0,
@@ -330,21 +332,18 @@ fn oracle<G: GradientOracle<f64, Strict>>(name: &str, mut oracle: G) {
 
 #[test]
 fn every_gradient_oracle_checks_x_the_loss_and_the_output_buffer() {
-    oracle("HeatGradient", HeatGradient::new(0.5, 4).unwrap());
-    oracle(
-        "LocalEntropyGradient",
-        LocalEntropyGradient::new(0.5, 5).unwrap(),
-    );
+    oracle("HeatGradient", HeatGradient::new(0.5, 4));
+    oracle("LocalEntropyGradient", LocalEntropyGradient::new(0.5, 5));
     oracle(
         "LocalEntropyGradient (data term)",
-        DataTerm::new(LocalEntropyGradient::new(0.5, 5).unwrap(), 0.1),
+        DataTerm::new(LocalEntropyGradient::new(0.5, 5), 0.1),
     );
-    oracle("HopfLaxGradient", HopfLaxGradient::new(0.5, 5).unwrap());
-    oracle("SamGradient", SamGradient::new(0.05).unwrap());
+    oracle("HopfLaxGradient", HopfLaxGradient::new(0.5, 5));
+    oracle("SamGradient", SamGradient::new(0.05));
     oracle("PlainGradient", PlainGradient::new());
     oracle(
         "TrivializedGradient",
-        TrivializedGradient::new(0.1, 3, 1, 10.0).unwrap(),
+        TrivializedGradient::new(0.1, 3, 1, 10.0),
     );
 }
 
@@ -554,16 +553,16 @@ fn rule<U: UpdateRule<f64> + PartialEq>(name: &str, mut rule: U) {
 #[test]
 fn update_rules_called_directly_never_panic_on_a_length_mismatch() {
     rule("Sgd", Sgd);
-    rule("Momentum::classical", Momentum::classical(0.9).unwrap());
-    rule("Momentum::nesterov", Momentum::nesterov(0.9).unwrap());
+    rule("Momentum::classical", Momentum::classical(0.9));
+    rule("Momentum::nesterov", Momentum::nesterov(0.9));
     rule("Adam", Adam::standard());
     rule(
         "WeightDecay<Momentum>",
-        WeightDecay::new(Momentum::nesterov(0.9).unwrap(), 0.01).unwrap(),
+        WeightDecay::new(Momentum::nesterov(0.9), 0.01),
     );
     rule(
         "WeightDecay<Adam>",
-        WeightDecay::new(Adam::standard(), 0.01).unwrap(),
+        WeightDecay::new(Adam::standard(), 0.01),
     );
 }
 
@@ -590,17 +589,14 @@ fn optimizer<S: Optimizer<f64, Strict> + Clone>(name: &str, opt: S) {
 
 #[test]
 fn every_optimizer_checks_x_against_the_loss() {
-    optimizer("EntropySgd", EntropySgd::new(0.5, 5, 0.1).unwrap());
-    optimizer("Heat", Heat::new(0.5, 4, 0.1).unwrap());
-    optimizer("HamiltonJacobi", HamiltonJacobi::new(0.5, 5, 0.1).unwrap());
-    optimizer("Sam", Sam::new(0.05, 0.1).unwrap());
-    optimizer(
-        "TrivializedSgd",
-        TrivializedSgd::new(0.1, 3, 1, 10.0, 0.1).unwrap(),
-    );
-    optimizer("GradientDescent", GradientDescent::new(0.1).unwrap());
-    optimizer("Parle", Parle::new(2, 0.5, 1.0, 3, 0.1).unwrap());
-    optimizer("ElasticSgd", ElasticSgd::new(2, 1.0, 0.1).unwrap());
+    optimizer("EntropySgd", EntropySgd::new(0.5, 5, 0.1));
+    optimizer("Heat", Heat::new(0.5, 4, 0.1));
+    optimizer("HamiltonJacobi", HamiltonJacobi::new(0.5, 5, 0.1));
+    optimizer("Sam", Sam::new(0.05, 0.1));
+    optimizer("TrivializedSgd", TrivializedSgd::new(0.1, 3, 1, 10.0, 0.1));
+    optimizer("GradientDescent", GradientDescent::new(0.1));
+    optimizer("Parle", Parle::new(2, 0.5, 1.0, 3, 0.1));
+    optimizer("ElasticSgd", ElasticSgd::elastic(2, 1.0, 0.1));
     optimizer(
         "LocalEntropy<Sgld>",
         LocalEntropy::new(0.5).estimator(sgld()),

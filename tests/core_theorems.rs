@@ -14,10 +14,11 @@
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use rand::Rng;
-use wide_valleys::estimators::Quadrature;
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::objectives::{GaussianMixture, Quadratic};
 use wide_valleys::rng::seeded;
+use wide_valleys::sampling::Quadrature;
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::{Batch, Cost, Gradient, HeatRegularization, LocalEntropy};
 
 /// f(y) = ½κ|y|² + Σᵢ aᵢ sin(ωᵢ·y + φᵢ): smooth, non-convex, confined.
@@ -148,15 +149,14 @@ fn eq12_mean_seeking_step_is_gradient_descent_on_local_entropy_with_rate_tau() {
 fn local_entropy_gradient_oracle_matches_the_closed_form() {
     let mix = GaussianMixture::<f64>::wide_and_sharp();
     // The local-entropy oracle over exact quadrature: (x − E_q[Y])/τ of 000 eq. 12.
-    let mut oracle = wide_valleys::optimizers::LocalEntropyGradient::with_estimator(
+    let mut oracle = wide_valleys::smoothing::LocalEntropyGradient::with_estimator(
         0.4,
         Quadrature::new(801, 10.0),
-    )
-    .unwrap();
+    );
     let mut g = DVector::zeros(1);
     for &x0 in &[-2.5, -1.0, 0.3, 2.0] {
         let x = DVector::from_element(1, x0);
-        wide_valleys::optimizers::GradientOracle::estimate(
+        wide_valleys::smoothing::GradientOracle::estimate(
             &mut oracle,
             &x,
             &mix,

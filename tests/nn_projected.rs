@@ -8,11 +8,11 @@
 use nalgebra::{DMatrix, DVector};
 use std::sync::Arc;
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::{ImportanceSampling, MeanEstimator};
 use wide_valleys::kl::{GaussianExpectation, ModeSeekingSolver, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objective::NoiseStream;
 use wide_valleys::objectives::Quadratic;
+use wide_valleys::sampling::{ImportanceSampling, MeanEstimator};
 use wide_valleys::{rng, Batch, Cost, Error, Gradient, LocalEntropy, Real};
 
 /// 12 examples of 6 features; example 11 is blank (all zeros).

@@ -5,10 +5,12 @@
 
 use nalgebra::DVector;
 use std::sync::Mutex;
-use wide_valleys::estimators::Sgld;
 use wide_valleys::kl::RobbinsMonro;
 use wide_valleys::objective::Parallelism;
-use wide_valleys::optimizers::{InProcess, Parle};
+use wide_valleys::optim::{InProcess, Parle};
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::Sgld;
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::{Batch, Cost, Gradient, HeatRegularization, LocalEntropy, Optimizer};
 
 /// ½|x|², recording the hint of every gradient (`None`: called without one).
@@ -106,12 +108,20 @@ fn a_short_vector_runs_its_gradient_alone_and_says_nothing() {
 }
 
 fn parle(replicas: usize) -> impl Optimizer<f64, Recording> + Send {
-    Parle::new(replicas, 0.5, 1.0, 4, 0.1)
-        .unwrap()
-        .thermal_noise(1e-4)
-        .unwrap()
-        .seed(3)
-        .transport(InProcess::with_threads(2).unwrap())
+    Parle::with_oracle(
+        replicas,
+        LocalEntropyGradient::with_estimator(
+            0.5,
+            ExponentialSgld::new(4)
+                .langevin_step(0.1)
+                .thermal_noise(1e-4),
+        )
+        .scaled(true),
+        1.0,
+        0.1,
+    )
+    .seed(3)
+    .transport(InProcess::with_threads(2).unwrap())
 }
 
 #[test]

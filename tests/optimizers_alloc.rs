@@ -5,7 +5,10 @@ use nalgebra::{DMatrix, DVector};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum, WeightDecay};
 use wide_valleys::Optimizer;
 use wide_valleys::Schedule;
@@ -56,60 +59,45 @@ fn allocations_in<Op: Optimizer<f64, Quadratic<f64>>>(opt: &mut Op, steps: usize
 // One test only: the counter is global, tests in one binary would run concurrently.
 #[test]
 fn steps_do_not_allocate() {
-    let sched = || {
-        Schedule::geometric(0.5, 0.99)
-            .unwrap()
-            .clipped(0.1, 1.0)
-            .unwrap()
-    };
+    let sched = || Schedule::geometric(0.5, 0.99).clipped(0.1, 1.0);
     // The pools' worker threads allocate when they start (asynchronously) and when they stop:
     // each pool is built and warmed up (inside `allocations`) before the next measurement, and
     // all are dropped only at the end.
-    let mut parle = Parle::new(3, sched(), 1.0, 5, 0.1)
-        .unwrap()
-        .threads(1)
-        .unwrap();
+    let mut parle = Parle::new(3, sched(), 1.0, 5, 0.1).threads(1).unwrap();
     let parle_allocs = allocations_in(&mut parle, 200);
-    let mut elastic = ElasticSgd::new(3, 1.0, 0.1).unwrap().threads(1).unwrap();
+    let mut elastic = ElasticSgd::elastic(3, 1.0, 0.1).threads(1).unwrap();
     let elastic_allocs = allocations_in(&mut elastic, 200);
     let cases: Vec<(&str, usize)> = vec![
-        ("GD", allocations(&mut GradientDescent::new(0.1).unwrap())),
+        ("GD", allocations(&mut GradientDescent::new(0.1))),
         (
             "GD+Adam+decay",
             allocations(
-                &mut GradientDescent::new(0.1)
-                    .unwrap()
-                    .with_rule(WeightDecay::new(Adam::standard(), 1e-3).unwrap()),
+                &mut GradientDescent::new(0.1).with_rule(WeightDecay::new(Adam::standard(), 1e-3)),
             ),
         ),
         (
             "Entropy-SGD",
-            allocations(
-                &mut EntropySgd::new(sched(), 5, 0.1)
-                    .unwrap()
-                    .thermal_noise(1e-2)
-                    .unwrap()
-                    .data_weight(0.1)
-                    .unwrap(),
-            ),
+            allocations(&mut EntropySgd::with_oracle(
+                DataTerm::new(
+                    LocalEntropyGradient::with_estimator(
+                        sched(),
+                        ExponentialSgld::new(5).thermal_noise(1e-2),
+                    ),
+                    0.1,
+                ),
+                0.1,
+            )),
         ),
         (
             "Entropy-SGD+Nesterov",
-            allocations(
-                &mut EntropySgd::new(0.5, 5, 0.1)
-                    .unwrap()
-                    .with_rule(Momentum::nesterov(0.9).unwrap()),
-            ),
+            allocations(&mut EntropySgd::new(0.5, 5, 0.1).with_rule(Momentum::nesterov(0.9))),
         ),
-        (
-            "HJ",
-            allocations(&mut HamiltonJacobi::new(0.5, 5, 0.1).unwrap()),
-        ),
-        ("HEAT", allocations(&mut Heat::new(0.1, 5, 0.1).unwrap())),
-        ("SAM", allocations(&mut Sam::new(0.05, 0.1).unwrap())),
+        ("HJ", allocations(&mut HamiltonJacobi::new(0.5, 5, 0.1))),
+        ("HEAT", allocations(&mut Heat::new(0.1, 5, 0.1))),
+        ("SAM", allocations(&mut Sam::new(0.05, 0.1))),
         (
             "Trivialized-SGD",
-            allocations(&mut TrivializedSgd::new(0.1, 3, 4, 10.0, 0.1).unwrap()),
+            allocations(&mut TrivializedSgd::new(0.1, 3, 4, 10.0, 0.1)),
         ),
     ];
     for (name, n) in &cases {

@@ -10,9 +10,12 @@ use common::{quadratic, start, Flaky};
 use nalgebra::DVector;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use wide_valleys::estimators::{ImportanceSampling, Sgld};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::sampling::{ImportanceSampling, Sgld};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum};
 use wide_valleys::Optimizer;
 use wide_valleys::{Error, HeatRegularization, LocalEntropy, Schedule};
@@ -139,12 +142,7 @@ where
 
 #[test]
 fn gradient_descent() {
-    battery(
-        "GD",
-        |s| GradientDescent::new(0.2).unwrap().seed(s),
-        300,
-        1e-8,
-    );
+    battery("GD", |s| GradientDescent::new(0.2).seed(s), 300, 1e-8);
 }
 
 #[test]
@@ -153,8 +151,7 @@ fn gradient_descent_nesterov() {
         "GD+Nesterov",
         |s| {
             GradientDescent::new(0.05)
-                .unwrap()
-                .with_rule(Momentum::nesterov(0.9).unwrap())
+                .with_rule(Momentum::nesterov(0.9))
                 .seed(s)
         },
         400,
@@ -167,13 +164,16 @@ fn entropy_sgd() {
     battery(
         "Entropy-SGD",
         |s| {
-            EntropySgd::new(0.5, 20, 0.5)
-                .unwrap()
-                .langevin_step(0.05)
-                .unwrap()
-                .thermal_noise(1e-8)
-                .unwrap()
-                .seed(s)
+            EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    0.5,
+                    ExponentialSgld::new(20)
+                        .langevin_step(0.05)
+                        .thermal_noise(1e-8),
+                ),
+                0.5,
+            )
+            .seed(s)
         },
         400,
         1e-3,
@@ -185,14 +185,18 @@ fn entropy_sgd_with_data_term_and_momentum() {
     battery(
         "Entropy-SGD (rho = 0.1, classical momentum)",
         |s| {
-            EntropySgd::new(0.5, 10, 0.1)
-                .unwrap()
-                .langevin_step(0.05)
-                .unwrap()
-                .data_weight(0.1)
-                .unwrap()
-                .with_rule(Momentum::classical(0.8).unwrap())
-                .seed(s)
+            EntropySgd::with_oracle(
+                DataTerm::new(
+                    LocalEntropyGradient::with_estimator(
+                        0.5,
+                        ExponentialSgld::new(10).langevin_step(0.05),
+                    ),
+                    0.1,
+                ),
+                0.1,
+            )
+            .with_rule(Momentum::classical(0.8))
+            .seed(s)
         },
         500,
         1e-3,
@@ -205,18 +209,14 @@ fn entropy_sgd_scaled_scoping() {
     battery(
         "Entropy-SGD (scaled, scoped)",
         |s| {
-            EntropySgd::new(
-                Schedule::geometric(2.0, 0.99)
-                    .unwrap()
-                    .clipped(0.2, 2.0)
-                    .unwrap(),
-                20,
+            EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    Schedule::geometric(2.0, 0.99).clipped(0.2, 2.0),
+                    ExponentialSgld::new(20).langevin_step(0.05),
+                )
+                .scaled(true),
                 1.0,
             )
-            .unwrap()
-            .langevin_step(0.05)
-            .unwrap()
-            .scaled(true)
             .seed(s)
         },
         400,
@@ -229,18 +229,16 @@ fn entropy_adam() {
     battery(
         "Entropy-Adam",
         |s| {
-            EntropySgd::new(0.5, 10, 0.05)
-                .unwrap()
-                .langevin_step(0.05)
-                .unwrap()
-                .with_rule(Adam::standard())
-                .learning_rate_schedule(
-                    Schedule::geometric(0.05, 0.99)
-                        .unwrap()
-                        .clipped(1e-4, 1.0)
-                        .unwrap(),
-                )
-                .seed(s)
+            EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    0.5,
+                    ExponentialSgld::new(10).langevin_step(0.05),
+                ),
+                0.05,
+            )
+            .with_rule(Adam::standard())
+            .learning_rate_schedule(Schedule::geometric(0.05, 0.99).clipped(1e-4, 1.0))
+            .seed(s)
         },
         800,
         1e-2,
@@ -252,11 +250,7 @@ fn hamilton_jacobi() {
     battery(
         "HJ",
         |s| {
-            HamiltonJacobi::new(0.5, 10, 0.5)
-                .unwrap()
-                .inner_step(0.05)
-                .unwrap()
-                .seed(s)
+            HamiltonJacobi::with_oracle(HopfLaxGradient::new(0.5, 10).inner_step(0.05), 0.5).seed(s)
         },
         300,
         1e-6,
@@ -269,13 +263,7 @@ fn heat() {
         "HEAT",
         |s| {
             Heat::new(0.01, 20, 0.1)
-                .unwrap()
-                .learning_rate_schedule(
-                    Schedule::geometric(0.1, 0.99)
-                        .unwrap()
-                        .clipped(1e-3, 1.0)
-                        .unwrap(),
-                )
+                .learning_rate_schedule(Schedule::geometric(0.1, 0.99).clipped(1e-3, 1.0))
                 .seed(s)
         },
         800,
@@ -285,7 +273,7 @@ fn heat() {
 
 #[test]
 fn sam() {
-    battery("SAM", |s| Sam::new(1e-4, 0.1).unwrap().seed(s), 400, 1e-3);
+    battery("SAM", |s| Sam::new(1e-4, 0.1).seed(s), 400, 1e-3);
 }
 
 #[test]
@@ -293,7 +281,7 @@ fn trivialized_sgd() {
     // n = N: the field (1 + 2τ_i/N)^{1/2} h → 0, so the minimizer is reached (003 eq. 2.20).
     battery(
         "Trivialized-SGD",
-        |s| TrivializedSgd::new(0.1, 3, D, 20.0, 0.1).unwrap().seed(s),
+        |s| TrivializedSgd::new(0.1, 3, D, 20.0, 0.1).seed(s),
         800,
         1e-4,
     );
@@ -304,11 +292,19 @@ fn parle() {
     battery(
         "Parle",
         |s| {
-            Parle::new(3, 0.5, 1.0, 10, 0.5)
-                .unwrap()
-                .langevin_step(0.05)
-                .unwrap()
-                .seed(s)
+            Parle::with_oracle(
+                3,
+                LocalEntropyGradient::with_estimator(
+                    0.5,
+                    ExponentialSgld::new(10)
+                        .langevin_step(0.05)
+                        .thermal_noise(0.0),
+                )
+                .scaled(true),
+                1.0,
+                0.5,
+            )
+            .seed(s)
         },
         300,
         1e-3,
@@ -320,7 +316,7 @@ fn elastic_sgd() {
     // γ = ∞ inside: serde_json cannot write it (null), so no JSON checkpoint round trip.
     battery_without_checkpoint(
         "Elastic-SGD",
-        |s| ElasticSgd::new(3, 1.0, 0.1).unwrap().seed(s),
+        |s| ElasticSgd::elastic(3, 1.0, 0.1).seed(s),
         600,
         1e-6,
     );
@@ -336,17 +332,25 @@ fn generic_over_f32() {
     );
     let m = q.minimizer();
     let mut x = DVector::<f32>::from_element(D, 1.0);
-    let mut es = EntropySgd::new(0.5f32, 10, 0.5)
-        .unwrap()
-        .langevin_step(0.05)
-        .unwrap()
-        .seed(2);
+    let mut es = EntropySgd::with_oracle(
+        LocalEntropyGradient::with_estimator(0.5f32, ExponentialSgld::new(10).langevin_step(0.05)),
+        0.5,
+    )
+    .seed(2);
     let mut xp = x.clone();
-    let mut pa = Parle::new(2, 0.5f32, 1.0, 5, 0.5)
-        .unwrap()
-        .langevin_step(0.05)
-        .unwrap()
-        .seed(2);
+    let mut pa = Parle::with_oracle(
+        2,
+        LocalEntropyGradient::with_estimator(
+            0.5f32,
+            ExponentialSgld::new(5)
+                .langevin_step(0.05)
+                .thermal_noise(0.0),
+        )
+        .scaled(true),
+        1.0,
+        0.5,
+    )
+    .seed(2);
     for _ in 0..300 {
         es.step(&mut x, &q).unwrap();
         pa.step(&mut xp, &q).unwrap();

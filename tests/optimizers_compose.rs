@@ -8,9 +8,11 @@ mod common;
 
 use common::{quadratic, start};
 use nalgebra::DVector;
-use wide_valleys::estimators::{ImportanceSampling, Quadrature};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::sampling::{ImportanceSampling, Quadrature};
+use wide_valleys::smoothing::*;
 use wide_valleys::{rng, Batch, Cost, FnCost, Gradient, Optimizer};
 
 const D: usize = 10;
@@ -34,10 +36,9 @@ fn gradient_free_entropy_sgd_converges_on_a_quadratic() {
     // gradient (scaled, 003 §3.2.3) it is Entropy-SGD without a single gradient of f.
     let q = quadratic(D, 5);
     let f = values_only(&q);
-    let oracle = LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(2000))
-        .unwrap()
-        .scaled(true);
-    let mut opt = SmoothedOptimizer::new(oracle, 0.5).unwrap().seed(3);
+    let oracle =
+        LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(2000)).scaled(true);
+    let mut opt = SmoothedOptimizer::with_oracle(oracle, 0.5).seed(3);
     let x = run(&mut opt, &f, 150);
     let err = (&x - q.minimizer()).norm();
     assert!(err < 0.1, "|x − x*| = {err}");
@@ -50,8 +51,8 @@ fn gradient_free_entropy_sgd_converges_on_a_quadratic() {
 fn parle_over_heat_converges() {
     // 003 eq. 5.8c–d with HEAT's gradient (eq. 4.43) inside each replica.
     let q = quadratic(D, 5);
-    let heat = HeatGradient::new(0.05, 20).unwrap();
-    let mut parle = Parle::with_oracle(3, heat, 1.0, 0.1).unwrap().seed(4);
+    let heat = HeatGradient::new(0.05, 20);
+    let mut parle = Parle::with_oracle(3, heat, 1.0, 0.1).seed(4);
     let x = run(&mut parle, &q, 300);
     let err = (&x - q.minimizer()).norm();
     assert!(err < 0.1, "|x − x*| = {err}");
@@ -65,10 +66,9 @@ fn parle_over_heat_converges() {
 fn parle_over_importance_sampling_local_entropy_converges_without_gradients() {
     let q = quadratic(D, 5);
     let f = values_only(&q);
-    let oracle = LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(1000))
-        .unwrap()
-        .scaled(true);
-    let mut parle = Parle::with_oracle(3, oracle, 1.0, 0.5).unwrap().seed(5);
+    let oracle =
+        LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(1000)).scaled(true);
+    let mut parle = Parle::with_oracle(3, oracle, 1.0, 0.5).seed(5);
     let x = run(&mut parle, &f, 150);
     let err = (&x - q.minimizer()).norm();
     assert!(err < 0.1, "|x − x*| = {err}");
@@ -77,10 +77,8 @@ fn parle_over_importance_sampling_local_entropy_converges_without_gradients() {
 #[test]
 fn sam_around_heat_converges_and_around_the_plain_gradient_is_sam() {
     let q = quadratic(D, 5);
-    let inner = HeatGradient::new(0.01, 10).unwrap();
-    let mut opt = SmoothedOptimizer::new(SamGradient::around(inner, 0.05).unwrap(), 0.1)
-        .unwrap()
-        .seed(6);
+    let inner = HeatGradient::new(0.01, 10);
+    let mut opt = SmoothedOptimizer::with_oracle(SamGradient::around(inner, 0.05), 0.1).seed(6);
     let x = run(&mut opt, &q, 400);
     // SAM's fixed point on a quadratic sits where ∇f(x + r ĝ) = 0: within r of the minimizer.
     let err = (&x - q.minimizer()).norm();
@@ -89,7 +87,7 @@ fn sam_around_heat_converges_and_around_the_plain_gradient_is_sam() {
     let x = start(D, 2);
     let mut g = DVector::zeros(D);
     GradientOracle::estimate(
-        &mut SamGradient::new(0.05).unwrap(),
+        &mut SamGradient::new(0.05),
         &x,
         &q,
         0,
@@ -112,7 +110,7 @@ fn data_term_and_elastic_coupling_add_exactly_their_terms() {
     let loss = common::LeastSquares::new(50, D, 4, 1);
     let x = start(D, 2);
     // HEAT + ρ∇f(x) on the minibatch drawn after HEAT's.
-    let heat = HeatGradient::new(0.1, 3).unwrap();
+    let heat = HeatGradient::new(0.1, 3);
     let (mut r1, mut r2) = (rng::seeded(4), rng::seeded(4));
     let (mut g1, mut g2, mut gf) = (DVector::zeros(D), DVector::zeros(D), DVector::zeros(D));
     GradientOracle::estimate(
@@ -147,7 +145,7 @@ fn local_entropy_gradient_over_quadrature_is_000_eq_12() {
     // 1-D mixture with a closed-form ∇F_τ: the oracle over exact quadrature reproduces it, and an
     // optimizer built on it is gradient descent on F_τ.
     let mix = wide_valleys::objectives::GaussianMixture::<f64>::wide_and_sharp();
-    let mut oracle = LocalEntropyGradient::with_estimator(0.4, Quadrature::new(801, 10.0)).unwrap();
+    let mut oracle = LocalEntropyGradient::with_estimator(0.4, Quadrature::new(801, 10.0));
     let mut g = DVector::zeros(1);
     for x0 in [-2.5, -1.0, 0.3, 2.0] {
         let x = DVector::from_element(1, x0);

@@ -9,8 +9,10 @@ use common::{quadratic, start};
 use nalgebra::DVector;
 use wide_valleys::objective::{Batch, Counted, Counts, Gradient};
 use wide_valleys::objectives::GaussianMixture;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
 use wide_valleys::rng;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::smoothing::*;
 
 const D: usize = 10;
 
@@ -23,12 +25,11 @@ fn langevin_oracle_estimates_the_local_entropy_gradient() {
     let gamma = 0.5;
     let exact = (&x - q.local_entropy_mean(&x, gamma)) / gamma;
     let mut oracle = LocalEntropyGradient::new(gamma, 4000)
-        .unwrap()
         .langevin_step(0.05)
         .unwrap()
         .thermal_noise(1.0)
         .unwrap()
-        .averaging(Averaging::new_sample_weight(0.005).unwrap());
+        .averaging(Averaging::new_sample_weight(0.005));
     let mut r = rng::seeded(1);
     let mut g = DVector::zeros(D);
     let mut mean = DVector::zeros(D);
@@ -56,12 +57,11 @@ fn local_entropy_gradient_on_the_mixture_matches_the_exact_one() {
     let gamma = 0.3;
     let exact = f.local_entropy_gradient(&x, gamma)[0];
     let mut oracle = LocalEntropyGradient::new(gamma, 20000)
-        .unwrap()
         .langevin_step(0.05)
         .unwrap()
         .thermal_noise(1.0)
         .unwrap()
-        .averaging(Averaging::new_sample_weight(0.001).unwrap());
+        .averaging(Averaging::new_sample_weight(0.001));
     let mut r = rng::seeded(2);
     let mut g = DVector::zeros(1);
     let mut mean = 0.0;
@@ -84,10 +84,7 @@ fn hopf_lax_oracle_is_the_proximal_gradient() {
     let gamma = 0.5;
     let p = q.prox(&x, gamma);
     let exact = (&x - &p) / gamma;
-    let mut oracle = HopfLaxGradient::new(gamma, 400)
-        .unwrap()
-        .inner_step(0.1)
-        .unwrap();
+    let mut oracle = HopfLaxGradient::new(gamma, 400).inner_step(0.1);
     let mut g = DVector::zeros(D);
     oracle
         .estimate(&x, &q, 0, &mut rng::seeded(0), &mut g)
@@ -105,7 +102,7 @@ fn heat_oracle_is_unbiased_for_the_gradient_of_a_quadratic() {
     let x = start(D, 4);
     let mut exact = DVector::zeros(D);
     q.gradient(&x, &Batch::Full, &mut exact);
-    let mut oracle = HeatGradient::new(0.2, 50).unwrap();
+    let mut oracle = HeatGradient::new(0.2, 50);
     let mut r = rng::seeded(3);
     let mut g = DVector::zeros(D);
     let mut mean = DVector::zeros(D);
@@ -134,7 +131,6 @@ fn sam_oracle_ascends_by_the_radius() {
     let expected = &g0 + q.hessian() * &g0 * (0.3 / g0.norm());
     let mut g = DVector::zeros(D);
     SamGradient::new(0.3)
-        .unwrap()
         .estimate(&x, &q, 0, &mut rng::seeded(0), &mut g)
         .unwrap();
     assert!((&g - &expected).norm() < 1e-12 * expected.norm());
@@ -175,7 +171,6 @@ fn noise_scale_conventions() {
     let q = quadratic(D, 3);
     let x = start(D, 4);
     let mut o = LocalEntropyGradient::new(0.5, 5)
-        .unwrap()
         .thermal_noise(0.0)
         .unwrap();
     let mut r = rng::seeded(1);
@@ -191,7 +186,6 @@ fn data_term_uses_its_own_minibatch() {
     let loss = common::LeastSquares::new(50, D, 4, 1);
     let x = start(D, 2);
     let base = LocalEntropyGradient::new(0.5, 3)
-        .unwrap()
         .thermal_noise(1e-2)
         .unwrap();
     let mut with = DataTerm::new(base.clone(), 0.3);

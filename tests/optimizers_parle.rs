@@ -8,7 +8,10 @@ use common::{quadratic, start, Flaky, LeastSquares};
 use nalgebra::{DMatrix, DVector};
 use wide_valleys::objective::{Batch, Cost, Gradient};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::Momentum;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, Schedule};
@@ -27,29 +30,35 @@ fn parle_one_replica_infinite_coupling_is_entropy_sgd() {
     // 003 §5.3.1 (iii): n = 1, ρ = ∞ is Entropy-SGD (in the scaled form of 003 §3.2.3, which is
     // what Parle's normalisation η⁽¹⁾ = ηγ_k gives), with noise, scoping and Nesterov.
     let loss = LeastSquares::new(50, D, 8, 7);
-    let scope = Schedule::geometric(0.8, 0.97)
-        .unwrap()
-        .clipped(0.1, 1.0)
-        .unwrap();
-    let mut parle = Parle::new(1, scope.clone(), INF, 7, 0.3)
-        .unwrap()
-        .langevin_step(0.05)
-        .unwrap()
-        .thermal_noise(1e-3)
-        .unwrap()
-        .averaging(Averaging::old_average_weight(0.25).unwrap())
-        .with_rule(Momentum::nesterov(0.9).unwrap())
-        .seed(42);
-    let mut esgd = EntropySgd::new(scope, 7, 0.3)
-        .unwrap()
-        .langevin_step(0.05)
-        .unwrap()
-        .thermal_noise(1e-3)
-        .unwrap()
-        .averaging(Averaging::old_average_weight(0.25).unwrap())
-        .scaled(true)
-        .with_rule(Momentum::nesterov(0.9).unwrap())
-        .seed(42);
+    let scope = Schedule::geometric(0.8, 0.97).clipped(0.1, 1.0);
+    let mut parle = Parle::with_oracle(
+        1,
+        LocalEntropyGradient::with_estimator(
+            scope.clone(),
+            ExponentialSgld::new(7)
+                .langevin_step(0.05)
+                .thermal_noise(1e-3)
+                .averaging(Averaging::old_average_weight(0.25)),
+        )
+        .scaled(true),
+        INF,
+        0.3,
+    )
+    .with_rule(Momentum::nesterov(0.9))
+    .seed(42);
+    let mut esgd = EntropySgd::with_oracle(
+        LocalEntropyGradient::with_estimator(
+            scope,
+            ExponentialSgld::new(7)
+                .langevin_step(0.05)
+                .thermal_noise(1e-3)
+                .averaging(Averaging::old_average_weight(0.25)),
+        )
+        .scaled(true),
+        0.3,
+    )
+    .with_rule(Momentum::nesterov(0.9))
+    .seed(42);
     let mut xp = start(D, 1);
     let mut xe = xp.clone();
     for k in 0..40 {
@@ -98,13 +107,21 @@ fn parle_single_inner_step_infinite_scope_is_elastic_sgd() {
     let losses = shards();
     let x0 = start(D, 2);
     let reference = elastic_reference(&losses, 0.7, 0.2, 9, &x0, 30);
-    let mut parle = Parle::new(3, INF, 0.7, 1, 0.2)
-        .unwrap()
-        .langevin_step(1.0)
-        .unwrap()
-        .averaging(Averaging::last_iterate())
-        .seed(9);
-    let mut elastic = ElasticSgd::new(3, 0.7, 0.2).unwrap().seed(9);
+    let mut parle = Parle::with_oracle(
+        3,
+        LocalEntropyGradient::with_estimator(
+            INF,
+            ExponentialSgld::new(1)
+                .langevin_step(1.0)
+                .thermal_noise(0.0)
+                .averaging(Averaging::last_iterate()),
+        )
+        .scaled(true),
+        0.7,
+        0.2,
+    )
+    .seed(9);
+    let mut elastic = ElasticSgd::elastic(3, 0.7, 0.2).seed(9);
     let (mut xp, mut xe) = (x0.clone(), x0.clone());
     for _ in 0..30 {
         parle.step_replicas(&mut xp, &losses).unwrap();
@@ -125,13 +142,21 @@ fn parle_degenerates_to_sgd() {
     // seed, and SGD written out.
     let loss = LeastSquares::new(50, D, 4, 3);
     let x0 = start(D, 3);
-    let mut parle = Parle::new(1, INF, INF, 1, 0.1)
-        .unwrap()
-        .langevin_step(1.0)
-        .unwrap()
-        .averaging(Averaging::last_iterate())
-        .seed(5);
-    let mut sgd = GradientDescent::new(0.1).unwrap().seed(5);
+    let mut parle = Parle::with_oracle(
+        1,
+        LocalEntropyGradient::with_estimator(
+            INF,
+            ExponentialSgld::new(1)
+                .langevin_step(1.0)
+                .thermal_noise(0.0)
+                .averaging(Averaging::last_iterate()),
+        )
+        .scaled(true),
+        INF,
+        0.1,
+    )
+    .seed(5);
+    let mut sgd = GradientDescent::new(0.1).seed(5);
     let (mut xp, mut xs) = (x0.clone(), x0.clone());
     let mut r = rng::stream(5, 0);
     let mut xr = x0.clone();
@@ -152,18 +177,23 @@ fn one_and_two_threads_give_identical_iterates() {
     let losses = shards();
     let x0 = start(D, 4);
     let run = |threads: usize| {
-        let mut p = Parle::new(3, 0.5, 1.0, 5, 0.2)
-            .unwrap()
-            .langevin_step(0.05)
-            .unwrap()
-            .thermal_noise(1e-2)
-            .unwrap()
-            .with_rule(Momentum::nesterov(0.9).unwrap())
-            .seed(77)
-            .threads(threads)
-            .unwrap();
-        let mut e = ElasticSgd::new(3, 1.0, 0.1)
-            .unwrap()
+        let mut p = Parle::with_oracle(
+            3,
+            LocalEntropyGradient::with_estimator(
+                0.5,
+                ExponentialSgld::new(5)
+                    .langevin_step(0.05)
+                    .thermal_noise(1e-2),
+            )
+            .scaled(true),
+            1.0,
+            0.2,
+        )
+        .with_rule(Momentum::nesterov(0.9))
+        .seed(77)
+        .threads(threads)
+        .unwrap();
+        let mut e = ElasticSgd::elastic(3, 1.0, 0.1)
             .seed(77)
             .threads(threads)
             .unwrap();
@@ -198,7 +228,7 @@ fn disjoint_shards_master_finds_minimizer_of_the_average() {
         .fold(DVector::zeros(D), |acc, b| acc + b)
         / 4.0;
     let target = Quadratic::new(a_mat, mean_b).minimizer();
-    let mut e = ElasticSgd::new(4, 0.5, 0.1).unwrap().seed(1);
+    let mut e = ElasticSgd::elastic(4, 0.5, 0.1).seed(1);
     let mut x = start(D, 0);
     for _ in 0..800 {
         e.step_replicas(&mut x, &shards).unwrap();
@@ -226,20 +256,22 @@ fn scoping_follows_eq_5_10_once_per_outer_step() {
     // once per outer step (not per inner step, not never, not per tensor).
     let b = 5.0;
     let f = 1.0 - 1.0 / (2.0 * b);
-    let gamma = Schedule::geometric(100.0, f)
-        .unwrap()
-        .clipped(1.0, INF)
-        .unwrap();
-    let rho = Schedule::geometric(1.0, f)
-        .unwrap()
-        .clipped(0.1, INF)
-        .unwrap();
+    let gamma = Schedule::geometric(100.0, f).clipped(1.0, INF);
+    let rho = Schedule::geometric(1.0, f).clipped(0.1, INF);
     let q = quadratic(3, 2);
-    let mut p = Parle::new(2, gamma, rho, 4, 0.1)
-        .unwrap()
-        .langevin_step(0.01)
-        .unwrap()
-        .seed(3);
+    let mut p = Parle::with_oracle(
+        2,
+        LocalEntropyGradient::with_estimator(
+            gamma,
+            ExponentialSgld::new(4)
+                .langevin_step(0.01)
+                .thermal_noise(0.0),
+        )
+        .scaled(true),
+        rho,
+        0.1,
+    )
+    .seed(3);
     let mut x = DVector::from_element(3, 0.3);
     for k in 0..60 {
         let r = p.step(&mut x, &q).unwrap();
@@ -263,9 +295,7 @@ fn entropy_sgd_scoping_counter() {
     // 003 §3.2.3 with γ a variance: γ_k = γ₀/(1 + γ₁)^k (Schedule::eq18), read once per outer step
     // although every outer step runs L = 6 inner steps.
     let q = quadratic(3, 2);
-    let mut es = EntropySgd::new(Schedule::eq18(2.0, 0.05).unwrap(), 6, 0.1)
-        .unwrap()
-        .seed(1);
+    let mut es = EntropySgd::new(Schedule::eq18(2.0, 0.05), 6, 0.1).seed(1);
     let mut x = DVector::from_element(3, 0.3);
     for k in 0..50 {
         let r = es.step(&mut x, &q).unwrap();
@@ -286,12 +316,20 @@ fn overflow_in_the_inner_average_or_the_coupling_names_its_stage_and_changes_not
         DMatrix::<f64>::identity(3, 3),
         DVector::from_element(3, 1.0),
     );
-    let huge = Parle::new(2, 1.0, 1.0, 1, 0.1)
-        .unwrap()
-        .langevin_step(1e200)
-        .unwrap();
+    let huge = Parle::with_oracle(
+        2,
+        LocalEntropyGradient::with_estimator(
+            1.0,
+            ExponentialSgld::new(1)
+                .langevin_step(1e200)
+                .thermal_noise(0.0),
+        )
+        .scaled(true),
+        1.0,
+        0.1,
+    );
     let rho = Schedule::from_fn(|k| if k == 0 { 1.0 } else { 1e-310 });
-    let tiny = Parle::new(2, 1.0, rho, 3, 0.1).unwrap();
+    let tiny = Parle::new(2, 1.0, rho, 3, 0.1);
     for (p, x0, what) in [
         (huge, 1e200, "local-entropy gradient"),
         (tiny, 0.3, "replica gradient"),
@@ -349,8 +387,7 @@ fn a_replica_failing_after_others_committed_rolls_back_their_momentum_too() {
             })
             .collect();
         let mut p = Parle::new(3, 1.0, 0.5, l, 0.1)
-            .unwrap()
-            .with_rule(Momentum::nesterov(0.9).unwrap())
+            .with_rule(Momentum::nesterov(0.9))
             .seed(2)
             .threads(threads)
             .unwrap();

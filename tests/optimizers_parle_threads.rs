@@ -11,7 +11,9 @@ use std::sync::Arc;
 use wide_valleys::data::Dataset;
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::optimizers::{InProcess, Parle, Transport};
+use wide_valleys::optim::{InProcess, Parle, Transport};
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, Batch, Cost, Error, Gradient, Real, Result};
 
@@ -62,11 +64,19 @@ fn run(
     thermal_noise: f32,
 ) -> Vec<Vec<u32>> {
     let mut x = f.init(&mut rng::seeded(2));
-    let p = Parle::new(n, 1.0f32, 1.0f32, 4, 0.1f32)
-        .unwrap()
-        .thermal_noise(thermal_noise)
-        .unwrap()
-        .seed(4);
+    let p = Parle::with_oracle(
+        n,
+        LocalEntropyGradient::with_estimator(
+            1.0f32,
+            ExponentialSgld::new(4)
+                .langevin_step(0.1f32)
+                .thermal_noise(thermal_noise),
+        )
+        .scaled(true),
+        1.0f32,
+        0.1f32,
+    )
+    .seed(4);
     let replicas = |p: &dyn Fn(usize) -> Vec<u32>| (0..n).map(p).collect::<Vec<_>>();
     let mut out = if whole {
         let mut p = p.transport(Whole(InProcess::with_threads(threads).unwrap()));
@@ -175,7 +185,7 @@ fn nan_mid_step(after: usize) {
         after,
     };
     let mut x = f.inner.init(&mut rng::seeded(2));
-    let mut p = Parle::new(3, 1.0f32, 1.0f32, 4, 0.1f32).unwrap().seed(4);
+    let mut p = Parle::new(3, 1.0f32, 1.0f32, 4, 0.1f32).seed(4);
     pool(2).install(|| {
         p.step(&mut x, &f).unwrap();
         let before = (x.clone(), p.clone());
@@ -246,11 +256,7 @@ fn a_panicking_objective_panics_the_step_and_does_not_hang() {
                     panics: a == bad,
                 })
                 .collect();
-            let mut p = Parle::new(3, 1.0, 1.0, 6, 0.1)
-                .unwrap()
-                .seed(1)
-                .threads(2)
-                .unwrap();
+            let mut p = Parle::new(3, 1.0, 1.0, 6, 0.1).seed(1).threads(2).unwrap();
             let mut x = DVector::from_element(4, 0.5);
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 p.step_replicas(&mut x, &shards)
@@ -359,11 +365,19 @@ fn parle_is_bit_identical_to_the_equations_written_out() {
         let (expected, norm) = reference(&f, n, l, coupling, noise, steps);
         for threads in [1, 2] {
             let mut x = f.init(&mut rng::seeded(2));
-            let mut p = Parle::new(n, 1.0f32, coupling, l, 0.1f32)
-                .unwrap()
-                .thermal_noise(noise)
-                .unwrap()
-                .seed(4);
+            let mut p = Parle::with_oracle(
+                n,
+                LocalEntropyGradient::with_estimator(
+                    1.0f32,
+                    ExponentialSgld::new(l)
+                        .langevin_step(0.1f32)
+                        .thermal_noise(noise),
+                )
+                .scaled(true),
+                coupling,
+                0.1f32,
+            )
+            .seed(4);
             let report = pool(threads).install(|| {
                 let mut last = None;
                 for _ in 0..steps {

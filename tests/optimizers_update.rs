@@ -3,7 +3,10 @@
 
 use nalgebra::{dvector, DVector};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum, Sgd, UpdateRule, WeightDecay};
 use wide_valleys::Optimizer;
 
@@ -42,7 +45,7 @@ fn sgd_apply_keeping_is_apply_with_a_backup_and_rolls_back_exactly() {
     let loss = FnLoss::new(d, |x| 0.5 * x.norm_squared(), |x, g| g.copy_from(x));
     let mut x: DVector<f64> = DVector::from_fn(d, |i, _| if i + 3 >= d { 1e150 } else { 1.0 });
     let before = x.clone();
-    let mut gd = GradientDescent::new(1e160).unwrap().seed(1);
+    let mut gd = GradientDescent::new(1e160).seed(1);
     let e = gd.step(&mut x, &loss);
     assert!(matches!(e, Err(Error::NonFinite { .. })), "{e:?}");
     assert!(x
@@ -56,8 +59,8 @@ fn momentum_closed_forms() {
     // Constant gradient g: classical velocity after t steps is g(1 − μᵗ)/(1 − μ);
     // x_t = x_0 − η Σ_{s=1..t} v_s. Nesterov uses g + μv_t instead of v_t.
     let (mu, eta, g): (f64, f64, _) = (0.5, 0.1, dvector![2.0f64]);
-    let mut c = Momentum::classical(mu).unwrap();
-    let mut n = Momentum::nesterov(mu).unwrap();
+    let mut c = Momentum::classical(mu);
+    let mut n = Momentum::nesterov(mu);
     let (mut xc, mut xn) = (dvector![0.0], dvector![0.0]);
     let (mut ec, mut en) = (0.0f64, 0.0f64);
     for t in 1..=5 {
@@ -97,7 +100,7 @@ fn adam_first_step_is_sign_and_state_copies() {
 
 #[test]
 fn weight_decay_adds_lambda_x() {
-    let mut w = WeightDecay::new(Sgd, 0.1).unwrap();
+    let mut w = WeightDecay::new(Sgd, 0.1);
     let mut x = dvector![2.0f64];
     w.apply(&mut x, &dvector![1.0], 0.5);
     // x − η(g + λx) = 2 − 0.5(1 + 0.2) = 1.4
@@ -112,16 +115,18 @@ fn entropy_adam_is_adam_on_the_local_entropy_gradient() {
         nalgebra::DMatrix::from_diagonal(&dvector![1.0, 3.0]),
         dvector![0.5, -1.0],
     );
-    let mut ea = EntropySgd::new(0.5, 5, 0.01)
-        .unwrap()
-        .langevin_step(0.05)
-        .unwrap()
-        .thermal_noise(1e-2)
-        .unwrap()
-        .with_rule(Adam::standard())
-        .seed(4);
+    let mut ea = EntropySgd::with_oracle(
+        LocalEntropyGradient::with_estimator(
+            0.5,
+            ExponentialSgld::new(5)
+                .langevin_step(0.05)
+                .thermal_noise(1e-2),
+        ),
+        0.01,
+    )
+    .with_rule(Adam::standard())
+    .seed(4);
     let mut oracle = LocalEntropyGradient::new(0.5, 5)
-        .unwrap()
         .langevin_step(0.05)
         .unwrap()
         .thermal_noise(1e-2)

@@ -46,16 +46,12 @@ fn validate_names_the_invalid_hyper_parameter_before_any_step() {
     );
     refused(
         "η scheduled negative",
-        wide_valleys::EntropySgd::new(0.5, 5, 0.1)
-            .unwrap()
-            .learning_rate_schedule(Schedule::Constant(-0.1)),
+        wide_valleys::EntropySgd::new(0.5, 5, 0.1).learning_rate_schedule(Schedule::Constant(-0.1)),
         "learning_rate",
     );
     refused(
         "Parle η scheduled 0",
-        Parle::new(2, 0.5, 1.0, 3, 0.1)
-            .unwrap()
-            .learning_rate_schedule(Schedule::Constant(0.0)),
+        Parle::new(2, 0.5, 1.0, 3, 0.1).learning_rate_schedule(Schedule::Constant(0.0)),
         "learning_rate",
     );
 }
@@ -74,13 +70,11 @@ fn validate_accepts_the_defaults_of_every_front_door() {
     );
     ok(
         "Entropy-SGD",
-        Optimizer::<f64, Quadratic<f64>>::validate(
-            &wide_valleys::EntropySgd::new(0.5, 5, 0.1).unwrap(),
-        ),
+        Optimizer::<f64, Quadratic<f64>>::validate(&wide_valleys::EntropySgd::new(0.5, 5, 0.1)),
     );
     ok(
         "Parle",
-        Optimizer::<f64, Quadratic<f64>>::validate(&Parle::new(2, 0.5, 1.0, 3, 0.1).unwrap()),
+        Optimizer::<f64, Quadratic<f64>>::validate(&Parle::new(2, 0.5, 1.0, 3, 0.1)),
     );
     let mut x = dvector![0.5, 0.5];
     LocalEntropy::new(0.1).step(&mut x, &q).unwrap();
@@ -90,7 +84,7 @@ fn validate_accepts_the_defaults_of_every_front_door() {
 fn a_loaded_state_with_no_langevin_steps_is_refused_not_run_forever() {
     // A checkpoint need not come through the constructors: L = 0 must be an error (it once
     // made the sliced inner loop wait for a last step that never comes).
-    let opt = wide_valleys::EntropySgd::new(0.5, 5, 0.1).unwrap().seed(1);
+    let opt = wide_valleys::EntropySgd::new(0.5, 5, 0.1).seed(1);
     let json = serde_json::to_string(&opt).unwrap();
     assert!(json.contains("\"langevin_steps\":5"), "{json}");
     let hostile = json.replace("\"langevin_steps\":5", "\"langevin_steps\":0");
@@ -112,7 +106,7 @@ fn a_loaded_state_with_no_langevin_steps_is_refused_not_run_forever() {
     assert_eq!(e, v);
     assert_eq!(x, dvector![0.5, 0.5]);
     // The same inside Parle's replicas.
-    let p = Parle::new(2, 0.5, 1.0, 3, 0.1).unwrap();
+    let p = Parle::new(2, 0.5, 1.0, 3, 0.1);
     let json = serde_json::to_string(&p)
         .unwrap()
         .replace("\"langevin_steps\":3", "\"langevin_steps\":0");

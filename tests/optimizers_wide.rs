@@ -11,7 +11,10 @@ use nalgebra::{dvector, DVector};
 use rand::Rng;
 use wide_valleys::objective::{Batch, Cost};
 use wide_valleys::objectives::GaussianMixture;
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::smoothing::*;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, Schedule};
 
@@ -68,7 +71,7 @@ fn the_starts_lie_in_the_sharp_basin_and_gradient_descent_ends_sharp() {
     let b = barrier();
     assert!(b > -1.6 && b < -1.2, "barrier at {b}");
     assert!(starts().iter().all(|s| *s < b));
-    let ends = run(|s| GradientDescent::new(0.01).unwrap().seed(s), 2000);
+    let ends = run(|s| GradientDescent::new(0.01).seed(s), 2000);
     assert!(ends.iter().all(|x| (x + 2.0).abs() < 0.05), "GD: {ends:?}");
 }
 
@@ -91,21 +94,17 @@ fn entropy_sgd_ends_in_the_wide_valley() {
     // β⁻¹ = 1 (the chain samples q_{x,γ}), scaled outer step (003 §3.2.3).
     let ends = run(
         |s| {
-            EntropySgd::new(
-                Schedule::geometric(2.0, 0.98)
-                    .unwrap()
-                    .clipped(0.1, 10.0)
-                    .unwrap(),
-                50,
+            EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    Schedule::geometric(2.0, 0.98).clipped(0.1, 10.0),
+                    ExponentialSgld::new(50)
+                        .averaging(Averaging::new_sample_weight(0.1))
+                        .langevin_step(0.12)
+                        .thermal_noise(1.0),
+                )
+                .scaled(true),
                 0.5,
             )
-            .unwrap()
-            .scaled(true)
-            .averaging(Averaging::new_sample_weight(0.1).unwrap())
-            .langevin_step(0.12)
-            .unwrap()
-            .thermal_noise(1.0)
-            .unwrap()
             .seed(s)
         },
         400,
@@ -116,13 +115,7 @@ fn entropy_sgd_ends_in_the_wide_valley() {
 #[test]
 fn hamilton_jacobi_ends_in_the_wide_valley() {
     let ends = run(
-        |s| {
-            HamiltonJacobi::new(0.5, 5, 0.1)
-                .unwrap()
-                .inner_step(0.2)
-                .unwrap()
-                .seed(s)
-        },
+        |s| HamiltonJacobi::with_oracle(HopfLaxGradient::new(0.5, 5).inner_step(0.2), 0.1).seed(s),
         500,
     );
     assert_mostly_wide("HJ", &ends, 1e-3);
@@ -132,25 +125,19 @@ fn hamilton_jacobi_ends_in_the_wide_valley() {
 fn parle_ends_in_the_wide_valley() {
     let ends = run(
         |s| {
-            Parle::new(
+            Parle::with_oracle(
                 4,
-                Schedule::geometric(2.0, 0.98)
-                    .unwrap()
-                    .clipped(0.1, 10.0)
-                    .unwrap(),
-                Schedule::geometric(1.0, 0.98)
-                    .unwrap()
-                    .clipped(0.5, 10.0)
-                    .unwrap(),
-                50,
+                LocalEntropyGradient::with_estimator(
+                    Schedule::geometric(2.0, 0.98).clipped(0.1, 10.0),
+                    ExponentialSgld::new(50)
+                        .langevin_step(0.12)
+                        .thermal_noise(1.0)
+                        .averaging(Averaging::new_sample_weight(0.1)),
+                )
+                .scaled(true),
+                Schedule::geometric(1.0, 0.98).clipped(0.5, 10.0),
                 0.5,
             )
-            .unwrap()
-            .averaging(Averaging::new_sample_weight(0.1).unwrap())
-            .langevin_step(0.12)
-            .unwrap()
-            .thermal_noise(1.0)
-            .unwrap()
             .seed(s)
         },
         400,

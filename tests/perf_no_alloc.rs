@@ -36,13 +36,13 @@ use std::cell::Cell;
 use std::sync::Arc;
 use wide_valleys::data::synthetic::Blobs;
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::{ImportanceSampling, Sgld};
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::Quadratic;
-use wide_valleys::optimizers::{
-    ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Parle,
-};
+use wide_valleys::optim::{ElasticSgd, EntropySgd, GradientDescent, HamiltonJacobi, Heat, Parle};
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{ImportanceSampling, Sgld};
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, Batch, Cost, FnLoss, Gradient, HeatRegularization, LocalEntropy, Real};
 
@@ -292,22 +292,18 @@ fn robbins_monro_quadratic() {
 #[test]
 fn gradient_descent_quadratic() {
     assert_steps_allocate_nothing("GD / quadratic", || {
-        stepper(
-            GradientDescent::new(0.1).expect("valid").seed(1),
-            q_x0(),
-            quadratic(),
-        )
+        stepper(GradientDescent::new(0.1).seed(1), q_x0(), quadratic())
     });
 }
 
 #[test]
 fn entropy_sgd_quadratic() {
     assert_inner_loop_allocates_nothing("Entropy-SGD / quadratic", |l| {
-        let opt = EntropySgd::new(0.5, l, 0.1)
-            .expect("valid")
-            .thermal_noise(1e-2)
-            .expect("valid")
-            .seed(1);
+        let opt = EntropySgd::with_oracle(
+            LocalEntropyGradient::with_estimator(0.5, ExponentialSgld::new(l).thermal_noise(1e-2)),
+            0.1,
+        )
+        .seed(1);
         stepper(opt, q_x0(), quadratic())
     });
 }
@@ -315,11 +311,7 @@ fn entropy_sgd_quadratic() {
 #[test]
 fn heat_quadratic() {
     assert_inner_loop_allocates_nothing("HEAT / quadratic", |l| {
-        stepper(
-            Heat::new(0.1, l, 0.1).expect("valid").seed(1),
-            q_x0(),
-            quadratic(),
-        )
+        stepper(Heat::new(0.1, l, 0.1).seed(1), q_x0(), quadratic())
     });
 }
 
@@ -327,7 +319,7 @@ fn heat_quadratic() {
 fn hj_quadratic() {
     assert_inner_loop_allocates_nothing("HJ / quadratic", |l| {
         stepper(
-            HamiltonJacobi::new(0.5, l, 0.1).expect("valid").seed(1),
+            HamiltonJacobi::new(0.5, l, 0.1).seed(1),
             q_x0(),
             quadratic(),
         )
@@ -337,11 +329,7 @@ fn hj_quadratic() {
 #[test]
 fn parle_quadratic() {
     assert_inner_loop_allocates_nothing("Parle n = 3 / quadratic", |l| {
-        stepper(
-            Parle::new(3, 1.0, 1.0, l, 0.1).expect("valid").seed(1),
-            q_x0(),
-            quadratic(),
-        )
+        stepper(Parle::new(3, 1.0, 1.0, l, 0.1).seed(1), q_x0(), quadratic())
     });
 }
 
@@ -349,7 +337,7 @@ fn parle_quadratic() {
 fn elastic_sgd_quadratic() {
     assert_steps_allocate_nothing("Elastic-SGD n = 3 / quadratic", || {
         stepper(
-            ElasticSgd::new(3, 1.0, 0.1).expect("valid").seed(1),
+            ElasticSgd::elastic(3, 1.0, 0.1).seed(1),
             q_x0(),
             quadratic(),
         )
@@ -448,41 +436,44 @@ static MLP_CASES: [MlpCase; 11] = [
     },
     MlpCase {
         name: "GD / MLP",
-        make: |_| mlp_step(GradientDescent::new(0.05f32).expect("valid").seed(1)),
+        make: |_| mlp_step(GradientDescent::new(0.05f32).seed(1)),
         inner: false,
     },
     MlpCase {
         name: "Entropy-SGD / MLP",
         make: |l| {
             mlp_step(
-                EntropySgd::new(0.5f32, l, 0.1)
-                    .expect("valid")
-                    .thermal_noise(1e-3)
-                    .expect("valid")
-                    .seed(1),
+                EntropySgd::with_oracle(
+                    LocalEntropyGradient::with_estimator(
+                        0.5f32,
+                        ExponentialSgld::new(l).thermal_noise(1e-3),
+                    ),
+                    0.1,
+                )
+                .seed(1),
             )
         },
         inner: true,
     },
     MlpCase {
         name: "HEAT / MLP",
-        make: |l| mlp_step(Heat::new(0.01f32, l, 0.1).expect("valid").seed(1)),
+        make: |l| mlp_step(Heat::new(0.01f32, l, 0.1).seed(1)),
         inner: true,
     },
     MlpCase {
         name: "HJ / MLP",
-        make: |l| mlp_step(HamiltonJacobi::new(0.5f32, l, 0.1).expect("valid").seed(1)),
+        make: |l| mlp_step(HamiltonJacobi::new(0.5f32, l, 0.1).seed(1)),
         inner: true,
     },
     MlpCase {
         name: "Parle n = 3 / MLP",
         // Default transport: the replicas run on the current pool (the 1-thread pool).
-        make: |l| mlp_step(Parle::new(3, 1.0f32, 1.0, l, 0.1).expect("valid").seed(1)),
+        make: |l| mlp_step(Parle::new(3, 1.0f32, 1.0, l, 0.1).seed(1)),
         inner: true,
     },
     MlpCase {
         name: "Elastic-SGD n = 3 / MLP",
-        make: |_| mlp_step(ElasticSgd::new(3, 1.0f32, 0.05).expect("valid").seed(1)),
+        make: |_| mlp_step(ElasticSgd::elastic(3, 1.0f32, 0.05).seed(1)),
         inner: false,
     },
 ];
@@ -655,11 +646,11 @@ fn parallel_cases_allocate_nothing_on_two_threads() {
         )
     }
     let parle = |l: usize| {
-        let opt = Parle::new(4, 1.0, 1.0, l, 0.1).expect("valid").seed(1);
+        let opt = Parle::new(4, 1.0, 1.0, l, 0.1).seed(1);
         stepper(opt, q_x0(), quadratic())
     };
     let elastic = |_: usize| {
-        let opt = ElasticSgd::new(4, 1.0, 0.1).expect("valid").seed(1);
+        let opt = ElasticSgd::elastic(4, 1.0, 0.1).seed(1);
         stepper(opt, q_x0(), quadratic())
     };
     let counts = [

@@ -10,7 +10,7 @@ use common::*;
 use nalgebra::DVector;
 use std::fs;
 use wide_valleys::checkpoint::{self, Header};
-use wide_valleys::optimizers::{EntropySgd, GradientDescent};
+use wide_valleys::optim::{EntropySgd, GradientDescent};
 use wide_valleys::Optimizer;
 use wide_valleys::{Error, LocalEntropy, Schedule};
 
@@ -54,12 +54,12 @@ fn another_optimizer_or_float_type_is_refused() {
     let dir = temp_dir("kind");
     let path = dir.join("gd.ckpt");
     let x = DVector::from_element(D, 0.5);
-    let gd = GradientDescent::new(0.1).unwrap();
+    let gd = GradientDescent::new(0.1);
     checkpoint::save(&path, &(&x, &gd)).unwrap();
     // Same optimizer loads.
     let (_, _): (
         DVector<f64>,
-        wide_valleys::optimizers::SmoothedOptimizer<f64, _, _>,
+        wide_valleys::optim::SmoothedOptimizer<f64, _, _>,
     ) = checkpoint::load::<(DVector<f64>, GdType)>(&path).unwrap();
     // Another optimizer, or the same one in f32, is refused with a clear message.
     let err = checkpoint::load::<(DVector<f64>, EsType)>(&path).unwrap_err();
@@ -81,19 +81,19 @@ fn another_optimizer_or_float_type_is_refused() {
     fs::remove_dir_all(dir).ok();
 }
 
-type GdType = wide_valleys::optimizers::SmoothedOptimizer<
+type GdType = wide_valleys::optim::SmoothedOptimizer<
     f64,
-    wide_valleys::optimizers::PlainGradient,
+    wide_valleys::smoothing::PlainGradient,
     wide_valleys::update::Sgd,
 >;
-type GdType32 = wide_valleys::optimizers::SmoothedOptimizer<
+type GdType32 = wide_valleys::optim::SmoothedOptimizer<
     f32,
-    wide_valleys::optimizers::PlainGradient,
+    wide_valleys::smoothing::PlainGradient,
     wide_valleys::update::Sgd,
 >;
-type EsType = wide_valleys::optimizers::SmoothedOptimizer<
+type EsType = wide_valleys::optim::SmoothedOptimizer<
     f64,
-    wide_valleys::optimizers::LocalEntropyGradient<f64>,
+    wide_valleys::smoothing::LocalEntropyGradient<f64>,
     wide_valleys::update::Sgd,
 >;
 
@@ -112,7 +112,7 @@ fn another_version_truncation_and_corruption_are_typed_errors() {
     let dir = temp_dir("corrupt");
     let path = dir.join("es.ckpt");
     let loss = Hostile::new(1);
-    let mut es = EntropySgd::new(0.5, 5, 0.1).unwrap().seed(3);
+    let mut es = EntropySgd::new(0.5, 5, 0.1).seed(3);
     let mut x = start(4);
     es.step(&mut x, &loss).unwrap();
     checkpoint::save(&path, &(&x, &es)).unwrap();
@@ -173,14 +173,13 @@ fn a_failed_or_crashed_write_never_destroys_the_previous_checkpoint() {
     let dir = temp_dir("atomic");
     let path = dir.join("run.ckpt");
     let x = DVector::from_element(D, 0.25);
-    let gd = GradientDescent::new(0.1).unwrap().seed(1);
+    let gd = GradientDescent::new(0.1).seed(1);
     checkpoint::save(&path, &(&x, &gd)).unwrap();
     let before = fs::read(&path).unwrap();
 
     // 1. A state that fails to serialize half-way (a closure schedule cannot be written):
     //    error, previous file intact, no temporary file left behind.
     let bad = GradientDescent::new(0.1)
-        .unwrap()
         .learning_rate_schedule(Schedule::from_fn(|k| 0.1 / (1.0 + k as f64)));
     let err = checkpoint::save(&path, &(&x, &bad)).unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err:?}");
@@ -229,7 +228,7 @@ fn checkpoint_of_an_observed_run_resumes_identically() {
     let dir = temp_dir("observed");
     let path = dir.join("o.ckpt");
     let loss = Hostile::new(2);
-    let mut a = Observed::new(EntropySgd::new(0.5, 5, 0.1).unwrap().seed(8), NoObserver);
+    let mut a = Observed::new(EntropySgd::new(0.5, 5, 0.1).seed(8), NoObserver);
     let mut x = start(1);
     for _ in 0..2 {
         a.step(&mut x, &loss).unwrap();
@@ -252,14 +251,8 @@ fn hostile_schedules_in_a_checkpoint_are_refused_at_load() {
     let dir = temp_dir("sched");
     let path = dir.join("s.ckpt");
     let x = DVector::from_element(D, 0.5);
-    let gd = GradientDescent::new(0.1).unwrap().learning_rate_schedule(
-        Schedule::geometric(0.1, 0.5)
-            .unwrap()
-            .clipped(0.01, 1.0)
-            .unwrap()
-            .every(2)
-            .unwrap(),
-    );
+    let gd = GradientDescent::new(0.1)
+        .learning_rate_schedule(Schedule::geometric(0.1, 0.5).clipped(0.01, 1.0).every(2));
     checkpoint::save(&path, &(&x, &gd)).unwrap();
     let good = fs::read(&path).unwrap();
     let nl = good.iter().position(|&b| b == b'\n').unwrap();

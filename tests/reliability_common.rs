@@ -9,9 +9,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::objective::{Batch, Cost, Gradient};
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::ImportanceSampling;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum};
 use wide_valleys::Optimizer;
 use wide_valleys::{checkpoint, rng, HeatRegularization, LocalEntropy, Prng, Result};
@@ -167,59 +170,52 @@ pub fn all(seed: u64) -> Vec<Box<dyn Runner>> {
             "HeatRegularization+RM",
             HeatRegularization::new(0.5).seed(seed),
         )),
-        Box::new(Opt(
-            "GradientDescent",
-            GradientDescent::new(0.1).unwrap().seed(seed),
-        )),
+        Box::new(Opt("GradientDescent", GradientDescent::new(0.1).seed(seed))),
         Box::new(Opt(
             "EntropySgd",
-            EntropySgd::new(0.5, 10, 0.2)
-                .unwrap()
-                .averaging(Averaging::new_sample_weight(0.1).unwrap())
-                .thermal_noise(1e-3)
-                .unwrap()
-                .seed(seed),
+            EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    0.5,
+                    ExponentialSgld::new(10)
+                        .averaging(Averaging::new_sample_weight(0.1))
+                        .thermal_noise(1e-3),
+                ),
+                0.2,
+            )
+            .seed(seed),
         )),
         Box::new(Opt(
             "EntropySgd+Nesterov",
-            EntropySgd::new(wide_valleys::Schedule::eq18(0.5, 0.01).unwrap(), 10, 0.1)
-                .unwrap()
-                .with_rule(Momentum::nesterov(0.9).unwrap())
+            EntropySgd::new(wide_valleys::Schedule::eq18(0.5, 0.01), 10, 0.1)
+                .with_rule(Momentum::nesterov(0.9))
                 .seed(seed),
         )),
         Box::new(Opt(
             "EntropyAdam",
             EntropySgd::new(0.5, 10, 0.05)
-                .unwrap()
                 .with_rule(Adam::standard())
                 .seed(seed),
         )),
         Box::new(Opt(
             "HamiltonJacobi",
-            HamiltonJacobi::new(0.5, 5, 0.2).unwrap().seed(seed),
+            HamiltonJacobi::new(0.5, 5, 0.2).seed(seed),
         )),
-        Box::new(Opt("Heat", Heat::new(0.05, 8, 0.1).unwrap().seed(seed))),
-        Box::new(Opt("Sam", Sam::new(0.05, 0.1).unwrap().seed(seed))),
+        Box::new(Opt("Heat", Heat::new(0.05, 8, 0.1).seed(seed))),
+        Box::new(Opt("Sam", Sam::new(0.05, 0.1).seed(seed))),
         Box::new(Opt(
             "TrivializedSgd",
-            TrivializedSgd::new(0.1, 3, D, 20.0, 0.1)
-                .unwrap()
-                .seed(seed),
+            TrivializedSgd::new(0.1, 3, D, 20.0, 0.1).seed(seed),
         )),
-        Box::new(Opt(
-            "Parle",
-            Parle::new(3, 0.5, 1.0, 5, 0.2).unwrap().seed(seed),
-        )),
+        Box::new(Opt("Parle", Parle::new(3, 0.5, 1.0, 5, 0.2).seed(seed))),
         Box::new(Opt(
             "Parle+Nesterov",
             Parle::new(2, 0.5, f64::INFINITY, 5, 0.1)
-                .unwrap()
-                .with_rule(Momentum::nesterov(0.9).unwrap())
+                .with_rule(Momentum::nesterov(0.9))
                 .seed(seed),
         )),
         Box::new(Opt(
             "ElasticSgd",
-            ElasticSgd::new(3, 1.0, 0.1).unwrap().seed(seed),
+            ElasticSgd::elastic(3, 1.0, 0.1).seed(seed),
         )),
     ]
 }

@@ -10,11 +10,13 @@ use common::*;
 use nalgebra::{dvector, DVector};
 use std::sync::Arc;
 use wide_valleys::data::synthetic::Blobs;
-use wide_valleys::estimators::{ImportanceSampling, Quadrature};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::GaussianMixture;
-use wide_valleys::optimizers::{EntropySgd, Parle};
+use wide_valleys::optim::{EntropySgd, Parle};
 use wide_valleys::regularized::MonteCarlo;
+use wide_valleys::sampling::ExponentialSgld;
+use wide_valleys::sampling::{ImportanceSampling, Quadrature};
+use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, LocalEntropy};
 
@@ -49,7 +51,7 @@ fn every_scheme_and_optimizer_is_bit_identical_on_1_and_2_threads() {
 fn parle_dedicated_pools_agree_with_the_global_pool() {
     let loss = Hostile::new(4);
     let go = |threads: Option<usize>| {
-        let p = Parle::new(4, 0.5, 1.0, 5, 0.2).unwrap().seed(3);
+        let p = Parle::new(4, 0.5, 1.0, 5, 0.2).seed(3);
         let mut x = start(1);
         match threads {
             Some(t) => {
@@ -121,11 +123,14 @@ fn entropy_sgd_on_an_mlp_is_bit_identical_on_1_and_2_threads() {
         let f = MlpObjective::new(mlp, Arc::clone(&data), 64).unwrap();
         let run = || {
             let mut x: DVector<f32> = f.init(&mut rng::seeded(2));
-            let mut es = EntropySgd::new(0.5f32, 3, 0.1)
-                .unwrap()
-                .thermal_noise(1e-4)
-                .unwrap()
-                .seed(6);
+            let mut es = EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    0.5f32,
+                    ExponentialSgld::new(3).thermal_noise(1e-4),
+                ),
+                0.1,
+            )
+            .seed(6);
             for _ in 0..3 {
                 es.step(&mut x, &f).unwrap();
             }

@@ -7,12 +7,14 @@ use nalgebra::{dmatrix, dvector, DMatrix, DVector};
 use proptest::prelude::*;
 use std::sync::Arc;
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::{ImportanceSampling, Quadrature, Sgld};
 use wide_valleys::kl::RobbinsMonro;
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::objectives::{GaussianMixture, Quadratic};
-use wide_valleys::optimizers::*;
+use wide_valleys::optim::*;
 use wide_valleys::regularized::MonteCarlo;
+use wide_valleys::sampling::{Averaging, NoiseScale};
+use wide_valleys::sampling::{ImportanceSampling, Quadrature, Sgld};
+use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum, WeightDecay};
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, Gradient, HeatRegularization, LocalEntropy, Real, Result, Schedule};
@@ -64,23 +66,22 @@ fn optimizers<T: Real>(v: [f64; 4], n: [usize; 2]) {
     steps(EntropySgd::new(T::one(), 2, T::lit(0.1)).and_then(|o| o.data_weight(a)));
     steps(
         EntropySgd::new(T::one(), 2, T::lit(0.1))
-            .and_then(|o| Ok(o.averaging(Averaging::new_sample_weight(a)?))),
+            .and_then(|o| Ok(o.averaging(Averaging::new_sample_weight(a)))),
     );
     steps(
         EntropySgd::new(T::one(), 2, T::lit(0.1))
-            .and_then(|o| Ok(o.averaging(Averaging::old_average_weight(a)?))),
+            .and_then(|o| Ok(o.averaging(Averaging::old_average_weight(a)))),
+    );
+    steps(
+        EntropySgd::new(T::one(), 2, T::lit(0.1)).and_then(|o| Ok(o.with_rule(Adam::new(a, b, c)))),
     );
     steps(
         EntropySgd::new(T::one(), 2, T::lit(0.1))
-            .and_then(|o| Ok(o.with_rule(Adam::new(a, b, c)?))),
-    );
-    steps(
-        EntropySgd::new(T::one(), 2, T::lit(0.1))
-            .and_then(|o| Ok(o.with_rule(Momentum::new(a, n0 % 2 == 0)?))),
+            .and_then(|o| Ok(o.with_rule(Momentum::new(a, n0 % 2 == 0)))),
     );
     steps(
         GradientDescent::new(T::lit(0.1))
-            .and_then(|o| Ok(o.with_rule(WeightDecay::new(Momentum::nesterov(b)?, a)?))),
+            .and_then(|o| Ok(o.with_rule(WeightDecay::new(Momentum::nesterov(b), a)))),
     );
     steps(
         Schedule::geometric(a, b)
@@ -89,7 +90,7 @@ fn optimizers<T: Real>(v: [f64; 4], n: [usize; 2]) {
     );
     steps(
         GradientDescent::new(T::lit(0.1))
-            .and_then(|o| Ok(o.learning_rate_schedule(Schedule::eq18(a, b)?.every(n0)?))),
+            .and_then(|o| Ok(o.learning_rate_schedule(Schedule::eq18(a, b).every(n0)))),
     );
     steps(HamiltonJacobi::new(a, n0, b));
     steps(HamiltonJacobi::new(T::one(), 2, T::lit(0.1)).and_then(|o| o.inner_step(a)));
@@ -100,9 +101,9 @@ fn optimizers<T: Real>(v: [f64; 4], n: [usize; 2]) {
     steps(Parle::new(2, T::one(), T::one(), 2, T::lit(0.1)).and_then(|p| p.langevin_step(a)));
     steps(Parle::new(2, T::one(), T::one(), 2, T::lit(0.1)).and_then(|p| p.thermal_noise(a)));
     steps(Parle::new(2, T::one(), T::one(), 2, T::lit(0.1)).and_then(|p| p.threads(n0)));
-    steps(ElasticSgd::new(n0, a, b));
-    steps(LocalEntropyGradient::new(a, n0).and_then(|g| SmoothedOptimizer::new(g, b)));
-    steps(HeatGradient::new(a, n0).and_then(|g| SmoothedOptimizer::new(g, b)));
+    steps(ElasticSgd::elastic(n0, a, b));
+    steps(LocalEntropyGradient::new(a, n0).and_then(|g| SmoothedOptimizer::with_oracle(g, b)));
+    steps(HeatGradient::new(a, n0).and_then(|g| SmoothedOptimizer::with_oracle(g, b)));
 }
 
 /// Every scheme and estimator setting with the hostile values (validated at `step`).

@@ -71,18 +71,16 @@ fn a_nan_or_infinite_loss_mid_run_is_a_typed_error_with_exact_rollback() {
 /// for the single-process optimizers (with momentum state) and for Parle / Elastic-SGD.
 #[test]
 fn an_update_that_overflows_x_is_a_typed_error_with_exact_rollback() {
-    use wide_valleys::optimizers::{ElasticSgd, GradientDescent, Parle};
+    use wide_valleys::optim::{ElasticSgd, GradientDescent, Parle};
     use wide_valleys::update::Momentum;
     let loss = Hostile::new(8);
     let mut runs: Vec<Box<dyn Runner>> = vec![
         Box::new(Opt(
             "GD+momentum",
-            GradientDescent::new(1e300)
-                .unwrap()
-                .with_rule(Momentum::classical(0.9).unwrap()),
+            GradientDescent::new(1e300).with_rule(Momentum::classical(0.9)),
         )),
-        Box::new(Opt("Parle", Parle::new(2, 0.5, 1.0, 3, 1e300).unwrap())),
-        Box::new(Opt("ElasticSgd", ElasticSgd::new(3, 1e300, 1e300).unwrap())),
+        Box::new(Opt("Parle", Parle::new(2, 0.5, 1.0, 3, 1e300))),
+        Box::new(Opt("ElasticSgd", ElasticSgd::elastic(3, 1e300, 1e300))),
     ];
     for run in &mut runs {
         let name = run.name().to_string();

@@ -7,9 +7,9 @@ mod common;
 use common::*;
 use nalgebra::DVector;
 use std::cell::RefCell;
-use wide_valleys::estimators::ImportanceSampling;
 use wide_valleys::observe::{CsvObserver, FnObserver, Observed, Observer, CSV_HEADER};
-use wide_valleys::optimizers::{EntropySgd, Parle};
+use wide_valleys::optim::{EntropySgd, Parle};
+use wide_valleys::sampling::ImportanceSampling;
 use wide_valleys::Optimizer;
 use wide_valleys::Report;
 use wide_valleys::{Error, LocalEntropy};
@@ -71,7 +71,7 @@ fn observing_a_scheme_changes_nothing_and_reports_its_values() {
 #[test]
 fn observing_an_optimizer_changes_nothing_and_reports_its_values() {
     let loss = Hostile::new(2);
-    let make = || Parle::new(3, 0.5, 2.0, 4, 0.2).unwrap().seed(5);
+    let make = || Parle::new(3, 0.5, 2.0, 4, 0.2).seed(5);
     let mut plain = make();
     let log = RefCell::new(Vec::new());
     let mut watched = Observed::new(
@@ -119,10 +119,7 @@ fn observing_an_optimizer_changes_nothing_and_reports_its_values() {
 #[test]
 fn a_failed_step_is_reported_as_an_error_not_as_an_observation() {
     let loss = Hostile::new(2);
-    let mut watched = Observed::new(
-        EntropySgd::new(0.5, 5, 0.1).unwrap().seed(1),
-        Log::default(),
-    );
+    let mut watched = Observed::new(EntropySgd::new(0.5, 5, 0.1).seed(1), Log::default());
     let mut x = start(1);
     watched.step(&mut x, &loss).unwrap();
     loss.poison_after(3, f64::NAN);
@@ -141,7 +138,7 @@ fn a_failed_step_is_reported_as_an_error_not_as_an_observation() {
 fn csv_observer_writes_one_parsable_row_per_step() {
     let loss = Hostile::new(2);
     let mut watched = Observed::new(
-        EntropySgd::new(0.5, 5, 0.1).unwrap().seed(1),
+        EntropySgd::new(0.5, 5, 0.1).seed(1),
         CsvObserver::new(Vec::new()),
     );
     let mut x: DVector<f64> = start(1);
@@ -177,10 +174,7 @@ fn csv_observer_keeps_a_write_error_instead_of_failing_the_step() {
         }
     }
     let loss = Hostile::new(2);
-    let mut watched = Observed::new(
-        EntropySgd::new(0.5, 5, 0.1).unwrap(),
-        CsvObserver::new(Broken),
-    );
+    let mut watched = Observed::new(EntropySgd::new(0.5, 5, 0.1), CsvObserver::new(Broken));
     let mut x = start(1);
     watched.step(&mut x, &loss).unwrap();
     assert!(watched.observer().io_error().is_some());
@@ -213,10 +207,7 @@ fn csv_observer_label_columns_let_one_log_hold_several_runs() {
             2 => csv.set_labels([name]),
             _ => csv.set_labels([name.to_string(), run.to_string(), "extra".into()]),
         }
-        let mut watched = Observed::new(
-            EntropySgd::new(0.5, 5, 0.1).unwrap().seed(run as u64),
-            &mut csv,
-        );
+        let mut watched = Observed::new(EntropySgd::new(0.5, 5, 0.1).seed(run as u64), &mut csv);
         let mut x: DVector<f64> = start(1);
         for _ in 0..steps {
             watched.step(&mut x, &loss).unwrap();

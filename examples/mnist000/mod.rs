@@ -28,11 +28,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wide_valleys::data::mnist::Mnist;
 use wide_valleys::data::Dataset;
-use wide_valleys::estimators::{ImportanceSampling, Sgld};
 use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::nn::{Mlp, MlpObjective};
 use wide_valleys::observe::{Observed, Observer};
-use wide_valleys::optimizers::GradientDescent;
+use wide_valleys::optim::GradientDescent;
+use wide_valleys::sampling::{ImportanceSampling, Sgld};
 use wide_valleys::Optimizer;
 use wide_valleys::{rng, HeatRegularization, LocalEntropy, Schedule};
 
@@ -210,7 +210,7 @@ impl Method {
         observer: impl Observer + 'static,
     ) -> wide_valleys::Result<Stepper> {
         Ok(match self.clone() {
-            Method::Sgd { lr } => observed(GradientDescent::new(lr)?.seed(seed), observer),
+            Method::Sgd { lr } => observed(GradientDescent::new(lr).seed(seed), observer),
             Method::Sgld {
                 tau,
                 offset,

@@ -13,8 +13,8 @@ mod robbins_monro;
 
 pub use robbins_monro::{GaussianExpectation, RobbinsMonro};
 
-use crate::sampling::MeanEstimator;
 use crate::rng::Prng;
+use crate::sampling::MeanEstimator;
 use crate::{Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};

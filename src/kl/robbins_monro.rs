@@ -2,10 +2,10 @@
 
 use super::ModeSeekingSolver;
 use crate::error::{check, site};
-use crate::sampling::Quadrature;
 use crate::kernels;
 use crate::objective::{Batch, Gradient, MeanGradient, NoiseStream};
 use crate::rng::{self, Prng};
+use crate::sampling::Quadrature;
 use crate::{Error, Real, Report, Result};
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};

@@ -2,11 +2,11 @@
 //! learning-rate schedule (`shared/DESIGN.md`: "a gradient of a smoothed loss followed by an
 //! update rule"; 004 §4.3 and 003 §3.2.2 change only "lines 5 and 9" to get momentum or Adam).
 
-use crate::smoothing::GradientOracle;
 use crate::error::{check, site};
 use crate::objective::{Cost, Counted};
 use crate::optim::{counted_step, Optimizer};
 use crate::rng::{self, Prng};
+use crate::smoothing::GradientOracle;
 use crate::update::{Sgd, UpdateRule};
 use crate::{Real, Report, Result, Schedule};
 use nalgebra::DVector;

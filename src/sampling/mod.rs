@@ -23,8 +23,8 @@ mod quadrature;
 mod settings;
 mod sgld;
 
-pub use estimator::MeanEstimator;
 pub(crate) use estimator::LogSum;
+pub use estimator::MeanEstimator;
 pub use exponential_sgld::ExponentialSgld;
 pub use importance::ImportanceSampling;
 pub use langevin::{ChainForm, LangevinChain, RunningMean};

@@ -1,8 +1,8 @@
 //! One replica of Parle / Elastic-SGD and its two-phase round (prepare, then commit or roll back),
 //! what a [`Transport`](super::Transport) carries between the master and the replicas.
 
-use crate::smoothing::{ElasticCoupling, GradientOracle, LocalEntropyGradient};
 use crate::rng::Prng;
+use crate::smoothing::{ElasticCoupling, GradientOracle, LocalEntropyGradient};
 use crate::update::UpdateRule;
 use crate::{Real, Result};
 use nalgebra::DVector;
