@@ -127,14 +127,14 @@ fn build(name: &str, per_epoch: usize, args: &Args, seed: u64) -> wide_valleys::
     Ok(match name {
         "sgd" => Box::new(
             GradientDescent::new(0.1f32)
-                .with_rule(nesterov()?)
+                .with_rule(nesterov())
                 .learning_rate_schedule(drop_by_5_every_3_epochs(0.1, per_epoch))
                 .seed(seed),
         ),
         "entropy-sgd" => Box::new(
             EntropySgd::with_oracle(
                 LocalEntropyGradient::with_estimator(
-                    scope()?,
+                    scope(),
                     ExponentialSgld::new(20)
                         .langevin_step(0.1)
                         .thermal_noise(1e-8)
@@ -143,24 +143,24 @@ fn build(name: &str, per_epoch: usize, args: &Args, seed: u64) -> wide_valleys::
                 .scaled(true),
                 1.0f32,
             )
-            .with_rule(nesterov()?)
+            .with_rule(nesterov())
             .learning_rate_schedule(drop_by_5_every_3_epochs(1.0, per_epoch))
             .seed(seed),
         ),
         "hj" => Box::new(
             SmoothedOptimizer::with_oracle(
-                HopfLaxGradient::new(scope()?, 5)
+                HopfLaxGradient::new(scope(), 5)
                     .inner_step(0.1)
                     .scaled(true),
                 1.0f32,
             )
-            .with_rule(nesterov()?)
+            .with_rule(nesterov())
             .learning_rate_schedule(drop_by_5_every_3_epochs(1.0, per_epoch))
             .seed(seed),
         ),
         "heat" => Box::new(
             Heat::new(args.heat_gamma, 20, 0.1f32)
-                .with_rule(nesterov()?)
+                .with_rule(nesterov())
                 .learning_rate_schedule(drop_by_5_every_3_epochs(0.1, per_epoch))
                 .seed(seed),
         ),

@@ -94,6 +94,7 @@ struct Args {
 
 type Obj = MlpObjective<f32>;
 type ParleN = Parle<f32, Momentum<f32>>;
+type ElasticN = ElasticSgd<f32, Momentum<f32>>;
 
 /// Who watches a run: its progress bar and its rows of the step log.
 type Watch = common::RunObserver;
@@ -103,6 +104,7 @@ type Watch = common::RunObserver;
 enum Runner {
     Single(Box<Observed<Box<dyn Optimizer<f32, Obj>>, Watch>>, Obj),
     Replicas(Box<Observed<ParleN, Watch>>, Vec<Obj>),
+    Elastic(Box<Observed<ElasticN, Watch>>, Vec<Obj>),
 }
 
 impl Runner {
@@ -110,6 +112,7 @@ impl Runner {
         Ok(match self {
             Runner::Single(o, f) => o.step(x, f)?.gradient_evaluations,
             Runner::Replicas(p, fs) => p.step_replicas(x, fs)?.gradient_evaluations,
+            Runner::Elastic(p, fs) => p.step_replicas(x, fs)?.gradient_evaluations,
         })
     }
 }
@@ -204,35 +207,36 @@ fn build(
                 vec![base.clone()]
             };
             let per_replica = objs[0].indices().len() / args.batch;
-            let p: ParleN = if let Algo::Parle(_) = algo {
-                Parle::with_oracle(
+            if let Algo::Parle(_) = algo {
+                let p: ParleN = Parle::with_oracle(
                     n,
                     LocalEntropyGradient::with_estimator(
-                        gamma()?,
+                        gamma(),
                         ExponentialSgld::new(l)
                             .langevin_step(args.lr)
                             .thermal_noise(0.0)
                             .averaging(Averaging::old_average_weight(0.25)),
                     )
                     .scaled(true),
-                    rho()?,
+                    rho(),
                     args.lr,
                 )
-                .with_rule(nesterov()?)
+                .with_rule(nesterov())
                 .learning_rate_schedule(drop_once(args.lr, 2 * per_replica))
-                .seed(seed)
+                .seed(seed);
+                Runner::Replicas(Box::new(Observed::new(p, watch)), objs)
             } else {
-                ElasticSgd::elastic(n, rho()?, args.lr)
-                    .with_rule(nesterov()?)
-                    .seed(seed)
-            };
-            Runner::Replicas(Box::new(Observed::new(p, watch)), objs)
+                let p: ElasticN = ElasticSgd::elastic(n, rho(), args.lr)
+                    .with_rule(nesterov())
+                    .seed(seed);
+                Runner::Elastic(Box::new(Observed::new(p, watch)), objs)
+            }
         }
         Algo::EntropySgd => single(
             Box::new(
                 EntropySgd::with_oracle(
                     LocalEntropyGradient::with_estimator(
-                        gamma()?,
+                        gamma(),
                         ExponentialSgld::new(l)
                             .langevin_step(args.lr)
                             .thermal_noise(0.0)
@@ -241,7 +245,7 @@ fn build(
                     .scaled(true),
                     args.lr,
                 )
-                .with_rule(nesterov()?)
+                .with_rule(nesterov())
                 .learning_rate_schedule(drop_once(args.lr, 2 * b))
                 .seed(seed),
             ),
@@ -258,7 +262,7 @@ fn build(
             single(
                 Box::new(
                     GradientDescent::new(args.lr)
-                        .with_rule(nesterov()?)
+                        .with_rule(nesterov())
                         .seed(seed),
                 ),
                 f,

@@ -18,6 +18,7 @@ use mnist000::*;
 use wide_valleys::data::synthetic::Blobs;
 use wide_valleys::optim::{EntropySgd, Parle};
 use wide_valleys::Schedule;
+use wide_valleys::{ExponentialSgld, LocalEntropyGradient};
 
 /// Flags.
 #[derive(Parser, Debug)]
@@ -95,11 +96,15 @@ fn main() -> wide_valleys::Result<()> {
     let make = |i: usize, seed: u64, obs: common::RunObserver| -> Stepper {
         match i {
             4 => observed(
-                EntropySgd::new(1.0f32, 5, 1.0)
-                    .and_then(|o| o.langevin_step(0.1))
-                    .expect("valid")
-                    .scaled(true)
-                    .seed(seed),
+                EntropySgd::with_oracle(
+                    LocalEntropyGradient::with_estimator(
+                        1.0f32,
+                        ExponentialSgld::new(5).langevin_step(0.1),
+                    )
+                    .scaled(true),
+                    1.0,
+                )
+                .seed(seed),
                 obs,
             ),
             5 => observed(Parle::new(3, 1.0f32, 1.0, 5, 0.1).seed(seed), obs),

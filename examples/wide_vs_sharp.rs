@@ -105,7 +105,7 @@ fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usiz
             Box::new(
                 EntropySgd::with_oracle(
                     LocalEntropyGradient::with_estimator(
-                        scope()?,
+                        scope(),
                         ExponentialSgld::new(50)
                             .averaging(Averaging::new_sample_weight(0.1))
                             .langevin_step(0.12)
@@ -123,7 +123,7 @@ fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usiz
             Box::new(
                 EntropySgd::with_oracle(
                     LocalEntropyGradient::with_estimator(
-                        scope()?,
+                        scope(),
                         ExponentialSgld::new(50)
                             .averaging(Averaging::new_sample_weight(0.1))
                             .langevin_step(0.12)
@@ -148,7 +148,7 @@ fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usiz
                 Parle::with_oracle(
                     4,
                     LocalEntropyGradient::with_estimator(
-                        scope()?,
+                        scope(),
                         ExponentialSgld::new(50)
                             .langevin_step(0.12)
                             .thermal_noise(1.0)
@@ -167,7 +167,7 @@ fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usiz
             Box::new(
                 LocalEntropy::new(2.0)
                     .estimator(Quadrature::default())
-                    .tau_schedule(scope()?),
+                    .tau_schedule(scope()),
             ),
             TWO_STEP_STEPS,
         ),
@@ -176,14 +176,14 @@ fn optimizers(dim: usize) -> wide_valleys::Result<Vec<(&'static str, Boxed, usiz
             Box::new(
                 LocalEntropy::new(2.0)
                     .estimator(Sgld::paper().constant_step(0.02))
-                    .tau_schedule(scope()?)
+                    .tau_schedule(scope())
                     .seed(1),
             ),
             TWO_STEP_STEPS,
         ),
         (
             "HeatReg (RM)",
-            Box::new(HeatRegularization::new(2.0).tau_schedule(scope()?).seed(1)),
+            Box::new(HeatRegularization::new(2.0).tau_schedule(scope()).seed(1)),
             TWO_STEP_STEPS,
         ),
     ];

@@ -346,11 +346,12 @@ impl<T: Real, O: Cost<T> + ?Sized, S: Optimizer<T, O>, Obs: Observer> Optimizer<
     }
 }
 
-impl<T, U, Tr, Obs> Observed<Parle<T, U, Tr>, Obs>
+impl<T, U, Tr, G, Obs> Observed<Parle<T, U, Tr, G>, Obs>
 where
     T: Real,
-    U: UpdateRule<T>,
+    U: UpdateRule<T> + Send + Sync,
     Tr: crate::optim::Transport,
+    G: Clone + Send + Sync,
     Obs: Observer,
 {
     /// One observed Parle step with one objective per replica (003 §5.5); see
@@ -360,8 +361,11 @@ where
         &mut self,
         x: &mut DVector<T>,
         objectives: &[O],
-    ) -> Result<Report> {
-        let k = <Parle<T, U, Tr> as Optimizer<T, O>>::steps_taken(&self.inner);
+    ) -> Result<Report>
+    where
+        G: for<'c> crate::smoothing::GradientOracle<T, crate::objective::Counted<'c, O>>,
+    {
+        let k = <Parle<T, U, Tr, G> as Optimizer<T, O>>::steps_taken(&self.inner);
         self.remember(x);
         let mut result = self.inner.step_replicas(x, objectives);
         if let Some(first) = objectives.first() {

@@ -155,7 +155,7 @@ fn cases<T: Real>() -> Vec<(&'static str, u64)> {
         (
             "Entropy-SGD (data term)",
             run::<T, _>("esgd-rho", || {
-                EntropySgd::with_oracle(
+                SmoothedOptimizer::with_oracle(
                     DataTerm::new(LocalEntropyGradient::new(t(0.5), 4), t(0.1)),
                     t(0.1),
                 )

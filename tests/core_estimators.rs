@@ -43,9 +43,7 @@ fn estimators() -> Vec<(&'static str, Estimator, f64)> {
             Box::new(
                 ExponentialSgld::new(400)
                     .langevin_step(0.05)
-                    .unwrap()
                     .thermal_noise(0.0)
-                    .unwrap()
                     .averaging(Averaging::last_iterate()),
             ),
             1e-9,

@@ -77,7 +77,7 @@ fn steps_do_not_allocate() {
         ),
         (
             "Entropy-SGD",
-            allocations(&mut EntropySgd::with_oracle(
+            allocations(&mut SmoothedOptimizer::with_oracle(
                 DataTerm::new(
                     LocalEntropyGradient::with_estimator(
                         sched(),

@@ -185,7 +185,7 @@ fn entropy_sgd_with_data_term_and_momentum() {
     battery(
         "Entropy-SGD (rho = 0.1, classical momentum)",
         |s| {
-            EntropySgd::with_oracle(
+            SmoothedOptimizer::with_oracle(
                 DataTerm::new(
                     LocalEntropyGradient::with_estimator(
                         0.5,

@@ -24,12 +24,13 @@ fn langevin_oracle_estimates_the_local_entropy_gradient() {
     let x = start(D, 4);
     let gamma = 0.5;
     let exact = (&x - q.local_entropy_mean(&x, gamma)) / gamma;
-    let mut oracle = LocalEntropyGradient::new(gamma, 4000)
-        .langevin_step(0.05)
-        .unwrap()
-        .thermal_noise(1.0)
-        .unwrap()
-        .averaging(Averaging::new_sample_weight(0.005));
+    let mut oracle = LocalEntropyGradient::with_estimator(
+        gamma,
+        ExponentialSgld::new(4000)
+            .langevin_step(0.05)
+            .thermal_noise(1.0)
+            .averaging(Averaging::new_sample_weight(0.005)),
+    );
     let mut r = rng::seeded(1);
     let mut g = DVector::zeros(D);
     let mut mean = DVector::zeros(D);
@@ -56,12 +57,13 @@ fn local_entropy_gradient_on_the_mixture_matches_the_exact_one() {
     let x = DVector::from_element(1, 0.5);
     let gamma = 0.3;
     let exact = f.local_entropy_gradient(&x, gamma)[0];
-    let mut oracle = LocalEntropyGradient::new(gamma, 20000)
-        .langevin_step(0.05)
-        .unwrap()
-        .thermal_noise(1.0)
-        .unwrap()
-        .averaging(Averaging::new_sample_weight(0.001));
+    let mut oracle = LocalEntropyGradient::with_estimator(
+        gamma,
+        ExponentialSgld::new(20000)
+            .langevin_step(0.05)
+            .thermal_noise(1.0)
+            .averaging(Averaging::new_sample_weight(0.001)),
+    );
     let mut r = rng::seeded(2);
     let mut g = DVector::zeros(1);
     let mut mean = 0.0;
@@ -140,7 +142,7 @@ fn sam_oracle_ascends_by_the_radius() {
 fn trivialized_field_follows_eq_2_20() {
     // τ_i = n(e^{−i/τ₀} − ½), factor (1 + 2τ_i/N)^{1/2}: at i = 0 it is (1 + n/N)^{1/2}, and
     // with n = N it tends to 0.
-    let t = TrivializedGradient::<f64>::new(1.0, 3, D, 10.0).unwrap();
+    let t = TrivializedGradient::<f64>::new(1.0, 3, D, 10.0);
     assert!((t.tau_at(0) - D as f64 / 2.0).abs() < 1e-12);
     assert!((t.field_factor(0, D) - 2f64.sqrt()).abs() < 1e-12);
     assert!((t.field_factor(25, D) - (2.0 * (-2.5f64).exp()).sqrt()).abs() < 1e-12);
@@ -170,9 +172,8 @@ fn noise_scale_conventions() {
     // Zero thermal noise draws no normals: the generator only serves minibatches.
     let q = quadratic(D, 3);
     let x = start(D, 4);
-    let mut o = LocalEntropyGradient::new(0.5, 5)
-        .thermal_noise(0.0)
-        .unwrap();
+    let mut o =
+        LocalEntropyGradient::with_estimator(0.5, ExponentialSgld::new(5).thermal_noise(0.0));
     let mut r = rng::seeded(1);
     let before = r.clone();
     let mut g = DVector::zeros(D);
@@ -185,9 +186,8 @@ fn data_term_uses_its_own_minibatch() {
     // 004 eq. 9: ρ∇f(x) on a minibatch Ξ^k drawn after (and apart from) the inner loop's Ξ^ℓ.
     let loss = common::LeastSquares::new(50, D, 4, 1);
     let x = start(D, 2);
-    let base = LocalEntropyGradient::new(0.5, 3)
-        .thermal_noise(1e-2)
-        .unwrap();
+    let base =
+        LocalEntropyGradient::with_estimator(0.5, ExponentialSgld::new(3).thermal_noise(1e-2));
     let mut with = DataTerm::new(base.clone(), 0.3);
     let mut without = base;
     let (mut r1, mut r2) = (rng::seeded(4), rng::seeded(4));
@@ -207,8 +207,8 @@ fn data_term_uses_its_own_minibatch() {
 #[test]
 fn averaging_conventions_convert() {
     // 004's α = 0.9 on the new sample is 003's α = 0.1 on the old average.
-    let a = Averaging::<f64>::new_sample_weight(0.9).unwrap();
-    let b = Averaging::<f64>::old_average_weight(0.1).unwrap();
+    let a = Averaging::<f64>::new_sample_weight(0.9);
+    let b = Averaging::<f64>::old_average_weight(0.1);
     assert!((a.weight_of_new() - b.weight_of_new()).abs() < 1e-15);
     assert_eq!(Averaging::<f64>::last_iterate().weight_of_new(), 1.0);
 }

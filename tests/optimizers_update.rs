@@ -126,11 +126,12 @@ fn entropy_adam_is_adam_on_the_local_entropy_gradient() {
     )
     .with_rule(Adam::standard())
     .seed(4);
-    let mut oracle = LocalEntropyGradient::new(0.5, 5)
-        .langevin_step(0.05)
-        .unwrap()
-        .thermal_noise(1e-2)
-        .unwrap();
+    let mut oracle = LocalEntropyGradient::with_estimator(
+        0.5,
+        ExponentialSgld::new(5)
+            .langevin_step(0.05)
+            .thermal_noise(1e-2),
+    );
     let mut r = wide_valleys::rng::stream(4, 0);
     let mut adam = Adam::standard();
     let mut x = dvector![1.0, 1.0];
