@@ -9,7 +9,7 @@ use wide_valleys::regularized::MonteCarlo;
 use wide_valleys::rng::seeded;
 use wide_valleys::sampling::{ImportanceSampling, MeanEstimator, Quadrature, Sgld, StepSizes};
 use wide_valleys::{
-    Batch, Cost, Error, Gradient, HeatRegularization, LocalEntropy, Result, Schedule,
+    Batch, Cost, Error, Gradient, HeatRegularization, LocalEntropy, Optimizer, Result, Schedule,
 };
 
 fn quad2() -> Quadratic<f64> {
@@ -79,19 +79,82 @@ impl Gradient<f64> for Flaky {
     }
 }
 
+/// `a` and `b` are the same error. `Error`'s derived `PartialEq` compares the reported value as
+/// an `f64`, so an error that reports NaN is not `==` to itself: compare that value's bits.
+fn identical(a: &Error, b: &Error) -> bool {
+    match (a, b) {
+        (
+            Error::InvalidHyperParameter {
+                name: n1,
+                value: v1,
+                reason: r1,
+            },
+            Error::InvalidHyperParameter {
+                name: n2,
+                value: v2,
+                reason: r2,
+            },
+        ) => n1 == n2 && r1 == r2 && v1.to_bits() == v2.to_bits(),
+        _ => a == b,
+    }
+}
+
+/// The scheme was built (constructors take values as given), but `validate()` names `expected`
+/// and a step on `loss` returns that very error, twice, with x unchanged bit for bit and the
+/// counter still at `k`.
+#[track_caller]
+fn scheme_rejects<S, O>(scheme: &mut S, x: &mut DVector<f64>, loss: &O, expected: &str)
+where
+    S: Optimizer<f64, O>,
+{
+    let k = scheme.steps_taken();
+    let err = scheme.validate().unwrap_err();
+    assert_invalid::<()>(Err(err.clone()), expected);
+    let before = bits(x);
+    for _ in 0..2 {
+        match scheme.step(x, loss) {
+            Err(e) if identical(&e, &err) => {}
+            other => panic!("step: expected validate()'s {err:?}, got {other:?}"),
+        }
+        assert_eq!(bits(x), before, "x changed by a failed step");
+        assert_eq!(
+            scheme.steps_taken(),
+            k,
+            "the counter moved on a failed step"
+        );
+    }
+}
+
 #[test]
-fn invalid_tau_is_rejected_lazily_and_eagerly_and_x_is_untouched() {
+fn invalid_tau_is_named_by_validate_and_by_step_and_x_is_untouched() {
     let loss = quad2();
     for tau in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let mut x = dvector![0.3, -0.7];
-        let before = bits(&x);
-        assert_invalid(LocalEntropy::new(tau).step(&mut x, &loss), "tau");
-        assert_invalid(HeatRegularization::new(tau).step(&mut x, &loss), "tau");
-        assert_eq!(bits(&x), before);
-        assert_invalid(LocalEntropy::try_new(tau), "tau");
-        assert_invalid(HeatRegularization::try_new(tau), "tau");
+        // Constructors take τ as given (there is no `try_new` any more).
+        let mut le = LocalEntropy::new(tau);
+        let mut hr = HeatRegularization::new(tau);
+        scheme_rejects(&mut le, &mut x, &loss, "tau");
+        scheme_rejects(&mut hr, &mut x, &loss, "tau");
+        assert_invalid(le.tau(), "tau");
+        assert_eq!(le.k(), 0);
+        // The error reports the value given.
+        match Optimizer::<f64, Quadratic<f64>>::validate(&hr) {
+            Err(Error::InvalidHyperParameter { value, .. }) => {
+                assert_eq!(value.to_bits(), tau.to_bits())
+            }
+            other => panic!("{other:?}"),
+        }
     }
-    assert!(LocalEntropy::try_new(0.1).is_ok() && HeatRegularization::try_new(0.1).is_ok());
+    let mut x = dvector![0.3, -0.7];
+    for mut scheme in [
+        Box::new(LocalEntropy::new(0.1).estimator(ImportanceSampling::new(20)))
+            as Box<dyn Optimizer<f64, Quadratic<f64>>>,
+        Box::new(HeatRegularization::new(0.1)),
+    ] {
+        assert_eq!(scheme.validate(), Ok(()));
+        scheme.step(&mut x, &loss).unwrap();
+        assert_eq!(scheme.steps_taken(), 1);
+    }
 }
 
 #[test]
@@ -101,13 +164,50 @@ fn a_tau_schedule_turning_invalid_mid_run_stops_without_side_effects() {
         .estimator(ImportanceSampling::new(50))
         .tau_schedule(Schedule::from_fn(|k| if k == 0 { 0.1 } else { f64::NAN }));
     let mut x = dvector![0.3, -0.7];
+    assert_eq!(Optimizer::<f64, Quadratic<f64>>::validate(&scheme), Ok(()));
     scheme.step(&mut x, &loss).unwrap();
-    let before = bits(&x);
-    assert_invalid(scheme.step(&mut x, &loss), "tau");
-    assert_eq!(bits(&x), before);
+    scheme_rejects(&mut scheme, &mut x, &loss, "tau");
     assert_eq!(scheme.k(), 1);
-    assert_invalid(Schedule::eq18(-0.1, 0.5), "tau0");
-    assert_invalid(Schedule::eq18(0.1, -1.0), "tau1");
+}
+
+#[test]
+fn invalid_eq18_schedules_are_named_by_validate_and_by_step() {
+    let loss = quad2();
+    // 000 eq. 18 is the geometric schedule τ₀·(1/(1 + τ₁))^k: its parameters are reported
+    // under the geometric schedule's names, τ₀ as `initial` and 1/(1 + τ₁) as `factor`.
+    for (tau0, tau1, expected) in [
+        (-0.1, 0.5, "initial"),
+        (0.0, 0.5, "initial"),
+        (f64::NAN, 0.5, "initial"),
+        (0.1, -1.0, "factor"),
+        (0.1, -1.5, "factor"),
+        (0.1, f64::NAN, "factor"),
+    ] {
+        let s = Schedule::eq18(tau0, tau1);
+        assert_invalid(s.validate(), expected);
+        let mut x = dvector![0.3, -0.7];
+        scheme_rejects(
+            &mut LocalEntropy::new(0.1).tau_schedule(s.clone()),
+            &mut x,
+            &loss,
+            expected,
+        );
+        scheme_rejects(
+            &mut HeatRegularization::new(0.1).tau_schedule(s),
+            &mut x,
+            &loss,
+            expected,
+        );
+    }
+    // τ₁ ∈ (−1, 0) is the "reverse" schedule of 000 Figure 8: τ grows, and that is valid.
+    for (tau0, tau1) in [(0.1, 0.5), (0.1, -0.5), (0.1, 0.0)] {
+        let s = Schedule::eq18(tau0, tau1);
+        assert_eq!(s.validate(), Ok(()));
+        let mut scheme = LocalEntropy::new(1.0)
+            .estimator(ImportanceSampling::new(20))
+            .tau_schedule(s);
+        scheme.step(&mut dvector![0.3, -0.7], &loss).unwrap();
+    }
 }
 
 #[test]
@@ -151,22 +251,63 @@ fn zero_samples_and_iterations_are_rejected() {
     );
     assert_invalid(Quadrature::new(2, 10.0).heat(&x, 0.1, &loss), "nodes");
     assert_invalid(Quadrature::new(11, 0.0).heat(&x, 0.1, &loss), "half_width");
-    // The same through a scheme, x untouched.
-    let mut xs = dvector![0.1, 0.2];
-    let before = bits(&xs);
+    // The estimators' own validation says the same, without a loss.
     assert_invalid(
-        LocalEntropy::new(0.1)
-            .estimator(Sgld::paper().samples(0))
-            .step(&mut xs, &loss),
+        MeanEstimator::<f64, Quadratic<f64>>::validate(&Sgld::paper().samples(0)),
         "samples",
     );
     assert_invalid(
-        HeatRegularization::new(0.1)
-            .solver(RobbinsMonro::paper().iterations(0))
-            .step(&mut xs, &loss),
+        MeanEstimator::<f64, Quadratic<f64>>::validate(&ImportanceSampling::new(0)),
+        "samples",
+    );
+    assert_invalid(
+        MeanEstimator::<f64, Quadratic<f64>>::validate(&Quadrature::new(2, 10.0)),
+        "nodes",
+    );
+    // The same through a scheme: validate() names it, the step returns it, x untouched.
+    let mut xs = dvector![0.1, 0.2];
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(Sgld::paper().samples(0)),
+        &mut xs,
+        &loss,
+        "samples",
+    );
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(ImportanceSampling::new(0)),
+        &mut xs,
+        &loss,
+        "samples",
+    );
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(ImportanceSampling::new(10).chunks(0)),
+        &mut xs,
+        &loss,
+        "chunks",
+    );
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(Quadrature::new(2, 10.0)),
+        &mut xs,
+        &loss,
+        "nodes",
+    );
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(Quadrature::new(11, 0.0)),
+        &mut xs,
+        &loss,
+        "half_width",
+    );
+    scheme_rejects(
+        &mut HeatRegularization::new(0.1).solver(RobbinsMonro::paper().iterations(0)),
+        &mut xs,
+        &loss,
         "iterations",
     );
-    assert_eq!(bits(&xs), before);
+    scheme_rejects(
+        &mut HeatRegularization::new(0.1).solver(RobbinsMonro::paper().samples(0)),
+        &mut xs,
+        &loss,
+        "samples",
+    );
 }
 
 #[test]
@@ -197,6 +338,22 @@ fn robbins_monro_alpha_must_lie_in_half_open_interval_and_c_positive() {
             "c",
         );
     }
+    // Through the scheme: validate() names them, the step returns the same error.
+    let mut xs = dvector![0.1, 0.2];
+    for alpha in [0.5, 1.0001, f64::NAN] {
+        scheme_rejects(
+            &mut HeatRegularization::new(0.1).solver(RobbinsMonro::paper().alpha(alpha)),
+            &mut xs,
+            &loss,
+            "alpha",
+        );
+    }
+    scheme_rejects(
+        &mut HeatRegularization::new(0.1).solver(RobbinsMonro::paper().c(-0.1)),
+        &mut xs,
+        &loss,
+        "c",
+    );
 }
 
 #[test]
@@ -217,8 +374,34 @@ fn sgld_temperature_and_step_sizes_are_validated() {
             .estimate(&x, 0.1, &loss, &mut rng, &mut m),
         "step_size",
     );
+    let mut xs = dvector![0.1, 0.2];
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(Sgld::paper().temperature(-1.0)),
+        &mut xs,
+        &loss,
+        "temperature",
+    );
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(Sgld::paper().constant_step(f64::NAN)),
+        &mut xs,
+        &loss,
+        "step_size",
+    );
+    // ε_j = 1/(offset + j) ≤ 0 or ∞ at j = 1.
+    scheme_rejects(
+        &mut LocalEntropy::new(0.1).estimator(Sgld::paper().harmonic(-1.0)),
+        &mut xs,
+        &loss,
+        "step_size",
+    );
+    // A custom step-size schedule is checked value by value as the chain reads it: validate()
+    // sees ε_1 only, the estimate stops at the first bad ε_j and commits no chain.
     let bad_later = StepSizes::Schedule(Schedule::from_fn(|j| if j < 5 { 0.01 } else { -1.0 }));
     let mut sgld = Sgld::paper().step_sizes(bad_later);
+    assert_eq!(
+        MeanEstimator::<f64, Quadratic<f64>>::validate(&sgld),
+        Ok(())
+    );
     assert_invalid(sgld.estimate(&x, 0.1, &loss, &mut rng, &mut m), "step_size");
     assert!(sgld.chain().is_none(), "no chain committed on error");
 }
@@ -301,7 +484,6 @@ fn failure_leaves_no_trace<K>(
     wide_valleys::schemes::TwoStep<f64, K>:
         wide_valleys::Optimizer<f64, Quadratic<f64>> + wide_valleys::Optimizer<f64, Flaky>,
 {
-    use wide_valleys::Optimizer;
     let loss = quad2();
     let (mut a, mut b) = (make(), make());
     let (mut xa, mut xb) = (dvector![0.8, -0.4], dvector![0.8, -0.4]);
