@@ -49,9 +49,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Magic string at the start of every checkpoint header.
 pub const MAGIC: &str = "wide-valleys checkpoint";
 /// Version of the file layout ([`Header`] + state line). Bumped on any incompatible change.
-/// Version 2: the composable oracles (the local-entropy gradient holds its estimator, Parle's
-/// replicas an elastic-coupling wrapper); version-1 files are refused.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 3: every optimizer's State apart (`state`: k, the generator, the rule; Parle's
+/// replicas as `state` + oracle), scratch never written; version-1 and -2 files are refused.
+pub const FORMAT_VERSION: u32 = 3;
 /// The crate version that writes (and alone may read) checkpoints.
 pub const CRATE_VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -11,8 +11,9 @@ use thiserror::Error;
 /// After any error returned by a `step`, the parameters passed in are exactly as they were before
 /// the call (the step works on scratch buffers and commits only on success). `Clone` and
 /// `PartialEq` (an I/O error is kept as its [`std::io::ErrorKind`] and message), so errors can be
-/// stored, compared in tests and sent between threads.
-#[derive(Clone, Debug, Error, PartialEq)]
+/// stored, compared in tests and sent between threads. Equality is that of the fields with the
+/// offending values compared bit for bit, so an error carrying a NaN equals its clone.
+#[derive(Clone, Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A hyper-parameter is outside its valid range (τ ≤ 0, NaN, zero samples, α ∉ (1/2, 1], …).
@@ -423,6 +424,15 @@ pub(crate) mod check {
                 during: algorithm_name(during),
             })
         }
+    }
+}
+
+impl PartialEq for Error {
+    /// Same variant and same fields, floats compared by their bits (their `Debug` form is exact:
+    /// the shortest decimal that round-trips), so `NaN` values compare equal.
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && format!("{self:?}") == format!("{other:?}")
     }
 }
 

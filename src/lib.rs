@@ -9,15 +9,14 @@
 //! |---|---|---|
 //! | [`objective`] | the user's loss: [`Cost`] (values), [`Gradient`] (gradients), minibatches drawn by the algorithm; optionally [`MeanGradient`] (many gradients' mean at once, for Robbins–Monro) and [`GaussianWeightedMean`] (importance sampling's weighted mean with less noise, same law) | 000 §2, Alg. 4, Alg. 5 |
 //! | [`objectives`] | test landscapes with closed forms (Gaussian mixture, quadratic) | DESIGN.md |
-//! | [`sampling`] | the one Langevin transition (SGLD and the Entropy-SGD / Parle inner loop are uses of it) | 000 Alg. 3, 004 Alg. 1, 003 eq. 5.8a–b |
-//! | [`estimators`] | estimators of E_{q_{x,τ}}\[Y\]: SGLD, importance sampling, quadrature | 000 Alg. 3, Alg. 4, eq. 15 |
+//! | [`sampling`] | the one Langevin transition ([`sampling::LangevinChain`]) and the estimators of E_{q_{x,τ}}\[Y\] built from it or beside it: SGLD, Entropy-SGD's inner loop, importance sampling, quadrature | 000 Alg. 3, Alg. 4, eq. 15; 004 Alg. 1; 003 Alg. 2, eq. 5.8a–b |
 //! | [`kl`] | Gaussian–KL steps: mean-seeking (moment matching) and mode-seeking (Robbins–Monro) | 000 §5, Alg. 5, eq. 17 |
 //! | [`schemes`] | the two-step schemes [`LocalEntropy`] and [`HeatRegularization`] | 000 Alg. 1, Alg. 2, eq. 12 |
 //! | [`regularized`] | estimators of F_τ and F^H_τ themselves | 000 eq. 2, §4 |
 //! | [`schedules`] | τ, γ, ρ and learning-rate schedules | 000 eq. 18, 003 §3.2.3, eq. 5.10 |
 //! | [`update`] | first-order update rules: SGD, momentum, Nesterov, Adam, weight decay | 003 §3.3.5 |
-//! | [`optim`] | the one [`Optimizer`] trait and its [`Report`]: every scheme and optimizer below steps x through it | — |
-//! | [`optimizers`] | smoothed-gradient oracles (local entropy over any estimator, heat, Hopf–Lax, SAM around any oracle, data term, elastic coupling) and the optimizers built from them: Entropy-SGD, HEAT, HJ, Elastic-SGD, Parle over any oracle, SAM, Trivialized-SGD | 004 Alg. 1; 003 ch. 2–5 |
+//! | [`smoothing`] | smoothed-gradient oracles and their wrappers: the local-entropy gradient over any estimator, Hopf–Lax, heat, trivialized, plain; SAM, 004's data term and Parle's elastic coupling around any oracle | 000 eq. 12; 003 ch. 2–5; 004 eq. 9 |
+//! | [`optim`] | the one [`Optimizer`] trait and its [`Report`]; the driver [`SmoothedOptimizer`] (oracle + rule + learning rate) and the papers' optimizers by name: Entropy-SGD, HEAT, HJ, SAM, Trivialized-SGD, Parle over any oracle, Elastic-SGD | 004 Alg. 1; 003 ch. 2–5 |
 //! | [`nn`] | a dense MLP whose parameters are one flat vector | 000 §6.1, 004 §5.2 |
 //! | [`observe`] | observers: watch any scheme or optimizer step by step | — |
 //! | [`checkpoint`] | atomic checkpoint and resume of every scheme and optimizer | — |
@@ -34,7 +33,7 @@
 //! ## Quick look
 //!
 //! ```
-//! use wide_valleys::{estimators::Quadrature, objectives::GaussianMixture, LocalEntropy};
+//! use wide_valleys::{objectives::GaussianMixture, sampling::Quadrature, LocalEntropy};
 //! use nalgebra::dvector;
 //!
 //! let loss = GaussianMixture::<f64>::wide_and_sharp();

@@ -11,6 +11,7 @@
 //! allocates nothing once the dimension is known.
 
 use crate::error::{check, Result};
+use crate::optim::CopyState;
 use crate::Real;
 use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use std::fmt::Debug;
 
 /// A first-order update rule x ← x − η·step(g) with internal state (003 §3.2.2: "we can easily
 /// modify it to include techniques such as momentum and gradient pre-conditioning").
-pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync {
+pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync + CopyState {
     /// Updates `x` in place from the gradient `grad` with learning rate `lr` (η).
     ///
     /// Precondition: `grad.len() == x.len()`, `grad` finite and `lr` finite and > 0. The
@@ -73,25 +74,12 @@ pub trait UpdateRule<T: Real>: Clone + Debug + Send + Sync {
 
     /// Forgets the state (momentum, Adam moments and step count).
     fn reset(&mut self);
-
-    /// Copies the state of `other` into `self`, reusing `self`'s buffers (used for checkpoints and
-    /// to roll back after a failed step without allocating).
-    fn copy_state_from(&mut self, other: &Self);
 }
 
 /// Resizes `buf` to `n` zeros if its length differs (allocates only on the first call).
 fn ensure_len<T: Real>(buf: &mut DVector<T>, n: usize) {
     if buf.len() != n {
         *buf = DVector::zeros(n);
-    }
-}
-
-/// Copies `src` into `dst`, reallocating only if the lengths differ.
-fn copy_buf<T: Real>(dst: &mut DVector<T>, src: &DVector<T>) {
-    if dst.len() != src.len() {
-        *dst = src.clone();
-    } else {
-        dst.copy_from(src);
     }
 }
 
@@ -122,7 +110,11 @@ impl<T: Real> UpdateRule<T> for Sgd {
         })
     }
     fn reset(&mut self) {}
-    fn copy_state_from(&mut self, _other: &Self) {}
+}
+
+/// SGD has no state.
+impl CopyState for Sgd {
+    fn copy_state(&mut self, _from: &Self) {}
 }
 
 /// SGD with momentum μ, classical (heavy ball) or Nesterov's (Sutskever et al. 2013), as used for
@@ -209,10 +201,14 @@ impl<T: Real> UpdateRule<T> for Momentum<T> {
     fn reset(&mut self) {
         self.velocity.fill(T::zero());
     }
-    fn copy_state_from(&mut self, other: &Self) {
+}
+
+/// The velocity (and μ, which travels with it), reusing the buffer.
+impl<T: Real> CopyState for Momentum<T> {
+    fn copy_state(&mut self, other: &Self) {
         self.mu = other.mu;
         self.nesterov = other.nesterov;
-        copy_buf(&mut self.velocity, &other.velocity);
+        self.velocity.copy_state(&other.velocity);
     }
 }
 
@@ -285,12 +281,16 @@ impl<T: Real> UpdateRule<T> for Adam<T> {
         self.v.fill(T::zero());
         self.t = 0;
     }
-    fn copy_state_from(&mut self, other: &Self) {
+}
+
+/// The moments and step count (and the coefficients), reusing the buffers.
+impl<T: Real> CopyState for Adam<T> {
+    fn copy_state(&mut self, other: &Self) {
         self.beta1 = other.beta1;
         self.beta2 = other.beta2;
         self.eps = other.eps;
-        copy_buf(&mut self.m, &other.m);
-        copy_buf(&mut self.v, &other.v);
+        self.m.copy_state(&other.m);
+        self.v.copy_state(&other.v);
         self.t = other.t;
     }
 }
@@ -339,8 +339,12 @@ impl<T: Real, U: UpdateRule<T>> UpdateRule<T> for WeightDecay<T, U> {
     fn reset(&mut self) {
         self.inner.reset();
     }
-    fn copy_state_from(&mut self, other: &Self) {
+}
+
+/// The wrapped rule's state (and λ).
+impl<T: Real, U: CopyState> CopyState for WeightDecay<T, U> {
+    fn copy_state(&mut self, other: &Self) {
         self.decay = other.decay;
-        self.inner.copy_state_from(&other.inner);
+        self.inner.copy_state(&other.inner);
     }
 }

@@ -12,7 +12,6 @@ use rand::Rng;
 use wide_valleys::kl::RobbinsMonro;
 use wide_valleys::optim::*;
 use wide_valleys::sampling::ExponentialSgld;
-use wide_valleys::sampling::{Averaging, NoiseScale};
 use wide_valleys::sampling::{ImportanceSampling, Sgld};
 use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum};

@@ -18,7 +18,6 @@ use wide_valleys::kl::{GaussianExpectation, RobbinsMonro};
 use wide_valleys::objectives::{GaussianMixture, Quadratic};
 use wide_valleys::rng::seeded;
 use wide_valleys::sampling::Quadrature;
-use wide_valleys::smoothing::LocalEntropyGradient;
 use wide_valleys::{Batch, Cost, Gradient, HeatRegularization, LocalEntropy};
 
 /// f(y) = ½κ|y|² + Σᵢ aᵢ sin(ωᵢ·y + φᵢ): smooth, non-convex, confined.

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optim::*;
 use wide_valleys::sampling::ExponentialSgld;
-use wide_valleys::sampling::{Averaging, NoiseScale};
 use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum, WeightDecay};
 use wide_valleys::Optimizer;

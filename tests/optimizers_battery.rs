@@ -13,7 +13,6 @@ use serde::Serialize;
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optim::*;
 use wide_valleys::sampling::ExponentialSgld;
-use wide_valleys::sampling::{Averaging, NoiseScale};
 use wide_valleys::sampling::{ImportanceSampling, Sgld};
 use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum};

@@ -10,7 +10,6 @@ use common::{quadratic, start};
 use nalgebra::DVector;
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optim::*;
-use wide_valleys::sampling::{Averaging, NoiseScale};
 use wide_valleys::sampling::{ImportanceSampling, Quadrature};
 use wide_valleys::smoothing::*;
 use wide_valleys::{rng, Batch, Cost, FnCost, Gradient, Optimizer};

@@ -304,19 +304,17 @@ fn invalid_hyper_parameters_are_named_by_validate_and_by_step() {
 
 /// `Parle::new`'s η is also the chain's inner step η⁽⁰⁾ (003 §5.3.2), so a bad η is wrong twice;
 /// with several bad values either name is right, but validate() and the step must report the
-/// same one. They do not yet: `Parle::validate` checks coupling and learning rate before the
-/// oracle, `step_replicas` the oracle first, so for a bad η validate() says `learning_rate`
-/// and the step `langevin_step`, for a bad scope and coupling `coupling` and `scope`, for a bad
-/// HEAT scope and η `learning_rate` and `scope`. Un-ignore once src/optim/parle/mod.rs checks in
-/// one order.
+/// same one (both check in one order).
 #[test]
-#[ignore = "src gap: Parle::validate and Parle::step_replicas check in different orders"]
 fn parle_validate_and_step_agree_when_several_values_are_bad() {
     for bad in [0.0, -1.0, NAN, INF] {
         let e = rejected_as_validate_says(Parle::new(2, 1.0, 1.0, 5, bad));
         assert!(["learning_rate", "langevin_step"].contains(&name::<()>(Err(e))));
-        let e = rejected_as_validate_says(Parle::new(2, bad, bad, 5, 0.1));
-        assert!(["scope", "coupling"].contains(&name::<()>(Err(e))));
+        if bad != INF {
+            // γ = ρ = +∞ is allowed (003 §5.3.1).
+            let e = rejected_as_validate_says(Parle::new(2, bad, bad, 5, 0.1));
+            assert!(["scope", "coupling"].contains(&name::<()>(Err(e))));
+        }
         let e =
             rejected_as_validate_says(Parle::with_oracle(2, HeatGradient::new(bad, 3), 1.0, bad));
         assert!(["scope", "learning_rate"].contains(&name::<()>(Err(e))));
@@ -324,12 +322,9 @@ fn parle_validate_and_step_agree_when_several_values_are_bad() {
 }
 
 /// γ = +∞ switches the proximal term off where the estimator allows it (the Langevin chain), but
-/// SGLD, importance sampling and quadrature need τ finite. `LocalEntropyGradient::validate`
-/// accepts +∞ whatever the estimator (`MeanEstimator::validate` is not told τ), so validate()
-/// passes and only the step reports it, as `tau`. Un-ignore once src/smoothing/local_entropy.rs
-/// (or the estimators) check the scope in validate().
+/// SGLD, importance sampling and quadrature need τ finite: validate() says so, as `scope`
+/// (`MeanEstimator::allows_infinite_tau`).
 #[test]
-#[ignore = "src gap: LocalEntropyGradient::validate accepts γ = +∞ for estimators that need τ finite"]
 fn an_infinite_scope_is_rejected_by_validate_where_the_estimator_needs_a_finite_one() {
     use wide_valleys::sampling::{ImportanceSampling, Quadrature, Sgld};
     rejected_value(

@@ -9,8 +9,8 @@ use common::{quadratic, start};
 use nalgebra::DVector;
 use wide_valleys::objective::{Batch, Counted, Counts, Gradient};
 use wide_valleys::objectives::GaussianMixture;
-use wide_valleys::optim::*;
 use wide_valleys::rng;
+use wide_valleys::sampling::ExponentialSgld;
 use wide_valleys::sampling::{Averaging, NoiseScale};
 use wide_valleys::smoothing::*;
 

@@ -5,7 +5,6 @@ use nalgebra::{dvector, DVector};
 use wide_valleys::objectives::Quadratic;
 use wide_valleys::optim::*;
 use wide_valleys::sampling::ExponentialSgld;
-use wide_valleys::sampling::{Averaging, NoiseScale};
 use wide_valleys::smoothing::*;
 use wide_valleys::update::{Adam, Momentum, Sgd, UpdateRule, WeightDecay};
 use wide_valleys::Optimizer;
@@ -85,9 +84,9 @@ fn adam_first_step_is_sign_and_state_copies() {
     a.apply(&mut x, &dvector![3.0, -1e-3, 0.0], 0.01);
     assert!((x[0] + 0.01).abs() < 1e-9 && (x[1] - 0.01).abs() < 1e-7 && x[2] == 0.0);
     assert_eq!(a.steps(), 1);
-    // copy_state_from reproduces the future exactly (used for rollback and checkpoints).
+    // copy_state reproduces the future exactly (how a failed step keeps the old State).
     let mut b = Adam::<f64>::standard();
-    b.copy_state_from(&a);
+    b.copy_state(&a);
     let (mut xa, mut xb) = (x.clone(), x.clone());
     for _ in 0..5 {
         a.apply(&mut xa, &dvector![1.0, 2.0, -3.0], 0.01);

@@ -136,12 +136,15 @@ fn another_version_truncation_and_corruption_are_typed_errors() {
         "format version",
     );
     assert!(p.contains("format version"), "{p}");
-    // A checkpoint of format 1 (before the composable oracles) is refused with what to do.
-    let p = refused(with_header(&good, |h| h.format_version = 1), "format 1");
-    assert!(
-        p.contains("format version 1") && p.contains("resume it with"),
-        "{p}"
-    );
+    // Checkpoints of formats 1 (before the composable oracles) and 2 (before the State was
+    // apart) are refused with what to do.
+    for old in [1, 2] {
+        let p = refused(with_header(&good, |h| h.format_version = old), "old format");
+        assert!(
+            p.contains(&format!("format version {old}")) && p.contains("resume it with"),
+            "{p}"
+        );
+    }
     refused(
         with_header(&good, |h| h.magic = "something".into()),
         "magic",

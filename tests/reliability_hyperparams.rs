@@ -45,24 +45,10 @@ fn hostile_f64() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// `a` and `b` are the same error. `Error`'s derived `PartialEq` compares the reported value as
-/// an `f64`, so an error that reports NaN is not `==` to itself: compare that value's bits.
+/// The same error, field for field; a NaN value equals itself (`Error`'s `PartialEq` compares
+/// the values' bits).
 fn identical(a: &Error, b: &Error) -> bool {
-    match (a, b) {
-        (
-            Error::InvalidHyperParameter {
-                name: n1,
-                value: v1,
-                reason: r1,
-            },
-            Error::InvalidHyperParameter {
-                name: n2,
-                value: v2,
-                reason: r2,
-            },
-        ) => n1 == n2 && r1 == r2 && v1.to_bits() == v2.to_bits(),
-        _ => a == b,
-    }
+    a == b
 }
 
 fn bits<T: Real>(x: &DVector<T>) -> Vec<u64> {
@@ -75,23 +61,9 @@ struct Late {
     /// Names `validate()` cannot check, each documented where it is used: a check that needs x
     /// (its length), or a known src gap.
     unchecked: &'static [&'static str],
-    /// Known src gap (see `tests/optimizers_errors.rs`,
-    /// `parle_validate_and_step_agree_when_several_values_are_bad`): Parle's `validate()` checks
-    /// coupling and learning rate before the oracle, its step the oracle first, so with several
-    /// bad values they may name different parameters. Both must still be
-    /// `InvalidHyperParameter`, with x and k unchanged.
-    order_gap: bool,
 }
 
-const NONE: Late = Late {
-    unchecked: &[],
-    order_gap: false,
-};
-
-const PARLE_ORDER_GAP: Late = Late {
-    unchecked: &[],
-    order_gap: true,
-};
+const NONE: Late = Late { unchecked: &[] };
 
 /// Checks `validate()` against two steps of `opt` on a 2-D quadratic (module doc).
 #[track_caller]
@@ -111,17 +83,10 @@ fn steps<T: Real, O: Optimizer<T, Quadratic<T>>>(mut opt: O, late: Late) {
                     matches!(e, Error::InvalidHyperParameter { .. }),
                     "validate() returned {e:?}"
                 );
-                if late.order_gap {
-                    assert!(
-                        matches!(s, Error::InvalidHyperParameter { .. }),
-                        "validate() said {e:?} but the step said {s:?}"
-                    );
-                } else {
-                    assert!(
-                        identical(&e, &s),
-                        "validate() said {e:?} but the step said {s:?}"
-                    );
-                }
+                assert!(
+                    identical(&e, &s),
+                    "validate() said {e:?} but the step said {s:?}"
+                );
             }
             (Err(e), Ok(_)) => panic!("validate() said {e:?} but the step succeeded"),
             (Ok(()), Ok(_)) => {
@@ -232,10 +197,9 @@ fn optimizers<T: Real>(v: [f64; 4], n: [usize; 2]) {
         TrivializedSgd::new(a, n0, n1, b, c),
         Late {
             unchecked: &["neurons"],
-            order_gap: false,
         },
     );
-    steps(Parle::new(n0, a, b, n1, c), PARLE_ORDER_GAP);
+    steps(Parle::new(n0, a, b, n1, c), NONE);
     steps(
         Parle::with_oracle(
             2,
@@ -249,10 +213,7 @@ fn optimizers<T: Real>(v: [f64; 4], n: [usize; 2]) {
         ),
         NONE,
     );
-    steps(
-        Parle::with_oracle(n0, HeatGradient::new(a, n1), b, c),
-        PARLE_ORDER_GAP,
-    );
+    steps(Parle::with_oracle(n0, HeatGradient::new(a, n1), b, c), NONE);
     match Parle::new(2, one, one, 2, small).threads(n0) {
         Ok(p) => steps(p, NONE),
         Err(e) => assert!(
@@ -280,20 +241,13 @@ fn optimizers<T: Real>(v: [f64; 4], n: [usize; 2]) {
         SmoothedOptimizer::with_oracle(HeatGradient::new(a, n0), b),
         NONE,
     );
-    // The local-entropy gradient over the other estimators of E_q. Known src gap (the ignored
-    // `an_infinite_scope_is_rejected_by_validate_where_the_estimator_needs_a_finite_one` in
-    // `tests/optimizers_errors.rs`): `LocalEntropyGradient::validate` accepts γ = +∞, which
-    // these estimators cannot use, so only the step reports it (as `tau`).
-    let tau_gap = Late {
-        unchecked: &["tau"],
-        order_gap: false,
-    };
+    // The local-entropy gradient over the other estimators of E_q.
     steps(
         SmoothedOptimizer::with_oracle(
             LocalEntropyGradient::with_estimator(a, ImportanceSampling::new(n0).chunks(n1)),
             b,
         ),
-        tau_gap,
+        NONE,
     );
     steps(
         SmoothedOptimizer::with_oracle(
@@ -303,14 +257,14 @@ fn optimizers<T: Real>(v: [f64; 4], n: [usize; 2]) {
             ),
             small,
         ),
-        tau_gap,
+        NONE,
     );
     steps(
         SmoothedOptimizer::with_oracle(
             LocalEntropyGradient::with_estimator(a, Quadrature::new(n0 * 7, v[1])),
             small,
         ),
-        tau_gap,
+        NONE,
     );
 }
 

@@ -4,7 +4,7 @@
 
 use crate::error::{check, site};
 use crate::objective::{Cost, Counted};
-use crate::optim::{counted_step, Optimizer};
+use crate::optim::{counted_step, Optimizer, Saved, StepState};
 use crate::rng::{self, Prng};
 use crate::smoothing::GradientOracle;
 use crate::update::{Sgd, UpdateRule};
@@ -18,25 +18,41 @@ use serde::{Deserialize, Serialize};
 /// the papers' algorithms ([`EntropySgd::new`](super::EntropySgd::new),
 /// [`Heat::new`](super::Heat::new), …). The counter k advances once per successful
 /// [`step`](Optimizer::step).
+///
+/// Configuration (the oracle, the learning-rate schedule), [`StepState`] (k, the generator, the
+/// rule's state) and scratch are apart: a step keeps a copy of the State and puts it back if it
+/// fails; scratch is never serialized.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(
     bound = "T: Real, G: Serialize + serde::de::DeserializeOwned, U: Serialize + serde::de::DeserializeOwned"
 )]
 pub struct SmoothedOptimizer<T: Real, G, U = Sgd> {
     oracle: G,
-    rule: U,
     // Validated on load; +∞ stored as a unit variant (crate::checkpoint::checked_schedule).
     #[serde(with = "crate::checkpoint::checked_schedule")]
     learning_rate: Schedule<T>,
-    k: usize,
-    rng: Prng,
+    state: StepState<U>,
     #[serde(skip)]
+    scratch: Scratch<T, U>,
+}
+
+/// Rebuilt at will, never serialized: the gradient, x's values before the update (to undo one
+/// that overflows), the saved State.
+#[derive(Clone, Debug)]
+struct Scratch<T: Real, U> {
     grad: DVector<T>,
-    // Roll-back buffers for an update that overflows x (e.g. a huge η): reused, never reallocated.
-    #[serde(skip)]
-    x_backup: DVector<T>,
-    #[serde(skip)]
-    rule_backup: Option<U>,
+    x_before: DVector<T>,
+    saved: Saved<StepState<U>>,
+}
+
+impl<T: Real, U> Default for Scratch<T, U> {
+    fn default() -> Self {
+        Self {
+            grad: DVector::zeros(0),
+            x_before: DVector::zeros(0),
+            saved: Saved::default(),
+        }
+    }
 }
 
 impl<T: Real, G> SmoothedOptimizer<T, G, Sgd> {
@@ -47,13 +63,13 @@ impl<T: Real, G> SmoothedOptimizer<T, G, Sgd> {
     pub fn with_oracle(oracle: G, learning_rate: T) -> Self {
         Self {
             oracle,
-            rule: Sgd,
             learning_rate: Schedule::Constant(learning_rate),
-            k: 0,
-            rng: rng::stream(0, 0),
-            grad: DVector::zeros(0),
-            x_backup: DVector::zeros(0),
-            rule_backup: None,
+            state: StepState {
+                k: 0,
+                rng: rng::stream(0, 0),
+                rule: Sgd,
+            },
+            scratch: Scratch::default(),
         }
     }
 }
@@ -61,22 +77,19 @@ impl<T: Real, G> SmoothedOptimizer<T, G, Sgd> {
 impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
     /// Seeds the generator: stream 0 of `seed` (the stream of Parle's replica 0, 003 §5.3.1).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.rng = rng::stream(seed, 0);
+        self.state.rng = rng::stream(seed, 0);
         self
     }
 
     /// Replaces the update rule (e.g. [`Momentum::nesterov`](crate::update::Momentum::nesterov)
     /// or [`Adam`](crate::update::Adam): Entropy-Adam, 003 §3.3.5).
     pub fn with_rule<V: UpdateRule<T>>(self, rule: V) -> SmoothedOptimizer<T, G, V> {
+        let StepState { k, rng, .. } = self.state;
         SmoothedOptimizer {
             oracle: self.oracle,
-            rule,
             learning_rate: self.learning_rate,
-            k: self.k,
-            rng: self.rng,
-            grad: self.grad,
-            x_backup: self.x_backup,
-            rule_backup: None,
+            state: StepState { k, rng, rule },
+            scratch: Scratch::default(),
         }
     }
 
@@ -93,34 +106,22 @@ impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
 
     /// The update rule and its state.
     pub fn rule(&self) -> &U {
-        &self.rule
+        &self.state.rule
     }
 
     /// The generator (its state, for checkpoints and tests of the rollback).
     pub fn rng(&self) -> &Prng {
-        &self.rng
+        &self.state.rng
+    }
+
+    /// The State: what steps change and a failed step gives back.
+    pub fn state(&self) -> &StepState<U> {
+        &self.state
     }
 
     /// The learning rate η_k at outer step k.
     pub fn learning_rate_at(&self, k: usize) -> T {
         self.learning_rate.at(k)
-    }
-
-    fn try_step<O: ?Sized>(&mut self, x: &DVector<T>, loss: &O) -> Result<(Report, T)>
-    where
-        G: GradientOracle<T, O>,
-    {
-        let info = self
-            .oracle
-            .estimate(x, loss, self.k, &mut self.rng, &mut self.grad)?;
-        // One pass: the norm is finite only if every entry is; finite entries can still overflow
-        // it, and the update would then not be meaningful either.
-        let norm = crate::kernels::norm(self.grad.as_slice());
-        if !norm.is_finite() {
-            check::finite_vec("smoothed gradient", site::OPTIMIZER_STEP, &self.grad)?;
-            check::finite("smoothed gradient norm", site::OPTIMIZER_STEP, norm)?;
-        }
-        Ok((info, norm))
     }
 }
 
@@ -134,66 +135,68 @@ where
     fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         check::dim(loss.dim(), x.len())?;
         Optimizer::<T, O>::validate(self)?;
-        counted_step(self.k, loss, |loss| self.counted(x, loss))
+        let k = self.state.k;
+        self.scratch.saved.save(&self.state);
+        let result = counted_step(k, loss, |loss| self.advance(x, loss));
+        if result.is_err() {
+            self.scratch.saved.restore(&mut self.state);
+        }
+        result
     }
 
     fn steps_taken(&self) -> usize {
-        self.k
+        self.state.k
     }
 
     fn validate(&self) -> Result<()> {
-        self.learning_rate.positive_at("learning_rate", self.k)?;
-        self.rule.validate()?;
-        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)
+        self.learning_rate
+            .positive_at("learning_rate", self.state.k)?;
+        self.state.rule.validate()?;
+        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.state.k)
     }
 }
 
 impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
-    /// The step of [`Optimizer::step`] on the counted loss.
-    fn counted<O: ?Sized>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report>
+    /// One step on the State; on `Err` the caller restores the saved State, and x is as it was.
+    fn advance<O: ?Sized>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report>
     where
         G: GradientOracle<T, O>,
     {
-        let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
-        if self.grad.len() != x.len() {
-            self.grad = DVector::zeros(x.len());
-            self.x_backup = DVector::zeros(x.len());
+        let k = self.state.k;
+        let lr = self.learning_rate.positive_at("learning_rate", k)?;
+        let scratch = &mut self.scratch;
+        if scratch.grad.len() != x.len() {
+            scratch.grad = DVector::zeros(x.len());
+            scratch.x_before = DVector::zeros(x.len());
         }
-        // ChaCha's state is a fixed-size array: this backup does not allocate.
-        let rng_backup = self.rng.clone();
-        match self.try_step(x, loss) {
-            Ok((info, gradient_norm)) => {
-                match &mut self.rule_backup {
-                    Some(b) => b.copy_state_from(&self.rule),
-                    None => self.rule_backup = Some(self.rule.clone()),
-                }
-                // A finite gradient can still overflow x (huge η or momentum): undo everything.
-                if !self
-                    .rule
-                    .apply_keeping(x, &self.grad, lr, &mut self.x_backup)
-                {
-                    x.copy_from(&self.x_backup);
-                    if let Some(b) = &self.rule_backup {
-                        self.rule.copy_state_from(b);
-                    }
-                    self.rng = rng_backup;
-                    return Err(crate::Error::NonFinite {
-                        what: "parameters x_{k+1}",
-                        during: site::UPDATE_RULE,
-                    });
-                }
-                // Commit: nothing below can fail.
-                self.oracle.commit();
-                let mut report = info;
-                report.learning_rate = Some(lr.as_f64());
-                report.gradient_norm = Some(gradient_norm.as_f64());
-                self.k += 1;
-                Ok(report)
-            }
-            Err(e) => {
-                self.rng = rng_backup;
-                Err(e)
-            }
+        let mut report =
+            self.oracle
+                .estimate(x, loss, k, &mut self.state.rng, &mut scratch.grad)?;
+        // One pass: the norm is finite only if every entry is; finite entries can still overflow
+        // it, and the update would then not be meaningful either.
+        let norm = crate::kernels::norm(scratch.grad.as_slice());
+        if !norm.is_finite() {
+            check::finite_vec("smoothed gradient", site::OPTIMIZER_STEP, &scratch.grad)?;
+            check::finite("smoothed gradient norm", site::OPTIMIZER_STEP, norm)?;
         }
+        // A finite gradient can still overflow x (huge η or momentum): undo x, and the caller
+        // puts the old State back.
+        if !self
+            .state
+            .rule
+            .apply_keeping(x, &scratch.grad, lr, &mut scratch.x_before)
+        {
+            x.copy_from(&scratch.x_before);
+            return Err(crate::Error::NonFinite {
+                what: "parameters x_{k+1}",
+                during: site::UPDATE_RULE,
+            });
+        }
+        // Commit: nothing below can fail.
+        self.oracle.commit();
+        report.learning_rate = Some(lr.as_f64());
+        report.gradient_norm = Some(norm.as_f64());
+        self.state.k += 1;
+        Ok(report)
     }
 }

@@ -71,6 +71,12 @@ pub trait MeanEstimator<T: Real, O: ?Sized> {
         self.estimate_displacement(x, tau, loss, rng, out).map(Some)
     }
 
+    /// Whether τ = +∞ (no proximal term) is allowed: only a chain started at x with finitely
+    /// many steps has a meaning there (Elastic-SGD's reduction, 003 §5.3.1). The default: no.
+    fn allows_infinite_tau(&self) -> bool {
+        false
+    }
+
     /// Checks the estimator's own hyper-parameters (sample counts, step sizes), as
     /// [`Optimizer::validate`](crate::Optimizer::validate). The default has none to check.
     fn validate(&self) -> Result<()> {
@@ -119,6 +125,9 @@ macro_rules! forward_estimator {
             }
             fn validate(&self) -> Result<()> {
                 (**self).validate()
+            }
+            fn allows_infinite_tau(&self) -> bool {
+                (**self).allows_infinite_tau()
             }
         }
     )*};

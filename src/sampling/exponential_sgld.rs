@@ -193,6 +193,10 @@ impl<T: Real, O: Gradient<T> + ?Sized> MeanEstimator<T, O> for ExponentialSgld<T
         self.averaging.validate()
     }
 
+    fn allows_infinite_tau(&self) -> bool {
+        true
+    }
+
     fn displacement_slice(
         &mut self,
         x: &DVector<T>,

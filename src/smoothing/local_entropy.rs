@@ -80,6 +80,25 @@ impl<T: Real, E> LocalEntropyGradient<T, E> {
     }
 }
 
+impl<T: Real, E> LocalEntropyGradient<T, E> {
+    /// γ_k, checked: > 0, and +∞ only where the estimator allows it.
+    fn gamma_at<O: ?Sized>(&self, k: usize) -> Result<T>
+    where
+        E: MeanEstimator<T, O>,
+    {
+        let gamma = self.scope.positive_or_inf_at("scope", k)?;
+        if !gamma.is_finite() && !self.estimator.allows_infinite_tau() {
+            return Err(crate::Error::InvalidHyperParameter {
+                name: "scope",
+                value: gamma.as_f64(),
+                reason: "must be finite and > 0 for this estimator of E_q (γ = +∞ needs \
+                         Entropy-SGD's chain, ExponentialSgld)",
+            });
+        }
+        Ok(gamma)
+    }
+}
+
 impl<T: Real, O: Cost<T> + ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
     for LocalEntropyGradient<T, E>
 {
@@ -105,7 +124,7 @@ impl<T: Real, O: Cost<T> + ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
     }
 
     fn validate(&self, k: usize) -> Result<()> {
-        self.scope.positive_or_inf_at("scope", k)?;
+        self.gamma_at(k)?;
         self.estimator.validate()
     }
 
@@ -120,7 +139,7 @@ impl<T: Real, O: Cost<T> + ?Sized, E: MeanEstimator<T, O>> GradientOracle<T, O>
     ) -> Result<Option<Report>> {
         // Checked here too, whatever the estimator checks: a user's estimator may trust them.
         check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
-        let gamma = self.scope.positive_or_inf_at("scope", k)?;
+        let gamma = self.gamma_at(k)?;
         let Some(mut report) = self
             .estimator
             .displacement_slice(x, gamma, loss, rng, out, first)?

@@ -21,7 +21,7 @@ mod replica;
 mod schedule;
 mod transport;
 
-pub use replica::ParleReplica;
+pub use replica::{ParleReplica, ReplicaState};
 pub use transport::{InProcess, Transport};
 
 use crate::error::check;
@@ -29,7 +29,7 @@ use crate::objective::{Cost, Counted, Counts};
 use crate::optim::Optimizer;
 use crate::rng;
 use crate::sampling::ExponentialSgld;
-use crate::smoothing::{ElasticCoupling, GradientOracle, LocalEntropyGradient, PlainGradient};
+use crate::smoothing::{GradientOracle, LocalEntropyGradient, PlainGradient};
 use crate::update::{Sgd, UpdateRule};
 use crate::{Error, Real, Report, Result, Schedule};
 use nalgebra::DVector;
@@ -188,7 +188,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
 
     /// Replica a's parameters x^a (None before the first step or if a ≥ n).
     pub fn replica(&self, a: usize) -> Option<&DVector<T>> {
-        self.replicas.get(a).map(|r| &r.x)
+        self.replicas.get(a).map(|r| &r.state.x)
     }
 
     /// Replica a's full state (None before the first step or if a ≥ n).
@@ -204,6 +204,20 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
     /// The learning rate η_k at outer step k.
     pub fn learning_rate_at(&self, k: usize) -> T {
         self.learning_rate.at(k)
+    }
+
+    /// Every hyper-parameter the next step reads, in one order (what [`Optimizer::validate`]
+    /// and the step report alike): the coupling ρ_k and learning rate η_k on success.
+    fn checked<O: ?Sized>(&self) -> Result<(T, T)>
+    where
+        G: for<'c> GradientOracle<T, Counted<'c, O>>,
+    {
+        check::count("replicas", self.n)?;
+        self.rule.validate()?;
+        let rho = self.coupling.positive_or_inf_at("coupling", self.k)?;
+        let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
+        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)?;
+        Ok((rho, lr))
     }
 
     /// One outer step with one objective per replica (`objectives.len() == n`, e.g. disjoint
@@ -229,30 +243,19 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
         for o in objectives {
             check::dim(o.dim(), x.len())?;
         }
-        // The driver's validation (values are taken as given): everything this step reads.
-        check::count("replicas", self.n)?;
-        self.rule.validate()?;
-        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)?;
-        let rho = self.coupling.positive_or_inf_at("coupling", self.k)?;
-        let lr = self.learning_rate.positive_at("learning_rate", self.k)?;
+        // The driver's validation (values are taken as given), in `validate`'s order.
+        let (rho, lr) = self.checked::<O>()?;
         let fresh = self.replicas.is_empty();
         if fresh {
             // First step: every replica starts at the master (allocated once).
             self.replicas = (0..self.n)
-                .map(|a| ParleReplica {
-                    x: x.clone(),
-                    rule: self.rule.clone(),
-                    rng: rng::stream(self.seed, a as u64),
-                    oracle: ElasticCoupling::new(self.oracle.clone()),
-                    scope: None,
-                    grad: DVector::zeros(x.len()),
-                    rng_backup: None,
-                    grad_norm: T::zero(),
-                    x_backup: DVector::zeros(x.len()),
-                    rule_backup: None,
-                    committed: false,
-                    backed_up: false,
-                    preparing: false,
+                .map(|a| {
+                    ParleReplica::new(
+                        x.clone(),
+                        self.rule.clone(),
+                        rng::stream(self.seed, a as u64),
+                        self.oracle.clone(),
+                    )
                 })
                 .collect();
         } else {
@@ -264,9 +267,9 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
                     reason: "the state holds a different number of replicas than n",
                 });
             }
-            if let Some(r) = self.replicas.iter().find(|r| r.x.len() != x.len()) {
+            if let Some(r) = self.replicas.iter().find(|r| r.state.x.len() != x.len()) {
                 return Err(Error::DimensionMismatch {
-                    expected: r.x.len(),
+                    expected: r.state.x.len(),
                     got: x.len(),
                 });
             }
@@ -312,7 +315,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
                     m.fill(T::zero());
                     for r in replicas {
                         // m + 1·x = m + x exactly: the same sum as `mean += x`.
-                        crate::kernels::axpy(m, T::one(), &r.x.as_slice()[o..o + m.len()]);
+                        crate::kernels::axpy(m, T::one(), &r.state.x.as_slice()[o..o + m.len()]);
                     }
                     for v in m.iter_mut() {
                         *v /= nt;
@@ -333,7 +336,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
         }
         let mut norm = T::zero();
         for r in &self.replicas {
-            norm += r.grad_norm;
+            norm += r.scratch.grad_norm;
         }
         if !finite {
             // A finite gradient overflowed some x^a (huge η, ρ or momentum): undo the round.
@@ -357,7 +360,7 @@ impl<T: Real, U: UpdateRule<T>, Tr: Transport, G: Clone> Parle<T, U, Tr, G> {
         let report = Report {
             step: self.k,
             learning_rate: Some(lr.as_f64()),
-            scope: self.replicas.first().and_then(|r| r.scope),
+            scope: self.replicas.first().and_then(|r| r.scratch.scope),
             coupling: Some(rho.as_f64()),
             gradient_norm: Some((norm / nt).as_f64()),
             cost_evaluations: counts.costs(),
@@ -387,11 +390,7 @@ where
     }
 
     fn validate(&self) -> Result<()> {
-        check::count("replicas", self.n)?;
-        self.rule.validate()?;
-        self.coupling.positive_or_inf_at("coupling", self.k)?;
-        self.learning_rate.positive_at("learning_rate", self.k)?;
-        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.k)
+        self.checked::<O>().map(|_| ())
     }
 }
 
