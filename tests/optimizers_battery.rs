@@ -312,8 +312,8 @@ fn parle() {
 
 #[test]
 fn elastic_sgd() {
-    // γ = ∞ inside: serde_json cannot write it (null), so no JSON checkpoint round trip.
-    battery_without_checkpoint(
+    // Parle over the plain gradient: no γ, so the JSON round trip applies too.
+    battery(
         "Elastic-SGD",
         |s| ElasticSgd::elastic(3, 1.0, 0.1).seed(s),
         600,
