@@ -10,6 +10,11 @@
 //! ([`Quadratic`], f64; importance sampling, which only evaluates f, also on a separable quadratic
 //! written as an [`FnLoss`]).
 //!
+//! The cases are two tables, `CLOSED_FORM_CASES` and `MLP_CASES` (a name, the stepper for inner
+//! length `l`, and whether the inner length or the number of outer steps varies), each run by one
+//! test (`closed_form_cases_allocate_nothing`, `mlp_cases_allocate_nothing`) that measures every
+//! case and fails naming all the cases that allocate, not only the first.
+//!
 //! How it counts: a global allocator counts allocations **per thread** (a `const` thread-local,
 //! which itself never allocates). Each case runs inside its own 1-thread rayon pool
 //! (`pool.install`), so every allocation of the step — including work the step hands to rayon
@@ -18,8 +23,8 @@
 //! disturbing each other.
 //!
 //! Debugging a failure: `PERF_NO_ALLOC_TRACE=3 cargo test --release --test perf_no_alloc -- \
-//! --include-ignored --nocapture <case>` prints a backtrace of the first 3 allocations made inside
-//! the measured window of each measurement.
+//! --include-ignored --nocapture <test>` prints a backtrace of the first 3 allocations made inside
+//! the measured window of each measurement (a case's backtraces come before its line of counts).
 //!
 //! The MLP cases drive the matrix products through `src/nn/linalg/packed.rs` (the `gemm` crate's
 //! packed path with its buffers in a thread-local, reused): `mlp_784_*` check the same at the
@@ -28,7 +33,8 @@
 //! every CPU: on AVX2+FMA CPUs with `gemm`'s AVX2 kernels, on AVX-512 ones with its AVX-512
 //! kernels (both through the same allocation-free driver; no exception, no bound).
 //!
-//! `parallel_cases_allocate_nothing_on_two_threads` checks the parallel cases on 2 workers.
+//! `parallel_cases_allocate_nothing_on_two_threads` checks the parallel cases on 2 workers;
+//! `counter_sees_allocations` that the counter, and a table's check, see a step that allocates.
 
 use nalgebra::{DMatrix, DVector};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -129,33 +135,71 @@ fn count<S: FnMut()>(make: &(impl Fn(usize) -> S + Sync), inner: usize, steps: u
     })
 }
 
-/// Asserts that [`STEPS`] outer steps allocate nothing, with inner loops of length 10 and 100.
-fn assert_inner_loop_allocates_nothing<S: FnMut()>(name: &str, make: impl Fn(usize) -> S + Sync) {
-    let short = count(&make, 10, STEPS);
-    let long = count(&make, 100, STEPS);
-    eprintln!("{name}: {short} allocations in {STEPS} steps with inner length 10, {long} with 100");
-    assert!(
-        long <= short,
-        "{name}: allocations grow with the inner-loop length ({short} at 10, {long} at 100): \
-         an inner loop allocates (rerun with PERF_NO_ALLOC_TRACE=3 --nocapture)"
-    );
-    assert_eq!(
-        (short, long),
-        (0, 0),
-        "{name}: steps after warm-up allocate (rerun with PERF_NO_ALLOC_TRACE=3 --nocapture)"
-    );
+/// One case of a table: a stepper and how to measure it.
+struct Case {
+    /// Names the case in the output and in a failure.
+    name: &'static str,
+    /// The stepper for inner-loop length `l` (`l` unused where there is no inner loop).
+    make: fn(usize) -> Step,
+    /// True: vary the inner-loop length (10 vs 100, [`STEPS`] outer steps each); false: vary the
+    /// number of outer steps (10 vs 100).
+    inner: bool,
 }
 
-/// Asserts that 10 and 100 outer steps (no inner loop to vary) allocate nothing.
-fn assert_steps_allocate_nothing<S: FnMut()>(name: &str, make: impl Fn() -> S + Sync) {
-    let make = |_: usize| make();
-    let short = count(&make, 0, 10);
-    let long = count(&make, 0, 100);
-    eprintln!("{name}: {short} allocations in 10 steps, {long} in 100");
-    assert_eq!(
-        (short, long),
-        (0, 0),
-        "{name}: steps after warm-up allocate (rerun with PERF_NO_ALLOC_TRACE=3 --nocapture)"
+type Step = Box<dyn FnMut()>;
+
+/// Measures one case: `None` if its steps after warm-up allocate nothing, else what is wrong.
+fn failure(c: &Case) -> Option<String> {
+    let measured = std::panic::catch_unwind(|| {
+        if c.inner {
+            (count(&c.make, 10, STEPS), count(&c.make, 100, STEPS))
+        } else {
+            (count(&c.make, 0, 10), count(&c.make, 0, 100))
+        }
+    });
+    let name = c.name;
+    let (short, long) = match measured {
+        Ok(counts) => counts,
+        Err(e) => {
+            let msg = (e.downcast_ref::<&str>().copied())
+                .or(e.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            return Some(format!("{name}: panicked: {msg}"));
+        }
+    };
+    if c.inner {
+        eprintln!(
+            "{name}: {short} allocations in {STEPS} steps with inner length 10, {long} with 100"
+        );
+        if long > short {
+            return Some(format!(
+                "{name}: allocations grow with the inner-loop length ({short} at 10, {long} at \
+                 100): an inner loop allocates"
+            ));
+        }
+    } else {
+        eprintln!("{name}: {short} allocations in 10 steps, {long} in 100");
+    }
+    (short, long).ne(&(0, 0)).then(|| {
+        let (a, b) = if c.inner {
+            ("inner length 10", "100")
+        } else {
+            ("10 steps", "100")
+        };
+        format!("{name}: steps after warm-up allocate ({short} at {a}, {long} at {b})")
+    })
+}
+
+/// Runs every case of `cases` (each in its own 1-thread pool, see [`count`]) and fails naming
+/// all the cases that allocate, not only the first.
+fn assert_cases_allocate_nothing(table: &str, cases: &[Case]) {
+    let failures: Vec<String> = cases.iter().filter_map(failure).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of the {} {table} cases fail (rerun with PERF_NO_ALLOC_TRACE=3 --nocapture):\n  {}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n  ")
     );
 }
 
@@ -228,46 +272,13 @@ fn stepper<O: Cost<T>, T: wide_valleys::Real, Op: Optimizer<T, O>>(
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The two-step schemes of 000.
-
-#[test]
-fn sgld_quadratic() {
-    assert_inner_loop_allocates_nothing("SGLD / quadratic", |l| {
-        stepper(
-            LocalEntropy::<f64>::new(0.1)
-                .estimator(Sgld::paper().samples(l))
-                .seed(1),
-            q_x0(),
-            quadratic(),
-        )
-    });
-}
-
-#[test]
-fn importance_sampling_separable_quadratic() {
-    assert_inner_loop_allocates_nothing("IS / separable quadratic", |j| {
-        stepper(
-            LocalEntropy::<f64>::new(0.1)
-                .estimator(ImportanceSampling::new(j))
-                .seed(1),
-            q_x0(),
-            separable(),
-        )
-    });
-}
-
-#[test]
-fn importance_sampling_quadratic() {
-    assert_inner_loop_allocates_nothing("IS / quadratic", |j| {
-        stepper(
-            LocalEntropy::<f64>::new(0.1)
-                .estimator(ImportanceSampling::new(j))
-                .seed(1),
-            q_x0(),
-            quadratic(),
-        )
-    });
+/// One optimizer step on a closed-form objective, boxed for a table.
+fn boxed<O: Cost<T> + 'static, T: Real, Op: Optimizer<T, O> + 'static>(
+    opt: Op,
+    x: DVector<T>,
+    f: O,
+) -> Step {
+    Box::new(stepper(opt, x, f))
 }
 
 /// Robbins–Monro with M = J = `l` (both inner loops vary).
@@ -275,73 +286,118 @@ fn rm(l: usize) -> RobbinsMonro<f64> {
     RobbinsMonro::paper().samples(l).iterations(l)
 }
 
-#[test]
-fn robbins_monro_quadratic() {
-    assert_inner_loop_allocates_nothing("RM heat regularization / quadratic", |l| {
-        stepper(
-            HeatRegularization::<f64>::new(0.1).solver(rm(l)).seed(1),
-            q_x0(),
-            quadratic(),
-        )
-    });
-}
-
 // ---------------------------------------------------------------------------------------------
-// The optimizers of 003 / 004.
+// The closed-form cases: the two-step schemes of 000, then the optimizers of 003 / 004.
 
-#[test]
-fn gradient_descent_quadratic() {
-    assert_steps_allocate_nothing("GD / quadratic", || {
-        stepper(GradientDescent::new(0.1).seed(1), q_x0(), quadratic())
-    });
-}
+static CLOSED_FORM_CASES: [Case; 10] = [
+    Case {
+        name: "SGLD / quadratic",
+        make: |l| {
+            boxed(
+                LocalEntropy::<f64>::new(0.1)
+                    .estimator(Sgld::paper().samples(l))
+                    .seed(1),
+                q_x0(),
+                quadratic(),
+            )
+        },
+        inner: true,
+    },
+    Case {
+        name: "IS / separable quadratic",
+        make: |j| {
+            boxed(
+                LocalEntropy::<f64>::new(0.1)
+                    .estimator(ImportanceSampling::new(j))
+                    .seed(1),
+                q_x0(),
+                separable(),
+            )
+        },
+        inner: true,
+    },
+    Case {
+        name: "IS / quadratic",
+        make: |j| {
+            boxed(
+                LocalEntropy::<f64>::new(0.1)
+                    .estimator(ImportanceSampling::new(j))
+                    .seed(1),
+                q_x0(),
+                quadratic(),
+            )
+        },
+        inner: true,
+    },
+    Case {
+        name: "RM heat regularization / quadratic",
+        make: |l| {
+            boxed(
+                HeatRegularization::<f64>::new(0.1).solver(rm(l)).seed(1),
+                q_x0(),
+                quadratic(),
+            )
+        },
+        inner: true,
+    },
+    Case {
+        name: "GD / quadratic",
+        make: |_| boxed(GradientDescent::new(0.1).seed(1), q_x0(), quadratic()),
+        inner: false,
+    },
+    Case {
+        name: "Entropy-SGD / quadratic",
+        make: |l| {
+            let opt = EntropySgd::with_oracle(
+                LocalEntropyGradient::with_estimator(
+                    0.5,
+                    ExponentialSgld::new(l).thermal_noise(1e-2),
+                ),
+                0.1,
+            )
+            .seed(1);
+            boxed(opt, q_x0(), quadratic())
+        },
+        inner: true,
+    },
+    Case {
+        name: "HEAT / quadratic",
+        make: |l| boxed(Heat::new(0.1, l, 0.1).seed(1), q_x0(), quadratic()),
+        inner: true,
+    },
+    Case {
+        name: "HJ / quadratic",
+        make: |l| {
+            boxed(
+                HamiltonJacobi::new(0.5, l, 0.1).seed(1),
+                q_x0(),
+                quadratic(),
+            )
+        },
+        inner: true,
+    },
+    Case {
+        name: "Parle n = 3 / quadratic",
+        make: |l| boxed(Parle::new(3, 1.0, 1.0, l, 0.1).seed(1), q_x0(), quadratic()),
+        inner: true,
+    },
+    Case {
+        name: "Elastic-SGD n = 3 / quadratic",
+        make: |_| {
+            boxed(
+                ElasticSgd::elastic(3, 1.0, 0.1).seed(1),
+                q_x0(),
+                quadratic(),
+            )
+        },
+        inner: false,
+    },
+];
 
+/// The issue-6 target on the closed forms: after warm-up, no case allocates at all.
 #[test]
-fn entropy_sgd_quadratic() {
-    assert_inner_loop_allocates_nothing("Entropy-SGD / quadratic", |l| {
-        let opt = EntropySgd::with_oracle(
-            LocalEntropyGradient::with_estimator(0.5, ExponentialSgld::new(l).thermal_noise(1e-2)),
-            0.1,
-        )
-        .seed(1);
-        stepper(opt, q_x0(), quadratic())
-    });
-}
-
-#[test]
-fn heat_quadratic() {
-    assert_inner_loop_allocates_nothing("HEAT / quadratic", |l| {
-        stepper(Heat::new(0.1, l, 0.1).seed(1), q_x0(), quadratic())
-    });
-}
-
-#[test]
-fn hj_quadratic() {
-    assert_inner_loop_allocates_nothing("HJ / quadratic", |l| {
-        stepper(
-            HamiltonJacobi::new(0.5, l, 0.1).seed(1),
-            q_x0(),
-            quadratic(),
-        )
-    });
-}
-
-#[test]
-fn parle_quadratic() {
-    assert_inner_loop_allocates_nothing("Parle n = 3 / quadratic", |l| {
-        stepper(Parle::new(3, 1.0, 1.0, l, 0.1).seed(1), q_x0(), quadratic())
-    });
-}
-
-#[test]
-fn elastic_sgd_quadratic() {
-    assert_steps_allocate_nothing("Elastic-SGD n = 3 / quadratic", || {
-        stepper(
-            ElasticSgd::elastic(3, 1.0, 0.1).seed(1),
-            q_x0(),
-            quadratic(),
-        )
-    });
+fn closed_form_cases_allocate_nothing() {
+    assert_cases_allocate_nothing("closed-form", &CLOSED_FORM_CASES);
 }
 
 /// The counter itself: a step that allocates is seen (a test that cannot fail is a defect).
@@ -356,21 +412,27 @@ fn counter_sees_allocations() {
     // l inner vectors + the outer one, per step.
     assert_eq!(count(&make, 10, STEPS), 11 * STEPS);
     assert_eq!(count(&make, 100, STEPS), 101 * STEPS);
+    // And a table's check reports such a case, by name.
+    let allocating = Case {
+        name: "allocating per inner step",
+        make: |l| {
+            Box::new(move || {
+                for i in 0..l {
+                    drop(std::hint::black_box(vec![i; 1]));
+                }
+            })
+        },
+        inner: true,
+    };
+    let reported = failure(&allocating).expect("an allocating case fails");
+    assert!(
+        reported.starts_with("allocating per inner step: "),
+        "{reported}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // The same schemes and optimizers on the MLP (20 → 8 → 3, f32).
-
-type Step = Box<dyn FnMut()>;
-
-/// One MLP case.
-struct MlpCase {
-    name: &'static str,
-    /// The stepper for inner-loop length `l` (unused where there is no inner loop).
-    make: fn(usize) -> Step,
-    /// True: vary the inner-loop length (10 vs 100); false: vary the number of outer steps.
-    inner: bool,
-}
 
 fn mlp_step<Op: Optimizer<f32, MlpObjective<f32>> + 'static>(opt: Op) -> Step {
     let f = mlp();
@@ -378,8 +440,8 @@ fn mlp_step<Op: Optimizer<f32, MlpObjective<f32>> + 'static>(opt: Op) -> Step {
     Box::new(stepper(opt, x, f))
 }
 
-static MLP_CASES: [MlpCase; 11] = [
-    MlpCase {
+static MLP_CASES: [Case; 11] = [
+    Case {
         name: "SGLD / MLP",
         make: |l| {
             mlp_step(
@@ -390,7 +452,7 @@ static MLP_CASES: [MlpCase; 11] = [
         },
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "IS / MLP",
         make: |j| {
             mlp_step(
@@ -401,7 +463,7 @@ static MLP_CASES: [MlpCase; 11] = [
         },
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "IS, projected first-layer noise / MLP",
         make: |j| {
             mlp_step(
@@ -412,7 +474,7 @@ static MLP_CASES: [MlpCase; 11] = [
         },
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "RM heat regularization / MLP",
         make: |l| {
             mlp_step(
@@ -423,7 +485,7 @@ static MLP_CASES: [MlpCase; 11] = [
         },
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "RM heat regularization, projected first-layer noise / MLP",
         make: |l| {
             let rm = RobbinsMonro::paper()
@@ -434,12 +496,12 @@ static MLP_CASES: [MlpCase; 11] = [
         },
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "GD / MLP",
         make: |_| mlp_step(GradientDescent::new(0.05f32).seed(1)),
         inner: false,
     },
-    MlpCase {
+    Case {
         name: "Entropy-SGD / MLP",
         make: |l| {
             mlp_step(
@@ -455,67 +517,33 @@ static MLP_CASES: [MlpCase; 11] = [
         },
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "HEAT / MLP",
         make: |l| mlp_step(Heat::new(0.01f32, l, 0.1).seed(1)),
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "HJ / MLP",
         make: |l| mlp_step(HamiltonJacobi::new(0.5f32, l, 0.1).seed(1)),
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "Parle n = 3 / MLP",
         // Default transport: the replicas run on the current pool (the 1-thread pool).
         make: |l| mlp_step(Parle::new(3, 1.0f32, 1.0, l, 0.1).seed(1)),
         inner: true,
     },
-    MlpCase {
+    Case {
         name: "Elastic-SGD n = 3 / MLP",
         make: |_| mlp_step(ElasticSgd::elastic(3, 1.0f32, 0.05).seed(1)),
         inner: false,
     },
 ];
 
-fn mlp_case(name: &str) -> &'static MlpCase {
-    MLP_CASES
-        .iter()
-        .find(|c| c.name.starts_with(name))
-        .expect("known case")
-}
-
-fn assert_mlp_allocates_nothing(name: &str) {
-    let c = mlp_case(name);
-    if c.inner {
-        assert_inner_loop_allocates_nothing(c.name, c.make);
-    } else {
-        assert_steps_allocate_nothing(c.name, || (c.make)(0));
-    }
-}
-
-/// The issue-6 target on the MLP, one test per case: after warm-up, no allocation at all.
-macro_rules! mlp_no_alloc {
-    ($($test:ident => $name:literal),* $(,)?) => {$(
-        #[test]
-        fn $test() {
-            assert_mlp_allocates_nothing($name);
-        }
-    )*};
-}
-
-mlp_no_alloc! {
-    sgld_mlp => "SGLD",
-    importance_sampling_mlp => "IS /",
-    importance_sampling_projected_mlp => "IS, projected",
-    robbins_monro_mlp => "RM",
-    robbins_monro_projected_mlp => "RM heat regularization, projected",
-    gradient_descent_mlp => "GD",
-    entropy_sgd_mlp => "Entropy-SGD",
-    heat_mlp => "HEAT",
-    hj_mlp => "HJ",
-    parle_mlp => "Parle",
-    elastic_sgd_mlp => "Elastic-SGD",
+/// The issue-6 target on the MLP: after warm-up, no case allocates at all.
+#[test]
+fn mlp_cases_allocate_nothing() {
+    assert_cases_allocate_nothing("MLP", &MLP_CASES);
 }
 
 // ---------------------------------------------------------------------------------------------
