@@ -158,10 +158,10 @@ fn invalid_hyper_parameters_are_named_by_validate_and_by_step() {
             "langevin_step",
             bad,
         );
-        // HJ's inner step is the step of the same noiseless chain: reported as `langevin_step`.
+        // HJ's inner step, under HJ's own name (003 eq. 4.40's η_y).
         rejected_value(
             HamiltonJacobi::with_oracle(HopfLaxGradient::new(1.0, 5).inner_step(bad), 0.1),
-            "langevin_step",
+            "inner_step",
             bad,
         );
         rejected_value(Parle::new(2, bad, 1.0, 5, 0.1), "scope", bad);
@@ -201,7 +201,7 @@ fn invalid_hyper_parameters_are_named_by_validate_and_by_step() {
     rejected_value(TrivializedSgd::new(1.0, 3, 5, INF, 0.1), "tau0", INF);
     // Counts.
     rejected_value(EntropySgd::new(1.0, 0, 0.1), "langevin_steps", 0.0);
-    rejected_value(HamiltonJacobi::new(1.0, 0, 0.1), "langevin_steps", 0.0);
+    rejected_value(HamiltonJacobi::new(1.0, 0, 0.1), "inner_steps", 0.0);
     rejected_value(Heat::new(1.0, 0, 0.1), "samples", 0.0);
     rejected_value(Parle::new(0, 1.0, 1.0, 5, 0.1), "replicas", 0.0);
     rejected_value(ElasticSgd::elastic(0, 1.0, 0.1), "replicas", 0.0);

@@ -179,8 +179,7 @@ impl<T: Real> HopfLaxGradient<T> {
         ))
     }
 
-    /// The inner step η_y > 0 (checked before use, under the name `langevin_step`: it is the
-    /// step of the same noiseless chain).
+    /// The inner step η_y > 0 (checked before use).
     pub fn inner_step(self, step: T) -> Self {
         let LocalEntropyGradient {
             scope,
@@ -214,10 +213,32 @@ impl<T: Real, O: crate::Gradient<T> + ?Sized> GradientOracle<T, O> for HopfLaxGr
         rng: &mut Prng,
         out: &mut DVector<T>,
     ) -> Result<Report> {
-        self.0.estimate(x, loss, k, rng, out)
+        self.0.estimate(x, loss, k, rng, out).map_err(inner_names)
     }
 
     fn validate(&self, k: usize) -> Result<()> {
-        GradientOracle::<T, O>::validate(&self.0, k)
+        GradientOracle::<T, O>::validate(&self.0, k).map_err(inner_names)
+    }
+}
+
+/// HJ's names for the chain's settings (003 eq. 4.40: L inner steps of size η_y), so that an
+/// error names the parameter as [`HamiltonJacobi::new`](crate::HamiltonJacobi::new) and
+/// [`HopfLaxGradient::inner_step`] call it.
+fn inner_names(e: crate::Error) -> crate::Error {
+    match e {
+        crate::Error::InvalidHyperParameter {
+            name,
+            value,
+            reason,
+        } => crate::Error::InvalidHyperParameter {
+            name: match name {
+                "langevin_step" => "inner_step",
+                "langevin_steps" => "inner_steps",
+                other => other,
+            },
+            value,
+            reason,
+        },
+        e => e,
     }
 }
