@@ -41,9 +41,11 @@ pub type HeatRegularization<T = f64, S = RobbinsMonro<T>> = TwoStep<T, ModeSeeki
 /// A two-step Gaussian–KL scheme (000 §5): alternately define q_{x_k,τ_k} (eq. 6) and take a
 /// Gaussian–KL step `K` ([`MeanSeeking`] or [`ModeSeeking`]).
 ///
-/// Holds the τ schedule, the step counter k (advanced once per successful [`TwoStep::step`]),
-/// the random generator and the KL step's state (e.g. SGLD's warm-start chain). After any error,
-/// x and all of this state are exactly as before the call.
+/// Holds the τ schedule and the KL step (configuration, with the KL step's own state, e.g. SGLD's
+/// warm-start chain, which it commits only on success), the [`SchemeState`] (the counter k,
+/// advanced once per successful [`TwoStep::step`], and the generator) and scratch. A step works
+/// on a copy of the State and keeps it only on success: after any error, x and all of this are
+/// exactly as before the call.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "T: Real, K: Serialize",
@@ -54,10 +56,18 @@ pub struct TwoStep<T: Real, K> {
     #[serde(with = "crate::checkpoint::checked_schedule")]
     tau: Schedule<T>,
     kl: K,
-    rng: Prng,
-    k: usize,
+    state: SchemeState,
     #[serde(skip, default = "empty")]
     next: DVector<T>,
+}
+
+/// The State of a two-step scheme: what a step changes besides the KL step's own state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchemeState {
+    /// The counter k: successful outer steps so far.
+    pub k: usize,
+    /// The scheme's generator (every random draw of the scheme comes from it).
+    pub rng: Prng,
 }
 
 fn empty<T: Real>() -> DVector<T> {
@@ -101,15 +111,17 @@ impl<T: Real, K> TwoStep<T, K> {
         Self {
             tau: Schedule::from(tau),
             kl,
-            rng: rng::seeded(0),
-            k: 0,
+            state: SchemeState {
+                k: 0,
+                rng: rng::seeded(0),
+            },
             next: DVector::zeros(0),
         }
     }
 
     /// Re-seeds the random generator (every random draw of the scheme comes from it).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.rng = rng::seeded(seed);
+        self.state.rng = rng::seeded(seed);
         self
     }
 
@@ -125,20 +137,24 @@ impl<T: Real, K> TwoStep<T, K> {
         TwoStep {
             tau: self.tau,
             kl,
-            rng: self.rng,
-            k: self.k,
+            state: self.state,
             next: self.next,
         }
     }
 
     /// The number k of outer steps completed.
     pub fn k(&self) -> usize {
-        self.k
+        self.state.k
+    }
+
+    /// The State (k and the generator).
+    pub fn state(&self) -> &SchemeState {
+        &self.state
     }
 
     /// τ at the next step, checked.
     pub fn tau(&self) -> Result<T> {
-        self.tau.positive_at("tau", self.k)
+        self.tau.positive_at("tau", self.state.k)
     }
 
     /// The KL step.
@@ -170,11 +186,12 @@ impl<T: Real, K> TwoStep<T, K> {
         if self.next.len() != x.len() {
             self.next = DVector::zeros(x.len());
         }
-        // Work on a copy of the generator: commit it only on success.
-        let mut rng = self.rng.clone();
+        // Work on a copy of the State (a fixed-size copy: k and ChaCha's array); keep it only on
+        // success, so a failure keeps the old State.
+        let mut state = self.state.clone();
         let (kl, next) = (&mut self.kl, &mut self.next);
-        let mut report = counted_step(self.k, loss, |loss| {
-            let part = kl.step(x, tau, loss, &mut rng, next)?;
+        let mut report = counted_step(state.k, loss, |loss| {
+            let part = kl.step(x, tau, loss, &mut state.rng, next)?;
             check::finite_vec("x_{k+1}", site::TWO_STEP, next)?;
             Ok(part)
         })?;
@@ -188,8 +205,8 @@ impl<T: Real, K> TwoStep<T, K> {
             .sum::<f64>()
             .sqrt();
         x.copy_from(&self.next);
-        self.rng = rng;
-        self.k += 1;
+        state.k += 1;
+        self.state = state;
         report.scope = Some(tau.as_f64());
         report.step_norm = Some(step_norm);
         Ok(report)
@@ -206,7 +223,7 @@ where
     }
 
     fn steps_taken(&self) -> usize {
-        self.k
+        self.state.k
     }
 
     fn validate(&self) -> Result<()> {
