@@ -441,6 +441,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_compare_field_by_field_with_values_by_their_bits() {
+        let e = |value: f64| Error::InvalidHyperParameter {
+            name: "tau",
+            value,
+            reason: "must be finite and > 0",
+        };
+        assert_eq!(e(f64::NAN), e(f64::NAN).clone());
+        assert_eq!(e(-1.0), e(-1.0));
+        assert_ne!(e(0.0), e(-0.0));
+        assert_ne!(e(1.0), e(2.0));
+        let other = Error::InvalidHyperParameter {
+            name: "scope",
+            value: 1.0,
+            reason: "must be finite and > 0",
+        };
+        assert_ne!(e(1.0), other);
+        assert_ne!(
+            e(1.0),
+            Error::DimensionMismatch {
+                expected: 1,
+                got: 2
+            }
+        );
+    }
+
+    #[test]
     fn every_older_spelling_has_a_plain_name() {
         for (old, new) in [
             ("SGLD (000 Alg. 3)", site::SGLD),

@@ -49,31 +49,11 @@ fn same(a: f64, b: f64) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }
 
-/// `a` and `b` are the same error. `Error`'s derived `PartialEq` compares the reported value as
-/// an `f64`, so an error that reports NaN is not `==` to itself: compare that value's bits.
-fn identical(a: &Error, b: &Error) -> bool {
-    match (a, b) {
-        (
-            Error::InvalidHyperParameter {
-                name: n1,
-                value: v1,
-                reason: r1,
-            },
-            Error::InvalidHyperParameter {
-                name: n2,
-                value: v2,
-                reason: r2,
-            },
-        ) => n1 == n2 && r1 == r2 && v1.to_bits() == v2.to_bits(),
-        _ => a == b,
-    }
-}
-
 /// `r` is an error identical to `expected`.
 #[track_caller]
 fn assert_same_error<T: std::fmt::Debug>(r: Result<T>, expected: &Error, what: &str) {
     match r {
-        Err(e) if identical(&e, expected) => {}
+        Err(e) if (&e == expected) => {}
         other => panic!("{what}: expected {expected:?}, got {other:?}"),
     }
 }
