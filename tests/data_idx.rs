@@ -272,3 +272,36 @@ fn mnist_level_validation_names_the_offending_file() {
     assert_data_error(Mnist::<f64>::load(&d), &p, "truncated header");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Multi-member gzip (`cat a.gz b.gz`, bgzip, parallel compressors) is one stream to `gzip -dc`,
+/// and so to the reader: the members are read in turn (issue 20, item 4).
+#[test]
+fn multi_member_gzip_reads_every_member() {
+    let d = temp_dir("multimember");
+    let (pixels, labels) = small_mnist(7);
+    let images = encode_images(28, 28, &pixels).unwrap();
+    let labs = encode_labels(&labels);
+    // Members split inside the header and inside the body, and an empty member in between.
+    for (bytes, cut, name) in [(&images, 10, "img_a"), (&images, 1000, "img_b")] {
+        let mut gz = gzip(&bytes[..cut]);
+        gz.extend(gzip(&[]));
+        gz.extend(gzip(&bytes[cut..]));
+        let p = d.join(name);
+        write(&p, &gz);
+        let read = idx::read_images(&p).unwrap();
+        assert_eq!((read.count, read.rows, read.cols), (7, 28, 28), "{name}");
+        assert_eq!(read.pixels, pixels, "{name}");
+    }
+    let mut gz = gzip(&labs[..5]);
+    gz.extend(gzip(&labs[5..]));
+    let p = d.join("lab");
+    write(&p, &gz);
+    assert_eq!(idx::read_labels(&p).unwrap(), labels);
+    // A truncated second member is still a truncated stream.
+    let mut gz = gzip(&images[..10]);
+    let second = gzip(&images[10..]);
+    gz.extend(&second[..second.len() / 2]);
+    let p = d.join("img_truncated");
+    write(&p, &gz);
+    assert_data_error(idx::read_images(&p), &p, "truncated");
+}

@@ -10,14 +10,16 @@
 //!   data actually present (the buffer grows as bytes arrive, capped at the declared size);
 //! - fewer data bytes than declared is "truncated data"; *more* is rejected too ("trailing data"),
 //!   since a valid IDX file ends exactly after its data;
-//! - gzip's CRC is checked (the stream is read to its end); bytes after the end of the gzip member
-//!   are ignored, as `gzip -d` does with a warning;
+//! - gzip's CRC is checked (the stream is read to its end); a file of several gzip members
+//!   (`cat a.gz b.gz`, bgzip, pigz) is read member after member, as `gzip -dc` reads it, and
+//!   bytes after the last member that do not start another one are ignored, as `gzip -d` does
+//!   with a warning;
 //! - every failure is [`Error::Data`] with the file's path and the problem.
 
 use crate::{Error, Result};
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::path::Path;
 
 /// Magic number of an IDX file of unsigned-byte images (3 dimensions: count, rows, cols).
@@ -76,7 +78,7 @@ fn open(path: &Path) -> Result<Source> {
     let chained = prefix.chain(buf);
     if got == 2 && head == [0x1f, 0x8b] {
         Ok(Source {
-            reader: Box::new(GzDecoder::new(chained)),
+            reader: Box::new(Members::new(chained)),
             gzip: true,
         })
     } else {
@@ -84,6 +86,38 @@ fn open(path: &Path) -> Result<Source> {
             reader: Box::new(chained),
             gzip: false,
         })
+    }
+}
+
+/// The members of a gzip file in turn, as `gzip -dc` reads them (`cat a.gz b.gz`, bgzip, pigz):
+/// after a member ends, another begins only where the gzip magic follows; anything else after
+/// the last member is ignored, as by `gzip -d` ("trailing garbage ignored").
+struct Members<B: BufRead> {
+    member: Option<GzDecoder<B>>,
+}
+
+impl<B: BufRead> Members<B> {
+    fn new(inner: B) -> Self {
+        Self {
+            member: Some(GzDecoder::new(inner)),
+        }
+    }
+}
+
+impl<B: BufRead> Read for Members<B> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(member) = &mut self.member {
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This member is complete (its CRC and length checked): is another one next?
+            let mut inner = self.member.take().expect("a member is open").into_inner();
+            if inner.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+                self.member = Some(GzDecoder::new(inner));
+            }
+        }
+        Ok(0)
     }
 }
 
