@@ -35,10 +35,42 @@ fn parameter_counts_match_the_papers() {
         1_863_690
     );
     let m = Mlp::new(&[784, 200, 10]).unwrap();
-    assert_eq!(m.weight_offset(0), 0);
-    assert_eq!(m.bias_offset(0), 156_800);
-    assert_eq!(m.weight_offset(1), 157_000);
-    assert_eq!(m.bias_offset(1), 159_000);
+    assert_eq!(m.weight_offset(0), Ok(0));
+    assert_eq!(m.bias_offset(0), Ok(156_800));
+    assert_eq!(m.weight_offset(1), Ok(157_000));
+    assert_eq!(m.bias_offset(1), Ok(159_000));
+    // A layer that is not there is a typed error, not a panic (issue 20, item 6).
+    for l in [2, 3, usize::MAX] {
+        for r in [m.weight_offset(l), m.bias_offset(l)] {
+            assert!(
+                matches!(r, Err(Error::InvalidHyperParameter { name: "layer", .. })),
+                "{r:?}"
+            );
+        }
+    }
+}
+
+/// A network whose parameter count overflows usize is refused, not wrapped (issue 20, item 6:
+/// `[usize::MAX, 2]` had 0 parameters, `[2³³, 2³³]` wrapped).
+#[test]
+fn parameter_counts_that_overflow_are_refused() {
+    for sizes in [
+        vec![usize::MAX, 2],
+        vec![1 << 33, 1 << 33],
+        vec![2, usize::MAX],
+        vec![1 << 32, 1 << 31, 1 << 32],
+    ] {
+        let r = Mlp::new(&sizes);
+        assert!(
+            matches!(r, Err(Error::InvalidHyperParameter { name: "sizes", .. })),
+            "{sizes:?}: {r:?}"
+        );
+    }
+    // The largest counts that fit are accepted (no allocation happens here).
+    assert_eq!(
+        Mlp::new(&[usize::MAX - 1, 1]).unwrap().num_params(),
+        usize::MAX
+    );
 }
 
 /// The documented layout: a hand-written forward pass through `weights()`/`bias()` views gives
@@ -78,7 +110,7 @@ fn zero_parameters_give_log_k_and_the_softmax_gradient() {
     let mut g = DVector::zeros(f.dim());
     let v = f.cost_and_gradient(&x, &batch, &mut g);
     assert!((v - 4f64.ln()).abs() < 1e-14);
-    let off = mlp.bias_offset(1);
+    let off = mlp.bias_offset(1).unwrap();
     for k in 0..4 {
         let frac = idx
             .iter()

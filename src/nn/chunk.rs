@@ -56,7 +56,7 @@ pub(super) fn chunk_pass<T: Real>(
     // Forward.
     for l in 0..nl {
         let (n_in, n_out) = (s[l], s[l + 1]);
-        let w_off = mlp.weight_offset(l);
+        let w_off = mlp.w_offset(l);
         let w = Mat::new(&x[w_off..w_off + n_out * n_in], n_out, n_in);
         let bias = &x[w_off + n_out * n_in..w_off + n_out * n_in + n_out];
         let (before, rest) = ws.acts.split_at_mut(l);
@@ -152,7 +152,7 @@ pub(super) fn chunk_pass<T: Real>(
         let keep_scale = T::lit(dropout.as_ref().map(|d| d.scale).unwrap_or(1.0));
         for l in (0..nl).rev() {
             let (n_in, n_out) = (s[l], s[l + 1]);
-            let w_off = mlp.weight_offset(l);
+            let w_off = mlp.w_offset(l);
             let (dbefore, drest) = ws.deltas.split_at_mut(l);
             let delta = &drest[0][..n_out * b];
             let a_prev: &[T] = if l == 0 {

@@ -345,7 +345,7 @@ pub(super) fn weight_gradients<T: Real>(
             } else {
                 &buf[lay.act(l - 1)..lay.act(l - 1) + n_in * n]
             };
-            let w_off = mlp.weight_offset(l);
+            let w_off = mlp.w_offset(l);
             let (gw, gb) = g[w_off..w_off + (n_in + 1) * n_out].split_at_mut(n_in * n_out);
             let dm = Mat::new(delta, n_out, n);
             gemm(

@@ -49,6 +49,21 @@ impl Mlp {
         for &s in sizes {
             crate::error::check::count("sizes", s)?;
         }
+        // d = Σℓ (n_ℓ + 1)·n_{ℓ+1} must fit a usize: a wrapped count would describe another
+        // network (`[usize::MAX, 2]` once had 0 parameters).
+        let d = sizes.windows(2).try_fold(0usize, |d, w| {
+            w[0].checked_add(1)
+                .and_then(|n| n.checked_mul(w[1]))
+                .and_then(|p| d.checked_add(p))
+        });
+        if d.is_none() {
+            return Err(Error::InvalidHyperParameter {
+                name: "sizes",
+                value: sizes.iter().map(|&n| n as f64).fold(0.0, f64::max),
+                reason: "the number of parameters Σ (n_l + 1)·n_(l+1) overflows usize: use \
+                         smaller layers",
+            });
+        }
         Ok(Self {
             sizes: sizes.to_vec(),
             dropout: 0.0,
@@ -102,18 +117,28 @@ impl Mlp {
         self.sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
     }
 
-    /// Offset of W_ℓ in the flat vector (see the layout above). `l` must be < [`Mlp::layers`].
-    pub fn weight_offset(&self, l: usize) -> usize {
+    /// Offset of W_ℓ in the flat vector (see the layout above).
+    ///
+    /// Errors: [`Error::InvalidHyperParameter`] (`layer`) unless `l <` [`Mlp::layers`].
+    pub fn weight_offset(&self, l: usize) -> Result<usize> {
+        self.check_layer_index(l)?;
+        Ok(self.w_offset(l))
+    }
+
+    /// Offset of b_ℓ in the flat vector.
+    ///
+    /// Errors: [`Error::InvalidHyperParameter`] (`layer`) unless `l <` [`Mlp::layers`].
+    pub fn bias_offset(&self, l: usize) -> Result<usize> {
+        self.check_layer_index(l)?;
+        Ok(self.w_offset(l) + self.sizes[l] * self.sizes[l + 1])
+    }
+
+    /// [`Mlp::weight_offset`] for an `l` the caller knows is a layer.
+    pub(crate) fn w_offset(&self, l: usize) -> usize {
         self.sizes[..=l].windows(2).map(|w| (w[0] + 1) * w[1]).sum()
     }
 
-    /// Offset of b_ℓ in the flat vector. `l` must be < [`Mlp::layers`].
-    pub fn bias_offset(&self, l: usize) -> usize {
-        self.weight_offset(l) + self.sizes[l] * self.sizes[l + 1]
-    }
-
-    fn check_layer<T: Real>(&self, x: &DVector<T>, l: usize) -> Result<()> {
-        crate::error::check::dim(self.num_params(), x.len())?;
+    fn check_layer_index(&self, l: usize) -> Result<()> {
         if l >= self.layers() {
             return Err(Error::InvalidHyperParameter {
                 name: "layer",
@@ -124,6 +149,11 @@ impl Mlp {
         Ok(())
     }
 
+    fn check_layer<T: Real>(&self, x: &DVector<T>, l: usize) -> Result<()> {
+        crate::error::check::dim(self.num_params(), x.len())?;
+        self.check_layer_index(l)
+    }
+
     /// W_ℓ viewed in place in `x` (`sizes[ℓ+1] × sizes[ℓ]`).
     ///
     /// Errors: [`Error::DimensionMismatch`] if `x.len() != num_params()`,
@@ -131,7 +161,7 @@ impl Mlp {
     pub fn weights<'a, T: Real>(&self, x: &'a DVector<T>, l: usize) -> Result<DMatrixView<'a, T>> {
         self.check_layer(x, l)?;
         let (o, i) = (self.sizes[l + 1], self.sizes[l]);
-        let off = self.weight_offset(l);
+        let off = self.w_offset(l);
         Ok(DMatrixView::from_slice(
             &x.as_slice()[off..off + o * i],
             o,
@@ -144,7 +174,7 @@ impl Mlp {
     /// Errors: as [`Mlp::weights`].
     pub fn bias<'a, T: Real>(&self, x: &'a DVector<T>, l: usize) -> Result<DVectorView<'a, T>> {
         self.check_layer(x, l)?;
-        let off = self.bias_offset(l);
+        let off = self.w_offset(l) + self.sizes[l] * self.sizes[l + 1];
         Ok(DVectorView::from_slice(
             &x.as_slice()[off..off + self.sizes[l + 1]],
             self.sizes[l + 1],
@@ -162,7 +192,7 @@ impl Mlp {
             let fan_in = self.sizes[l] as f64;
             let gain = if l + 1 < self.layers() { 2.0 } else { 1.0 };
             let sd = (gain / fan_in).sqrt();
-            let off = self.weight_offset(l);
+            let off = self.w_offset(l);
             for v in &mut x.as_mut_slice()[off..off + self.sizes[l] * self.sizes[l + 1]] {
                 *v = T::lit(sd * f64::standard_normal(rng));
             }
