@@ -76,7 +76,7 @@ fn empty<T: Real>() -> DVector<T> {
 
 impl<T: Real> TwoStep<T, MeanSeeking<Sgld<T>>> {
     /// Local entropy (000 Alg. 1) with variance τ and SGLD at the paper's setting (000 Fig. 4),
-    /// seed 0. τ is checked (finite, > 0) by [`Optimizer::validate`](crate::Optimizer::validate) and
+    /// seed 0. τ is checked (finite, > 0) by [`Optimizer::validate`] and
     /// before every step.
     pub fn new(tau: T) -> Self {
         Self::with_kl_step(tau, MeanSeeking::new(Sgld::paper()))
