@@ -26,7 +26,7 @@
 //! ```
 //! use wide_valleys::{checkpoint, objectives::Quadratic, LocalEntropy};
 //! use nalgebra::{dmatrix, dvector};
-//! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
+//! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0])?;
 //! let (mut x, mut scheme) = (dvector![1.0, 1.0], LocalEntropy::new(0.1).seed(7));
 //! scheme.step(&mut x, &loss)?;
 //! let path = std::env::temp_dir().join(format!("wv-doc-{}.ckpt", std::process::id()));

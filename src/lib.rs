@@ -65,7 +65,7 @@
 //! let oracle = LocalEntropyGradient::with_estimator(0.1, ImportanceSampling::new(500));
 //! let mut entropy_sgd = SmoothedOptimizer::with_oracle(oracle.scaled(true), 0.5).seed(7);
 //!
-//! let f = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
+//! let f = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0])?;
 //! let mut parle = Parle::with_oracle(3, HeatGradient::new(0.01, 10), 1.0, 0.1).seed(1);
 //!
 //! let (mut x, mut y) = (dvector![3.0, 2.0], dvector![2.0, 2.0]);

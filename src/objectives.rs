@@ -6,8 +6,9 @@
 //! - [`Quadratic`]: f = ½xᵀAx + bᵀx, A ≻ 0, with exact heat regularization, mode-seeking step
 //!   (000 Alg. 2), local entropy, E_q\[Y\] and proximal map (003 eq. 4.18).
 
+use crate::error::check;
 use crate::objective::{Batch, Cost, Gradient};
-use crate::Real;
+use crate::{Error, Real, Result};
 use nalgebra::{DMatrix, DVector};
 
 /// f(x) = −log Σᵢ wᵢ N(x; mᵢ, sᵢ² I) on ℝᵈ, with isotropic components.
@@ -136,11 +137,36 @@ pub struct Quadratic<T: Real> {
 }
 
 impl<T: Real> Quadratic<T> {
-    /// The quadratic with Hessian `a` (symmetric positive definite) and linear term `b`.
-    /// Panics on mismatched shapes (a test fixture, not user input).
-    pub fn new(a: DMatrix<T>, b: DVector<T>) -> Self {
-        assert!(a.is_square() && a.nrows() == b.len());
-        Self { a, b }
+    /// The quadratic with Hessian `a` (symmetric positive definite) and linear term `b`: data, so
+    /// checked here (the closed forms below need A ≻ 0).
+    ///
+    /// Errors: [`Error::DimensionMismatch`](crate::Error::DimensionMismatch) unless `a` is
+    /// square with `b.len()` rows; [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter)
+    /// (`hessian`) unless `a` is finite, symmetric and positive definite.
+    pub fn new(a: DMatrix<T>, b: DVector<T>) -> Result<Self> {
+        if !a.is_square() {
+            return Err(Error::DimensionMismatch {
+                expected: a.nrows(),
+                got: a.ncols(),
+            });
+        }
+        check::dim(a.nrows(), b.len())?;
+        check::finite_vec("linear term b", "Quadratic::new", &b)?;
+        let finite = a.iter().all(|v| v.is_finite());
+        // Symmetric up to rounding (R·D·Rᵀ is not symmetric bit for bit): the closed forms use
+        // one triangle, the gradient all of A.
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.as_f64().abs()));
+        let tol = 1e3 * T::default_epsilon().as_f64() * scale;
+        let symmetric = (0..a.nrows())
+            .all(|i| (0..i).all(|j| (a[(i, j)].as_f64() - a[(j, i)].as_f64()).abs() <= tol));
+        if !(finite && symmetric && a.clone().cholesky().is_some()) {
+            return Err(Error::InvalidHyperParameter {
+                name: "hessian",
+                value: f64::NAN,
+                reason: "must be finite, symmetric and positive definite",
+            });
+        }
+        Ok(Self { a, b })
     }
 
     /// The Hessian A.
@@ -153,11 +179,20 @@ impl<T: Real> Quadratic<T> {
         -self.solve_shifted(T::zero(), &self.b)
     }
 
+    /// What the closed forms return for an x of the wrong length: NaN, not a panic.
+    fn nan_vector(&self) -> DVector<T> {
+        DVector::from_element(self.b.len(), T::lit(f64::NAN))
+    }
+
     /// (A + sI)⁻¹ v by Cholesky (A + sI ≻ 0 for s ≥ 0).
     fn solve_shifted(&self, s: T, v: &DVector<T>) -> DVector<T> {
         let n = self.b.len();
         let m = &self.a + DMatrix::identity(n, n) * s;
-        m.cholesky().expect("A must be positive definite").solve(v)
+        // A ≻ 0 (checked by `new`) and s ≥ 0: A + sI ≻ 0.
+        match m.cholesky() {
+            Some(c) => c.solve(v),
+            None => DVector::from_element(n, T::lit(f64::NAN)),
+        }
     }
 
     /// Exact heat regularization F^H_τ(x) = f(x) + τ tr(A)/2 (000 §4).
@@ -167,12 +202,18 @@ impl<T: Real> Quadratic<T> {
 
     /// Exact mode-seeking step (000 Alg. 2): x_{k+1} = (I + τA)⁻¹(x_k − τb).
     pub fn mode_seeking_step(&self, x: &DVector<T>, tau: T) -> DVector<T> {
+        if x.len() != self.b.len() {
+            return self.nan_vector();
+        }
         // (I + τA)⁻¹ v = (A + I/τ)⁻¹ v / τ
         self.solve_shifted(T::one() / tau, &(x - &self.b * tau)) / tau
     }
 
     /// Exact E_{q_{x,τ}}\[Y\] = (A + I/τ)⁻¹(x/τ − b) (000 eq. 15), the mean-seeking step (Alg. 1).
     pub fn local_entropy_mean(&self, x: &DVector<T>, tau: T) -> DVector<T> {
+        if x.len() != self.b.len() {
+            return self.nan_vector();
+        }
         self.solve_shifted(T::one() / tau, &(x / tau - &self.b))
     }
 
@@ -180,11 +221,17 @@ impl<T: Real> Quadratic<T> {
     /// F_τ(x) = ½(x − m)ᵀ(A⁻¹ + τI)⁻¹(x − m) + const, m = −A⁻¹b.
     pub fn local_entropy_up_to_constant(&self, x: &DVector<T>, tau: T) -> T {
         let n = self.b.len();
-        let ainv = self.a.clone().cholesky().expect("A ≻ 0").inverse();
+        let nan = T::lit(f64::NAN);
+        let Some(ainv) = self.a.clone().cholesky().map(|c| c.inverse()) else {
+            return nan;
+        };
         let m = ainv + DMatrix::identity(n, n) * tau;
+        if x.len() != n {
+            return nan;
+        }
         let d = x - self.minimizer();
-        let sol = m.cholesky().expect("SPD").solve(&d);
-        d.dot(&sol) / T::lit(2.0)
+        m.cholesky()
+            .map_or(nan, |c| d.dot(&c.solve(&d)) / T::lit(2.0))
     }
 
     /// Exact proximal map prox_{tf}(x) = (I + tA)⁻¹(x − tb) (003 eq. 4.18, the Hopf–Lax minimizer).
@@ -198,6 +245,10 @@ impl<T: Real> Cost<T> for Quadratic<T> {
         self.b.len()
     }
     fn cost(&self, x: &DVector<T>, _batch: &Batch) -> T {
+        if x.len() != self.b.len() {
+            // Never from this crate's steps (they check x.len() == dim() first): NaN, not a panic.
+            return T::lit(f64::NAN);
+        }
         // xᵀAx column by column: no temporary A·x (the cost is called once per sample).
         let xax = (0..x.len()).fold(T::zero(), |s, j| s + x[j] * self.a.column(j).dot(x));
         xax / T::lit(2.0) + self.b.dot(x)
@@ -206,6 +257,11 @@ impl<T: Real> Cost<T> for Quadratic<T> {
 
 impl<T: Real> Gradient<T> for Quadratic<T> {
     fn gradient(&self, x: &DVector<T>, _batch: &Batch, grad: &mut DVector<T>) {
+        if x.len() != self.b.len() || grad.len() != self.b.len() {
+            // As in `cost`: NaN where the lengths allow, never a panic.
+            grad.fill(T::lit(f64::NAN));
+            return;
+        }
         grad.gemv(T::one(), &self.a, x, T::zero());
         *grad += &self.b;
     }

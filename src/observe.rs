@@ -18,7 +18,7 @@
 //! use wide_valleys::{Optimizer, Report};
 //! use wide_valleys::objectives::Quadratic;
 //! use nalgebra::{dmatrix, dvector};
-//! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
+//! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0])?;
 //! let mut norms = Vec::new();
 //! let mut opt = Observed::new(
 //!     GradientDescent::new(0.1),

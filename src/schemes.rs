@@ -10,7 +10,7 @@
 //! ```
 //! use wide_valleys::{LocalEntropy, HeatRegularization, objectives::Quadratic};
 //! use nalgebra::{dmatrix, dvector};
-//! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]);
+//! let loss = Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0])?;
 //! let mut x = dvector![1.0, 1.0];
 //! let report = LocalEntropy::new(0.1).step(&mut x, &loss)?;
 //! assert_eq!((report.step, report.scope), (0, Some(0.1)));

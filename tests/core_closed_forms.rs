@@ -29,6 +29,7 @@ fn diag_quadratic(lambdas: &[f64], b: &[f64]) -> Quadratic<f64> {
         DMatrix::from_diagonal(&DVector::from_column_slice(lambdas)),
         DVector::from_column_slice(b),
     )
+    .unwrap()
 }
 
 #[test]
@@ -80,7 +81,8 @@ fn quadrature_heat_and_quadratic_mean_match_closed_forms_2d() {
     let q = Quadratic::new(
         DMatrix::from_row_slice(2, 2, &[2.0, 0.5, 0.5, 1.0]),
         DVector::from_vec(vec![1.0, -1.0]),
-    );
+    )
+    .unwrap();
     let mut quad = Quadrature::new(121, 10.0);
     let x = DVector::from_vec(vec![0.3, 0.8]);
     for &tau in &[0.1, 1.0, 3.0] {

@@ -68,7 +68,7 @@ fn local_entropy_with_importance_sampling_is_thread_count_independent() {
 
 #[test]
 fn same_seed_same_iterates_different_seed_different_iterates() {
-    let loss = Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0]);
+    let loss = Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0]).unwrap();
     let le = |seed| {
         let mut s = LocalEntropy::new(0.2).seed(seed);
         let mut x = dvector![1.0, 1.0];
@@ -130,7 +130,7 @@ fn serde_round_trip_resumes_exactly() {
     assert_eq!(r1.scope, Some(0.5 / 8.0), "eq. 18 at k = 3");
 
     let mut h = HeatRegularization::new(0.1).seed(2);
-    let q = Quadratic::new(dmatrix![1.0], dvector![0.0]);
+    let q = Quadratic::new(dmatrix![1.0], dvector![0.0]).unwrap();
     let mut y = dvector![1.0];
     h.step(&mut y, &q).unwrap();
     let mut h2: HeatRegularization =
@@ -161,7 +161,8 @@ fn f32_schemes_work_and_agree_with_f64_closed_forms() {
     let qd = Quadratic::new(
         nalgebra::DMatrix::<f32>::identity(2, 2),
         DVector::from_element(2, 0.0f32),
-    );
+    )
+    .unwrap();
     let mut z = DVector::from_element(2, 1.0f32);
     h.step(&mut z, &qd).unwrap();
     assert!(z.iter().all(|v| v.is_finite() && *v < 1.0));

@@ -13,7 +13,7 @@ use wide_valleys::{
 };
 
 fn quad2() -> Quadratic<f64> {
-    Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0])
+    Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0]).unwrap()
 }
 
 fn assert_invalid<T: std::fmt::Debug>(r: Result<T>, expected: &str) {
@@ -431,7 +431,8 @@ fn quadrature_rejects_dimension_above_two() {
     let q3 = Quadratic::new(
         nalgebra::DMatrix::identity(3, 3),
         DVector::from_element(3, 0.0),
-    );
+    )
+    .unwrap();
     let x = DVector::from_element(3, 0.0);
     assert_invalid(Quadrature::default().heat(&x, 0.1, &q3), "dimension");
     let mut x2 = x.clone();

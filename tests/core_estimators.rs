@@ -53,7 +53,7 @@ fn estimators() -> Vec<(&'static str, Estimator, f64)> {
 
 #[test]
 fn every_estimator_finds_the_gaussian_mean_of_q_and_gives_eq_12() {
-    let q = Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0]);
+    let q = Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0]).unwrap();
     let (x, tau) = (dvector![1.0, -0.5], 0.4);
     let exact = q.local_entropy_mean(&x, tau);
     for (name, mut e, tol) in estimators() {
@@ -83,7 +83,7 @@ fn every_estimator_finds_the_gaussian_mean_of_q_and_gives_eq_12() {
 
 #[test]
 fn every_estimator_refuses_a_wrong_dimension_and_a_bad_tau() {
-    let q = Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0]);
+    let q = Quadratic::new(dmatrix![2.0, 0.3; 0.3, 1.0], dvector![0.5, -1.0]).unwrap();
     for (name, mut e, _) in estimators() {
         let mut m = DVector::zeros(3);
         let r = e.estimate(&dvector![1.0, 0.0, 2.0], 0.4, &q, &mut seeded(1), &mut m);

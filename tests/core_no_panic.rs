@@ -614,3 +614,67 @@ fn every_optimizer_checks_x_against_the_loss() {
         HeatRegularization::new(0.5).solver(robbins_monro()),
     );
 }
+
+/// `Quadratic` (issue 20, item 6): bad data is a typed error at construction, and a wrong-length
+/// x gives NaN from the cost, the gradient and every closed form, never a panic.
+#[test]
+fn quadratic_refuses_bad_data_and_never_panics() {
+    use nalgebra::{dmatrix, dvector};
+    use wide_valleys::objectives::Quadratic;
+    let hessian = |r: Result<Quadratic<f64>>| match r {
+        Err(Error::InvalidHyperParameter { name, .. }) => name,
+        other => panic!("{other:?}"),
+    };
+    // Indefinite, asymmetric, non-finite.
+    assert_eq!(
+        hessian(Quadratic::new(
+            dmatrix![1.0, 0.0; 0.0, -1.0],
+            dvector![0.0, 0.0]
+        )),
+        "hessian"
+    );
+    assert_eq!(
+        hessian(Quadratic::new(
+            dmatrix![2.0, 1.0; 0.0, 2.0],
+            dvector![0.0, 0.0]
+        )),
+        "hessian"
+    );
+    assert_eq!(
+        hessian(Quadratic::new(
+            dmatrix![f64::NAN, 0.0; 0.0, 1.0],
+            dvector![0.0, 0.0]
+        )),
+        "hessian"
+    );
+    // Shapes.
+    assert!(matches!(
+        Quadratic::new(dmatrix![1.0, 0.0; 0.0, 1.0], dvector![0.0]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        Quadratic::new(dmatrix![1.0, 0.0], dvector![0.0]),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        Quadratic::new(dmatrix![1.0, 0.0; 0.0, 1.0], dvector![f64::INFINITY, 0.0]),
+        Err(Error::NonFinite { .. })
+    ));
+    let q: Quadratic<f64> =
+        Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]).unwrap();
+    let wrong: DVector<f64> = dvector![1.0, 2.0, 3.0];
+    no_panic("Quadratic on a wrong-length x", || {
+        assert!(q.cost(&wrong, &Batch::Full).is_nan());
+        let mut g = DVector::zeros(2);
+        q.gradient(&wrong, &Batch::Full, &mut g);
+        assert!(g.iter().all(|v| v.is_nan()));
+        let mut g3 = DVector::zeros(3);
+        q.gradient(&dvector![1.0, 2.0], &Batch::Full, &mut g3);
+        assert!(g3.iter().all(|v| v.is_nan()));
+        assert!(q.heat(&wrong, 0.1).is_nan());
+        assert!(q.mode_seeking_step(&wrong, 0.1).iter().all(|v| v.is_nan()));
+        assert!(q.local_entropy_mean(&wrong, 0.1).iter().all(|v| v.is_nan()));
+        assert!(q.local_entropy_up_to_constant(&wrong, 0.1).is_nan());
+        assert!(q.prox(&wrong, 0.1).iter().all(|v| v.is_nan()));
+    });
+}

@@ -87,7 +87,7 @@ fn landscape(kind: usize, d: usize, seed: u64) -> (Box<dyn Gradient<f64>>, f64) 
                 &rot * DMatrix::from_diagonal(&DVector::from_vec(vec![l1, l2])) * rot.transpose()
             };
             let b = vec(&mut r, -1.5, 1.5);
-            (Box::new(Quadratic::new(a, b)), l1.max(l2))
+            (Box::new(Quadratic::new(a, b).unwrap()), l1.max(l2))
         }
         _ => {
             let kappa: f64 = r.random_range(0.3..1.5);

@@ -247,7 +247,8 @@ fn objectives_without_the_path_fall_back_to_whole_points() {
     let q = Quadratic::new(
         DMatrix::from_diagonal_element(3, 3, 2.0f64),
         DVector::zeros(3),
-    );
+    )
+    .unwrap();
     let x = DVector::from_vec(vec![0.5, -1.0, 2.0]);
     let step = |e: GaussianExpectation| {
         let mut rm = RobbinsMonro::paper().expectation(e);
@@ -401,7 +402,8 @@ fn importance_sampling_falls_back_to_whole_samples_where_it_cannot_project() {
     let q = Quadratic::new(
         DMatrix::from_diagonal_element(3, 3, 2.0f64),
         DVector::zeros(3),
-    );
+    )
+    .unwrap();
     let x = DVector::from_vec(vec![0.5, -1.0, 2.0]);
     let est = |projected: bool| {
         let mut is = ImportanceSampling::new(20).projected(projected);

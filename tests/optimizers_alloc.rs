@@ -41,7 +41,8 @@ fn allocations_in<Op: Optimizer<f64, Quadratic<f64>>>(opt: &mut Op, steps: usize
     let q = Quadratic::new(
         DMatrix::from_fn(d, d, |i, j| if i == j { 2.0 } else { 0.1 }),
         DVector::from_element(d, 0.3),
-    );
+    )
+    .unwrap();
     let mut x = DVector::from_element(d, 1.0);
     for _ in 0..3 {
         opt.step(&mut x, &q).unwrap();

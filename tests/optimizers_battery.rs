@@ -328,7 +328,8 @@ fn generic_over_f32() {
     let q = Quadratic::<f32>::new(
         q64.hessian().map(|v| v as f32),
         (q64.hessian() * q64.minimizer()).map(|v| -v as f32),
-    );
+    )
+    .unwrap();
     let m = q.minimizer();
     let mut x = DVector::<f32>::from_element(D, 1.0);
     let mut es = EntropySgd::with_oracle(

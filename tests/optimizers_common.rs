@@ -15,7 +15,7 @@ pub fn quadratic(d: usize, seed: u64) -> Quadratic<f64> {
     let b_mat = DMatrix::from_fn(d, d, |_, _| r.random_range(-1.0..1.0) * 1.7);
     let a = b_mat.transpose() * &b_mat / d as f64 + DMatrix::identity(d, d);
     let b = DVector::from_fn(d, |_, _| r.random_range(-1.0..1.0));
-    Quadratic::new(a, b)
+    Quadratic::new(a, b).unwrap()
 }
 
 pub fn start(d: usize, seed: u64) -> DVector<f64> {

@@ -221,13 +221,13 @@ fn disjoint_shards_master_finds_minimizer_of_the_average() {
     let base = quadratic(D, 8);
     let a_mat: DMatrix<f64> = base.hessian().clone();
     let shards: Vec<Quadratic<f64>> = (0..4)
-        .map(|s| Quadratic::new(a_mat.clone(), start(D, 50 + s)))
+        .map(|s| Quadratic::new(a_mat.clone(), start(D, 50 + s)).unwrap())
         .collect();
     let mean_b = (0..4)
         .map(|s| start(D, 50 + s))
         .fold(DVector::zeros(D), |acc, b| acc + b)
         / 4.0;
-    let target = Quadratic::new(a_mat, mean_b).minimizer();
+    let target = Quadratic::new(a_mat, mean_b).unwrap().minimizer();
     let mut e = ElasticSgd::elastic(4, 0.5, 0.1).seed(1);
     let mut x = start(D, 0);
     for _ in 0..800 {
@@ -315,7 +315,8 @@ fn overflow_in_the_inner_average_or_the_coupling_names_its_stage_and_changes_not
     let q = Quadratic::new(
         DMatrix::<f64>::identity(3, 3),
         DVector::from_element(3, 1.0),
-    );
+    )
+    .unwrap();
     let huge = Parle::with_oracle(
         2,
         LocalEntropyGradient::with_estimator(

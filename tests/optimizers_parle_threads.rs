@@ -252,7 +252,8 @@ fn a_panicking_objective_panics_the_step_and_does_not_hang() {
         std::thread::spawn(move || {
             let shards: Vec<MaybePanics> = (0..3)
                 .map(|a| MaybePanics {
-                    q: Quadratic::new(DMatrix::identity(4, 4), DVector::from_element(4, 1.0)),
+                    q: Quadratic::new(DMatrix::identity(4, 4), DVector::from_element(4, 1.0))
+                        .unwrap(),
                     panics: a == bad,
                 })
                 .collect();

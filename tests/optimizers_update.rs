@@ -113,7 +113,8 @@ fn entropy_adam_is_adam_on_the_local_entropy_gradient() {
     let q = Quadratic::new(
         nalgebra::DMatrix::from_diagonal(&dvector![1.0, 3.0]),
         dvector![0.5, -1.0],
-    );
+    )
+    .unwrap();
     let mut ea = EntropySgd::with_oracle(
         LocalEntropyGradient::with_estimator(
             0.5,

@@ -10,7 +10,7 @@ use wide_valleys::{
 };
 
 fn quadratic() -> Quadratic<f64> {
-    Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0])
+    Quadratic::new(dmatrix![2.0, 0.0; 0.0, 1.0], dvector![1.0, -1.0]).unwrap()
 }
 
 /// `validate` fails on `name`, and the first step fails with the same error, leaving x alone.

@@ -233,6 +233,7 @@ fn quadratic() -> Quadratic<f64> {
         DMatrix::from_fn(D, D, |i, j| if i == j { 2.0 } else { 0.1 }),
         DVector::from_element(D, 0.3),
     )
+    .unwrap()
 }
 
 fn q_x0() -> DVector<f64> {

@@ -71,7 +71,8 @@ fn steps<T: Real, O: Optimizer<T, Quadratic<T>>>(mut opt: O, late: Late) {
     let q = Quadratic::new(
         dmatrix![T::lit(2.0), T::lit(0.0); T::lit(0.0), T::lit(1.0)],
         dvector![T::lit(1.0), T::lit(-1.0)],
-    );
+    )
+    .unwrap();
     let mut x = dvector![T::lit(0.3), T::lit(-0.2)];
     for _ in 0..2 {
         let (before, k) = (bits(&x), opt.steps_taken());
@@ -275,7 +276,8 @@ fn schemes<T: Real>(v: [f64; 4], n: [usize; 2]) {
     let q = Quadratic::new(
         dmatrix![T::lit(2.0), T::lit(0.0); T::lit(0.0), T::lit(1.0)],
         dvector![T::lit(1.0), T::lit(-1.0)],
-    );
+    )
+    .unwrap();
     steps(LocalEntropy::<T>::new(a), NONE);
     steps(HeatRegularization::<T>::new(a), NONE);
     let sgld = Sgld::paper()

@@ -41,7 +41,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 fn quadratic(d: usize) -> Quadratic<f64> {
-    Quadratic::new(DMatrix::identity(d, d), DVector::from_element(d, 0.5))
+    Quadratic::new(DMatrix::identity(d, d), DVector::from_element(d, 0.5)).unwrap()
 }
 
 fn opt<S: DeserializeOwned + Optimizer<f64, Quadratic<f64>>>(raw: &[u8], body: &[u8]) {

@@ -10,7 +10,7 @@
 //! use wide_valleys::sampling::{ChainForm, LangevinChain, RunningMean};
 //! use wide_valleys::rng;
 //! // f = ½|y|²: q_{c,τ} has mean c/(1 + τ). Noiseless steps converge to that mode.
-//! let f = Quadratic::new(nalgebra::dmatrix![1.0], dvector![0.0]);
+//! let f = Quadratic::new(nalgebra::dmatrix![1.0], dvector![0.0])?;
 //! let (c, tau) = (dvector![2.0], 1.0);
 //! let mut chain = LangevinChain::new(ChainForm::Displacement, RunningMean::last_iterate());
 //! chain.start(&c, None, 0, 0);
