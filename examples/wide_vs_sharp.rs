@@ -384,7 +384,7 @@ fn out_dir() -> PathBuf {
 
 fn main() -> Result<(), Box<dyn StdError>> {
     let out = out_dir();
-    std::fs::create_dir_all(&out)?;
+    common::out_dir(&out);
     let per_landscape: usize = optimizers(1)?.iter().map(|o| o.2).sum::<usize>();
     let pb = common::progress(2 * per_landscape as u64, "wide vs sharp");
     let progress = ProgressObserver::new(&pb);

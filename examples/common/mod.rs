@@ -17,9 +17,16 @@ use std::rc::Rc;
 use wide_valleys::observe::{CsvObserver, Observer};
 use wide_valleys::Report;
 
+/// Ends the example with a message and exit status 2 (an output it cannot write is the user's
+/// input, not a bug: no panic, no backtrace).
+pub fn fail(what: &str, path: &Path, e: impl std::fmt::Display) -> ! {
+    eprintln!("error: cannot {what} {}: {e}", path.display());
+    std::process::exit(2)
+}
+
 /// Creates (if needed) and returns the output directory.
 pub fn out_dir(dir: &Path) -> PathBuf {
-    fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    fs::create_dir_all(dir).unwrap_or_else(|e| fail("create the output directory", dir, e));
     dir.to_path_buf()
 }
 
@@ -32,10 +39,9 @@ pub struct Csv {
 impl Csv {
     /// Creates `path` and writes the header row.
     pub fn create(path: &Path, header: &[&str]) -> Self {
-        let f =
-            File::create(path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let f = File::create(path).unwrap_or_else(|e| fail("create", path, e));
         let mut w = BufWriter::new(f);
-        writeln!(w, "{}", header.join(",")).expect("write csv header");
+        writeln!(w, "{}", header.join(",")).unwrap_or_else(|e| fail("write", path, e));
         Self {
             w,
             path: path.to_path_buf(),
@@ -44,12 +50,16 @@ impl Csv {
 
     /// Writes one row of already formatted fields.
     pub fn row(&mut self, fields: &[String]) {
-        writeln!(self.w, "{}", fields.join(",")).expect("write csv row");
+        if let Err(e) = writeln!(self.w, "{}", fields.join(",")) {
+            fail("write", &self.path, e)
+        }
     }
 
     /// Flushes and returns the path.
     pub fn finish(mut self) -> PathBuf {
-        self.w.flush().expect("flush csv");
+        if let Err(e) = self.w.flush() {
+            fail("write", &self.path, e)
+        }
         self.path
     }
 }
@@ -281,7 +291,7 @@ impl StepLog {
     pub fn create(dir: &Path, name: &str, label_columns: &[&str]) -> Self {
         let path = out_dir(dir).join(format!("{name}_steps.csv"));
         let csv = CsvObserver::create(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()))
+            .unwrap_or_else(|e| fail("create", &path, e))
             .with_label_columns(label_columns);
         Self {
             csv: Rc::new(RefCell::new(csv)),
