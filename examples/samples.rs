@@ -34,7 +34,12 @@ fn main() -> wide_valleys::Result<()> {
     let ss: Vec<usize> = args
         .s
         .split(',')
-        .map(|v| v.trim().parse().expect("integer S"))
+        .map(|v| {
+            v.trim().parse().unwrap_or_else(|_| {
+                eprintln!("error: --s takes integers separated by commas, not {v:?}");
+                std::process::exit(2)
+            })
+        })
         .collect();
     let mnist = load_mnist(&args.common.mnist_dir);
     let obj = objective(&[784, 200, 10], mnist.train, 20)?;

@@ -34,7 +34,12 @@ fn main() -> wide_valleys::Result<()> {
     let taus: Vec<f32> = args
         .taus
         .split(',')
-        .map(|v| v.trim().parse().expect("number τ"))
+        .map(|v| {
+            v.trim().parse().unwrap_or_else(|_| {
+                eprintln!("error: --taus takes numbers separated by commas, not {v:?}");
+                std::process::exit(2)
+            })
+        })
         .collect();
     let mnist = load_mnist(&args.common.mnist_dir);
     let obj = objective(&[784, 10], mnist.train, 20)?;
