@@ -11,8 +11,8 @@ use thiserror::Error;
 /// After any error returned by a `step`, the parameters passed in are exactly as they were before
 /// the call (the step works on scratch buffers and commits only on success). `Clone` and
 /// `PartialEq` (an I/O error is kept as its [`std::io::ErrorKind`] and message), so errors can be
-/// stored, compared in tests and sent between threads. Equality is that of the fields with the
-/// offending values compared bit for bit, so an error carrying a NaN equals its clone.
+/// stored, compared in tests and sent between threads. Equality is that of the fields, with a NaN
+/// value equal to a NaN (so an error equals its clone) and −0 unequal to +0.
 #[derive(Clone, Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -428,8 +428,8 @@ pub(crate) mod check {
 }
 
 impl PartialEq for Error {
-    /// Same variant and same fields, floats compared by their bits (their `Debug` form is exact:
-    /// the shortest decimal that round-trips), so `NaN` values compare equal.
+    /// Same variant and same fields, floats compared by their `Debug` form (the shortest decimal
+    /// that round-trips, exact for every finite value and ±∞; every NaN prints `NaN`).
     fn eq(&self, other: &Self) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)
             && format!("{self:?}") == format!("{other:?}")

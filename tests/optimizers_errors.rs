@@ -53,7 +53,7 @@ fn same(a: f64, b: f64) -> bool {
 #[track_caller]
 fn assert_same_error<T: std::fmt::Debug>(r: Result<T>, expected: &Error, what: &str) {
     match r {
-        Err(e) if (&e == expected) => {}
+        Err(e) if e == *expected => {}
         other => panic!("{what}: expected {expected:?}, got {other:?}"),
     }
 }

@@ -45,8 +45,7 @@ fn hostile_f64() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// The same error, field for field; a NaN value equals itself (`Error`'s `PartialEq` compares
-/// the values' bits).
+/// The same error, field for field; a NaN value equals a NaN (`Error`'s `PartialEq`).
 fn identical(a: &Error, b: &Error) -> bool {
     a == b
 }

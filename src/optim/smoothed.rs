@@ -134,10 +134,10 @@ where
 {
     fn step(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report> {
         check::dim(loss.dim(), x.len())?;
-        Optimizer::<T, O>::validate(self)?;
+        let lr = self.checked::<O>()?;
         let k = self.state.k;
         self.scratch.saved.save(&self.state);
-        let result = counted_step(k, loss, |loss| self.advance(x, loss));
+        let result = counted_step(k, loss, |loss| self.advance(x, loss, lr));
         if result.is_err() {
             self.scratch.saved.restore(&mut self.state);
         }
@@ -149,21 +149,31 @@ where
     }
 
     fn validate(&self) -> Result<()> {
-        self.learning_rate
-            .positive_at("learning_rate", self.state.k)?;
-        self.state.rule.validate()?;
-        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, self.state.k)
+        self.checked::<O>().map(|_| ())
     }
 }
 
 impl<T: Real, G, U: UpdateRule<T>> SmoothedOptimizer<T, G, U> {
-    /// One step on the State; on `Err` the caller restores the saved State, and x is as it was.
-    fn advance<O: ?Sized>(&mut self, x: &mut DVector<T>, loss: &O) -> Result<Report>
+    /// Every hyper-parameter the next step reads, in one order (what [`Optimizer::validate`]
+    /// and the step report alike): the learning rate η_k on success.
+    fn checked<O: ?Sized>(&self) -> Result<T>
+    where
+        G: for<'c> GradientOracle<T, Counted<'c, O>>,
+    {
+        let k = self.state.k;
+        let lr = self.learning_rate.positive_at("learning_rate", k)?;
+        self.state.rule.validate()?;
+        GradientOracle::<T, Counted<'_, O>>::validate(&self.oracle, k)?;
+        Ok(lr)
+    }
+
+    /// One step on the State with the checked learning rate `lr`; on `Err` the caller restores
+    /// the saved State, and x is as it was.
+    fn advance<O: ?Sized>(&mut self, x: &mut DVector<T>, loss: &O, lr: T) -> Result<Report>
     where
         G: GradientOracle<T, O>,
     {
         let k = self.state.k;
-        let lr = self.learning_rate.positive_at("learning_rate", k)?;
         let scratch = &mut self.scratch;
         if scratch.grad.len() != x.len() {
             scratch.grad = DVector::zeros(x.len());

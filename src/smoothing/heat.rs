@@ -61,8 +61,9 @@ impl<T: Real, O: Gradient<T> + ?Sized> GradientOracle<T, O> for HeatGradient<T> 
         out: &mut DVector<T>,
     ) -> Result<Report> {
         check::dim_and_output(loss.dim(), x.len(), "out", out.len())?;
-        GradientOracle::<T, O>::validate(self, k)?;
+        // As `validate`, in its order.
         let gamma = self.scope.positive_at("scope", k)?;
+        check::count("samples", self.samples)?;
         if self.y.len() != x.len() {
             self.y = DVector::zeros(x.len());
             self.g = DVector::zeros(x.len());
